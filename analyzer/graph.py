@@ -1,0 +1,359 @@
+"""Syntax IR of one model -> analysed graph: symbols bound, layers built, shapes and costs derived.
+
+This is the one pass that walks a model's statements. Each layer kind answers for itself
+(output shape, weights, constraints, MACs, receptive field); this module wires values between
+statements, collects the answers into `Node`s and checks what holds for every layer (no dimension
+may become zero or negative).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy
+
+from . import ir
+from .errors import ShapeproofError, Span
+from .layers import REGISTRY, Constraint, Layer, Weight, build_layer, format_shape
+from .receptive import RF
+from .values import did_you_mean, evaluate, is_integer, symbol
+
+DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "int8": 1, "uint8": 1,
+               "int16": 2, "int32": 4, "int64": 8, "bool": 1}
+
+
+@dataclass
+class Tensor:
+    """A value flowing between statements."""
+
+    shape: tuple
+    dtype: str
+    producer: str  # the name of the input or layer that made it
+    rf: RF
+    index: int = 0  # which output of the producer (layers with return_state have several)
+
+
+@dataclass
+class Input:
+    name: str
+    shape: tuple
+    dtype: str
+    line: int
+
+
+@dataclass
+class Node:
+    """One layer applied in a model, with everything derived about it."""
+
+    name: str
+    layer: Layer
+    inputs: list[str]
+    input_refs: list[tuple[str, int]]  # (producer, output index) per input
+    input_shapes: object  # a shape, or a list of shapes for merges
+    output_shapes: list[tuple]  # one per output (several with return_state / merge_mode=None)
+    dtype: str
+    weights: list[Weight]
+    trainable_params: sympy.Expr
+    non_trainable_params: sympy.Expr
+    macs: sympy.Expr
+    receptive_field: list
+    constraints: list[Constraint]
+    span: Span
+    text: str
+
+    @property
+    def type(self) -> str:
+        return self.layer.kind
+
+    @property
+    def params(self) -> sympy.Expr:
+        return self.trainable_params + self.non_trainable_params
+
+    @property
+    def output_shape(self):
+        """A shape, or a list of shapes when the layer has several outputs (as in the JSON)."""
+        return self.output_shapes[0] if len(self.output_shapes) == 1 else self.output_shapes
+
+    @property
+    def elements(self) -> sympy.Expr:
+        return sum((sympy.Mul(*s) for s in self.output_shapes), sympy.Integer(0))
+
+    @property
+    def bytes(self) -> sympy.Expr:
+        return self.elements * DTYPE_BYTES[self.dtype]
+
+
+@dataclass
+class Model:
+    """An analysed model: the graph, its totals and its validity constraints."""
+
+    name: str
+    symbols: dict  # parameter name -> SymPy value, or None when free
+    values: dict  # parameter name -> SymPy value or free Symbol
+    inputs: list[Input]
+    nodes: list[Node]
+    outputs: list[tuple[str, tuple]]
+    constraints: list[Constraint]
+    peak_activation_bytes: sympy.Expr
+    source: ir.Model
+    line: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def trainable_params(self):
+        return sympy.Add(*(n.trainable_params for n in self.nodes))
+
+    @property
+    def non_trainable_params(self):
+        return sympy.Add(*(n.non_trainable_params for n in self.nodes))
+
+    @property
+    def total_params(self):
+        return self.trainable_params + self.non_trainable_params
+
+    @property
+    def macs(self):
+        return sympy.Add(*(n.macs for n in self.nodes))
+
+    @property
+    def free_symbols(self) -> list[sympy.Symbol]:
+        return [v for k, v in self.values.items() if self.symbols[k] is None]
+
+    @property
+    def output_shapes(self) -> list[tuple]:
+        return [shape for _, shape in self.outputs]
+
+
+class Names:
+    """Hands out Keras-style unique names within a model: dense, dense_1, dense_2, ..."""
+
+    def __init__(self):
+        self.taken: set[str] = set()
+
+    def claim(self, base: str, explicit: bool = False, span: Span | None = None) -> str:
+        if explicit:
+            if base in self.taken:
+                raise ShapeproofError(f"the name {base!r} is used twice in this model", span,
+                                      "layer names must be unique within a model")
+            self.taken.add(base)
+            return base
+        name, i = base, 0
+        while name in self.taken:
+            i += 1
+            name = f"{base}_{i}"
+        self.taken.add(name)
+        return name
+
+
+def bind_symbols(model: ir.Model, overrides: dict) -> tuple[dict, dict]:
+    """(symbols, values): each parameter's given value (None when free) and its SymPy value."""
+    symbols: dict = {}
+    values: dict = {}
+    for param in model.params:
+        if param.name in values:
+            raise ShapeproofError(f"parameter {param.name!r} is declared twice", param.span)
+        if param.name in overrides:
+            given = overrides[param.name]
+            value = symbol(given) if isinstance(given, str) else sympy.Integer(given)
+            symbols[param.name] = None if isinstance(given, str) else value
+        elif param.default is not None:
+            value = evaluate(param.default, values)
+            if not is_integer(value):
+                raise ShapeproofError(f"the default of {param.name!r} must be an integer", param.default.span)
+            symbols[param.name] = value if value.is_number else None
+        else:
+            value = symbol(param.name)
+            symbols[param.name] = None
+        if value.is_number and value < 1:
+            raise ShapeproofError(f"dimension {param.name!r} must be at least 1, got {value}", param.span)
+        values[param.name] = value
+    return symbols, values
+
+
+def analyze_model(model: ir.Model, overrides: dict | None = None) -> Model:
+    """Analyse one model: bind its symbols, build its layers, derive every node (raises ShapeproofError)."""
+    symbols, values = bind_symbols(model, overrides or {})
+    names = Names()
+    env: dict[str, object] = {}
+    inputs: list[Input] = []
+    input_stmts = [s for s in model.body if isinstance(s, ir.InputStmt)]
+    if not input_stmts:
+        raise ShapeproofError(f"model {model.name!r} has no input", model.name_span,
+                              "start the body with `input (batch, ...)`")
+    ranks = [(len(_shape_of(s, values)), _dtype_of(s).startswith(("int", "uint", "bool"))) for s in input_stmts]
+    nodes: list[Node] = []
+    previous = None
+    outputs = None
+    for stmt in model.body:
+        if outputs is not None:
+            raise ShapeproofError("statements after `output`", stmt.span, "`output` ends a model's body")
+        if isinstance(stmt, ir.InputStmt):
+            shape, dtype = _shape_of(stmt, values), _dtype_of(stmt)
+            name = names.claim(stmt.target, explicit=True, span=stmt.span) if stmt.target else names.claim("input")
+            rf = RF.of_input(shape, dtype.startswith(("int", "uint", "bool")), len(inputs), ranks)
+            previous = env[name] = Tensor(shape, dtype, name, rf)
+            inputs.append(Input(name, shape, dtype, stmt.span.line))
+        elif isinstance(stmt, ir.LayerStmt):
+            layer = build_layer(stmt.call, values, names)
+            given = previous if stmt.applied_to is None else _lookup(stmt.applied_to, env)
+            if given is None:
+                raise ShapeproofError("this layer has no input", stmt.span, "start the body with `input (batch, ...)`")
+            node, produced = _apply(layer, given, stmt, model)
+            nodes.append(node)
+            previous = _bind_targets(stmt, layer, produced, env, names)
+        elif isinstance(stmt, ir.OutputStmt):
+            outputs = [(t.producer, t.shape) for t in (_single(_lookup(n, env), n.span) for n in stmt.names)]
+    if outputs is None:
+        last = _single(previous, model.body[-1].span)
+        outputs = [(last.producer, last.shape)]
+    constraints = _dedupe([c for n in nodes for c in n.constraints])
+    peak = _peak_activation_bytes(inputs, nodes, outputs)
+    return Model(model.name, symbols, values, inputs, nodes, outputs, constraints, peak, model, model.span.line)
+
+
+def _shape_of(stmt: ir.InputStmt, values: dict) -> tuple:
+    shape = evaluate(stmt.shape, values)
+    shape = shape if isinstance(shape, tuple) else (shape,)
+    items = stmt.shape.items if isinstance(stmt.shape, ir.Tuple) else (stmt.shape,)
+    for dim, node in zip(shape, items):
+        if not is_integer(dim):
+            raise ShapeproofError("an input shape holds integer dimensions", node.span,
+                                  "write the shape as `(batch, 28, 28, 1)`, batch axis first")
+        if dim.is_number and dim < 1:
+            raise ShapeproofError(f"input dimension must be at least 1, got {dim}", node.span)
+    if len(shape) < 2:
+        raise ShapeproofError("an input shape needs the batch axis and at least one more", stmt.shape.span,
+                              "e.g. `input (batch, 16)`")
+    return tuple(sympy.sympify(d) for d in shape)
+
+
+def _dtype_of(stmt: ir.InputStmt) -> str:
+    dtype = stmt.dtype or "float32"
+    if dtype not in DTYPE_BYTES:
+        raise ShapeproofError(f"unknown dtype {dtype!r}", stmt.dtype_span,
+                              did_you_mean(dtype, DTYPE_BYTES) or f"one of {', '.join(DTYPE_BYTES)}")
+    return dtype
+
+
+def _lookup(value, env: dict):
+    if isinstance(value, ir.List):
+        return [_single(_lookup(v, env), v.span) for v in value.items]
+    if isinstance(value, ir.Name):
+        if value.name not in env:
+            raise ShapeproofError(f"unknown value {value.name!r}", value.span,
+                                  did_you_mean(value.name, env) or "name a value with `x = input (...)` or `h = Layer(...)(x)`")
+        return env[value.name]
+    raise ShapeproofError("a layer is applied to a value name or a list of names", value.span,
+                          "e.g. `h = Dense(8)(x)` or `y = Add()([x, h])`")
+
+
+def _single(value, span: Span) -> Tensor:
+    if isinstance(value, tuple):  # several outputs of one layer, not destructured
+        raise ShapeproofError(f"this value holds {len(value)} outputs", span,
+                              "name each output: `y, h, c = LSTM(8, return_state=True)(x)`")
+    return value
+
+
+def _apply(layer: Layer, given, stmt: ir.LayerStmt, model: ir.Model) -> tuple[Node, list[Tensor]]:
+    many = isinstance(given, list)
+    if layer.inputs == "many" and not many:
+        raise ShapeproofError(f"{layer.kind} merges several values and takes a list", stmt.call.span,
+                              f"write `y = {layer.kind}()([a, b])`")
+    if layer.inputs != "many" and many:
+        raise ShapeproofError(f"{layer.kind} takes one value, not a list", stmt.applied_to.span)
+    if not many:
+        given = _single(given, stmt.span)
+    x = [t.shape for t in given] if many else given.shape
+    try:
+        layer.check_input(x)
+        out = layer.output_shape(x)
+        outs = out if isinstance(out, list) else [out]
+        constraints = _check(layer, x, outs)
+        weights = layer.weights(x)
+        macs = sympy.sympify(layer.macs(x))
+        rf_in = RF.merge([t.rf for t in given]) if many else given.rf
+        rf = layer.receptive_field(x, rf_in)
+    except ShapeproofError as e:
+        raise e.located(stmt.call.span)
+    sizes = [w.size for w in weights]
+    trainable = sympy.Add(*(s for s, w in zip(sizes, weights) if w.trainable and layer.trainable))
+    frozen = sympy.Add(*(s for s, w in zip(sizes, weights) if not (w.trainable and layer.trainable)))
+    dtype = "float32" if weights or many else given.dtype
+    tensors = given if many else [given]
+    node = Node(layer.name, layer, [t.producer for t in tensors], [(t.producer, t.index) for t in tensors], x, outs, dtype,
+                weights, sympy.Integer(trainable), sympy.Integer(frozen), macs, rf.sizes(), constraints,
+                stmt.call.span, _statement_text(stmt))
+    return node, [Tensor(s, dtype, layer.name, rf, i) for i, s in enumerate(outs)]
+
+
+def _check(layer: Layer, x, outs: list[tuple]) -> list[Constraint]:
+    """The layer's own conditions (provably false ones are errors) after checking that no concrete
+    output axis is zero or negative. Symbolic lengths are the layer's to constrain: it knows why."""
+    constraints = list(layer.constraints(x))
+    for shape in outs:
+        for axis, dim in enumerate(shape[1:], start=1):
+            if dim.is_number and dim < 1:
+                raise layer.error(f"{layer.kind} makes axis {axis} of its output {dim} long {format_shape(shape)}",
+                                  hint="the input is too small for this layer's kernel, pooling or cropping")
+    kept = []
+    for c in constraints:
+        holds = sympy.sympify(c.condition)
+        if holds is sympy.false:
+            raise layer.error(c.reason, hint="make the input larger or the kernel, stride or crop smaller")
+        if holds is not sympy.true:
+            kept.append(Constraint(holds, c.reason))
+    return kept
+
+
+def _bind_targets(stmt: ir.LayerStmt, layer: Layer, produced: list[Tensor], env: dict, names: Names):
+    if len(stmt.targets) > 1:
+        if len(stmt.targets) != len(produced):
+            raise ShapeproofError(f"{layer.kind} has {len(produced)} output{'s' * (len(produced) > 1)}, "
+                                  f"but {len(stmt.targets)} names are given", stmt.targets[0].span)
+        for target, tensor in zip(stmt.targets, produced):
+            env[target.name] = tensor
+        return produced[0]
+    value = produced[0] if len(produced) == 1 else tuple(produced)
+    if stmt.targets:
+        env[stmt.targets[0].name] = value
+    return value
+
+
+def _statement_text(stmt) -> str:
+    call = stmt.call.text
+    target = ", ".join(t.name for t in stmt.targets)
+    applied = "" if stmt.applied_to is None else f"({ir.show(stmt.applied_to)})"
+    return f"{target} = {call}{applied}" if target else f"{call}{applied}"
+
+
+def _dedupe(constraints: list[Constraint]) -> list[Constraint]:
+    seen, kept = set(), []
+    for c in constraints:
+        key = str(c.condition)
+        if key not in seen:
+            seen.add(key)
+            kept.append(c)
+    return kept
+
+
+def _peak_activation_bytes(inputs: list[Input], nodes: list[Node], outputs) -> sympy.Expr:
+    """The largest sum of live activations while one layer runs: its inputs, its outputs and every
+    earlier value still needed later (model inputs included, weights excluded)."""
+    size = {i.name: sympy.Mul(*i.shape) * DTYPE_BYTES[i.dtype] for i in inputs}
+    last_use = {name: -1 for name in size}
+    for step, node in enumerate(nodes):
+        size[node.name] = node.bytes
+        last_use[node.name] = step
+        for name in node.inputs:
+            last_use[name] = step
+    for name, _ in outputs:
+        last_use[name] = len(nodes)
+    peaks = [sympy.Add(*size.values())] if not nodes else []
+    produced = list(size)[: len(inputs)]
+    for step, node in enumerate(nodes):
+        live = [n for n in produced if last_use[n] >= step] + [node.name]
+        peaks.append(sympy.Add(*(size[n] for n in live)))
+        produced.append(node.name)
+    return sympy.Max(*peaks) if peaks else sympy.Integer(0)
+
+
+__all__ = ["analyze_model", "Model", "Node", "Input", "REGISTRY"]

@@ -1,0 +1,174 @@
+"""The syntax IR of a .nn file: frozen dataclasses with source spans, built by analyzer/parse.py.
+
+Values are kept as written (names unresolved, arithmetic unevaluated) so that later stages can
+point at the exact argument that is wrong; analyzer/values.py evaluates them against a model's symbols.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import Span
+
+
+@dataclass(frozen=True)
+class Int:
+    value: int
+    span: Span
+
+
+@dataclass(frozen=True)
+class Float:
+    value: float
+    span: Span
+
+
+@dataclass(frozen=True)
+class Str:
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Const:
+    """True, False or None."""
+
+    value: object
+    span: Span
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class BinOp:
+    """Integer arithmetic: op is one of + - * //."""
+
+    op: str
+    left: object
+    right: object
+    span: Span
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: object
+    span: Span
+
+
+@dataclass(frozen=True)
+class Tuple:
+    items: tuple
+    span: Span
+
+
+@dataclass(frozen=True)
+class List:
+    items: tuple
+    span: Span
+
+
+@dataclass(frozen=True)
+class Keyword:
+    name: str
+    value: object
+    span: Span
+
+
+@dataclass(frozen=True)
+class Call:
+    """`Name(args, key=value)`: a layer (or `params(A)` in an assertion)."""
+
+    name: str
+    args: tuple
+    keywords: tuple  # of Keyword
+    span: Span
+    name_span: Span
+
+    @property
+    def text(self) -> str:
+        """The call as written, normalised (used in messages and JSON)."""
+        parts = [show(a) for a in self.args] + [f"{k.name}={show(k.value)}" for k in self.keywords]
+        return f"{self.name}({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class InputStmt:
+    target: str | None
+    shape: object
+    dtype: str | None
+    span: Span
+    dtype_span: Span | None
+
+
+@dataclass(frozen=True)
+class LayerStmt:
+    targets: tuple  # of Name: `h = ...`, or `y, h, c = LSTM(..., return_state=True)(x)`; empty when unnamed
+    call: Call
+    applied_to: object | None  # a Name or a List of Names; None applies to the previous value
+    span: Span
+
+
+@dataclass(frozen=True)
+class OutputStmt:
+    names: tuple  # of Name
+    span: Span
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: object | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    params: tuple  # of Param
+    body: tuple  # of statements
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
+class Assertion:
+    op: str  # "==", "!=" or "<="
+    left: object
+    right: object
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Program:
+    file: str
+    source: str
+    models: tuple  # of Model
+    assertions: tuple  # of Assertion
+
+
+def show(value) -> str:
+    """A value as .nn source text."""
+    if isinstance(value, (Int, Float)):
+        return repr(value.value)
+    if isinstance(value, Str):
+        return f"'{value.value}'" if '"' in value.value else f'"{value.value}"'
+    if isinstance(value, Const):
+        return repr(value.value)
+    if isinstance(value, Name):
+        return value.name
+    if isinstance(value, BinOp):
+        return f"{show(value.left)} {value.op} {show(value.right)}"
+    if isinstance(value, Neg):
+        return f"-{show(value.operand)}"
+    if isinstance(value, Tuple):
+        inner = ", ".join(show(i) for i in value.items)
+        return f"({inner},)" if len(value.items) == 1 else f"({inner})"
+    if isinstance(value, List):
+        return "[" + ", ".join(show(i) for i in value.items) + "]"
+    if isinstance(value, Call):
+        return value.text
+    raise AssertionError(f"not a value: {value!r}")

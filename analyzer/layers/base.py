@@ -1,0 +1,371 @@
+"""The layer registry, argument kinds and the Layer base class every layer kind derives from.
+
+Note: one layer kind, one place. A layer kind is a class in one family module, registered with
+`@layer("Keras name", arg=Kind(...), ...)`; the keyword order is Keras's positional order. The
+analyzer never branches on layer names: it calls the methods below.
+
+    @layer("Dense", units=Int(), activation=Activation(), use_bias=Bool(True))
+    class Dense(Layer):
+        def output_shape(self, x): return (*x[:-1], self.units)
+        def weights(self, x): ...
+
+Shapes are tuples of SymPy integer expressions, batch axis first. A layer with several inputs
+(merges) receives a list of shapes; a layer with several outputs returns a list of shapes.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sympy
+
+from .. import ir
+from ..errors import ShapeproofError
+from ..receptive import RF
+from ..values import did_you_mean, evaluate, is_integer
+
+REGISTRY: dict[str, type["Layer"]] = {}
+REQUIRED = object()
+
+ACTIVATIONS = (
+    "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "hard_sigmoid", "tanh",
+    "softmax", "log_softmax", "softplus", "softsign", "swish", "silu", "exponential",
+)
+
+
+@dataclass(frozen=True)
+class Weight:
+    """One weight tensor, named and shaped as Keras's `get_weights()` has it."""
+
+    name: str
+    shape: tuple
+    trainable: bool = True
+
+    @property
+    def size(self):
+        return sympy.Mul(*self.shape) if self.shape else sympy.Integer(1)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A condition a layer needs, e.g. `T >= 5`, with the reason in words."""
+
+    condition: sympy.Basic
+    reason: str
+
+
+# --- argument kinds --------------------------------------------------------------------------
+
+
+class Kind:
+    """How one argument is checked and converted. `default` is REQUIRED when the argument must be given."""
+
+    describe = "a value"
+
+    def __init__(self, default=REQUIRED):
+        self.default = default
+
+    def convert(self, value):
+        """The checked value; raise ShapeproofError (span is filled in by the caller)."""
+        return value
+
+    def wrong(self, value) -> ShapeproofError:
+        return ShapeproofError(f"expected {self.describe}, got {_describe(value)}")
+
+
+class Int(Kind):
+    """A positive integer expression (literal or symbolic)."""
+
+    describe = "a positive integer"
+
+    def __init__(self, default=REQUIRED, minimum=1):
+        super().__init__(default)
+        self.minimum = minimum
+
+    def convert(self, value):
+        if not is_integer(value):
+            raise self.wrong(value)
+        value = sympy.sympify(value)
+        if value.is_number and value < self.minimum:
+            raise ShapeproofError(f"must be at least {self.minimum}, got {value}")
+        return value
+
+
+class AnyInt(Int):
+    """Any integer, negative allowed (axes)."""
+
+    describe = "an integer"
+
+    def __init__(self, default=REQUIRED):
+        super().__init__(default, minimum=-(10**18))
+
+
+class Ints(Kind):
+    """An integer or a tuple/list of `n` integers (`kernel_size=3` means `(3, 3)` in 2-D)."""
+
+    def __init__(self, n: int, default=REQUIRED, minimum=1):
+        super().__init__(default)
+        self.n, self.minimum = n, minimum
+        self.describe = "a positive integer" + ("" if n == 1 else f" or a tuple of {n}")
+
+    def convert(self, value):
+        items = list(value) if isinstance(value, (tuple, list)) else [value] * self.n
+        if len(items) != self.n:
+            raise ShapeproofError(f"expected {self.n} integer{'s' * (self.n > 1)}, got {len(items)}")
+        return tuple(Int(minimum=self.minimum).convert(i) for i in items)
+
+
+class Pairs(Kind):
+    """Padding/cropping amounts: `n`, `(a, b)` per axis, or one `(before, after)` per axis (`axes` axes)."""
+
+    describe = "an integer, a tuple of integers, or a tuple of (before, after) pairs"
+
+    def __init__(self, axes: int, default=REQUIRED):
+        super().__init__(default)
+        self.axes = axes
+
+    def convert(self, value):
+        if not isinstance(value, (tuple, list)):
+            items = [(value, value)] * self.axes
+        elif self.axes == 1 and len(value) == 2 and not any(isinstance(v, (tuple, list)) for v in value):
+            items = [tuple(value)]
+        elif len(value) == self.axes:
+            items = [tuple(v) if isinstance(v, (tuple, list)) else (v, v) for v in value]
+        else:
+            raise ShapeproofError(f"expected {self.axes} entr{'y' if self.axes == 1 else 'ies'}, got {len(value)}")
+        pairs = []
+        for pair in items:
+            if len(pair) != 2:
+                raise ShapeproofError("each (before, after) pair needs two integers")
+            pairs.append(tuple(Int(minimum=0).convert(v) for v in pair))
+        return tuple(pairs)
+
+
+class Float(Kind):
+    describe = "a number"
+
+    def convert(self, value):
+        if isinstance(value, bool) or not (isinstance(value, float) or is_integer(value)):
+            raise self.wrong(value)
+        return float(value)
+
+
+class Bool(Kind):
+    describe = "True or False"
+
+    def convert(self, value):
+        if not isinstance(value, bool):
+            raise self.wrong(value)
+        return value
+
+
+class Choice(Kind):
+    """One of a few strings (case-insensitive, as Keras lowercases them); default: the first."""
+
+    def __init__(self, *options, default=REQUIRED, allow_none=False):
+        super().__init__(options[0] if default is REQUIRED else default)
+        self.options, self.allow_none = options, allow_none
+        self.describe = " or ".join(f'"{o}"' for o in options) + (" or None" if allow_none else "")
+
+    def convert(self, value):
+        if value is None and self.allow_none:
+            return None
+        if not isinstance(value, str):
+            raise self.wrong(value)
+        if value.lower() not in self.options:
+            raise ShapeproofError(f"{value!r} is not one of {self.describe}", hint=did_you_mean(value, self.options))
+        return value.lower()
+
+
+class Activation(Choice):
+    """An activation name, or None (linear)."""
+
+    def __init__(self, default=None):
+        super().__init__(*ACTIVATIONS, default=default, allow_none=True)
+        self.describe = "an activation name"
+
+
+class Ignored(Kind):
+    """Accepted and ignored: it does not change shapes, counts or the forward pass (initializers, ...)."""
+
+    def __init__(self):
+        super().__init__(None)
+
+
+class Anything(Kind):
+    """Kept as given and checked by the layer itself."""
+
+
+class LayerArg(Kind):
+    """A layer inside a wrapper: `TimeDistributed(Conv2D(16, 3))`."""
+
+    describe = "a layer"
+
+    def convert(self, value):
+        if not isinstance(value, Layer):
+            raise self.wrong(value)
+        return value
+
+
+COMMON_ARGS = {"name": Anything(None), "trainable": Bool(True), "dtype": Ignored(), "autocast": Ignored(),
+               "input_shape": Ignored(), "batch_input_shape": Ignored(), "input_dim": Ignored(),
+               "input_length": Ignored()}
+
+
+def _describe(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, float):
+        return f"the number {value}"
+    if isinstance(value, (tuple, list)):
+        return f"a {'tuple' if isinstance(value, tuple) else 'list'} of {len(value)}"
+    if isinstance(value, Layer):
+        return f"a {value.kind} layer"
+    if isinstance(value, sympy.Basic):
+        return f"the integer {value}" if value.is_number else f"the expression {value}"
+    return type(value).__name__
+
+
+# --- the registry ----------------------------------------------------------------------------
+
+
+def layer(kind: str, **args: Kind):
+    """Register a layer class under its Keras name, with its arguments in Keras's positional order."""
+
+    def register(cls):
+        assert kind not in REGISTRY, f"layer kind {kind} registered twice"
+        cls.kind = kind
+        cls.args = {**args, **{k: v for k, v in COMMON_ARGS.items() if k not in args}}
+        cls.positional = tuple(args)
+        REGISTRY[kind] = cls
+        return cls
+
+    return register
+
+
+def to_snake_case(name: str) -> str:
+    """Keras's automatic layer name for a class name: Conv1D -> conv1d, ConvLSTM2D -> conv_lstm2d."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def build_layer(call: ir.Call, symbols: dict, names) -> "Layer":
+    """Instantiate a layer from its call: validate the name and every argument, claim a unique name.
+
+    `names` hands out Keras-style unique names (`dense`, `dense_1`, ...) within one model.
+    """
+    cls = REGISTRY.get(call.name)
+    if cls is None:
+        hint = did_you_mean(call.name, REGISTRY)
+        raise ShapeproofError(f"unknown layer {call.name!r}", call.name_span, hint or "see the README for the layer list")
+    given: dict[str, object] = {}
+    spans: dict[str, object] = {}
+    if len(call.args) > len(cls.positional):
+        extra = call.args[len(cls.positional)]
+        raise ShapeproofError(f"{call.name} takes at most {len(cls.positional)} positional argument"
+                              f"{'s' * (len(cls.positional) != 1)}, got {len(call.args)}", extra.span,
+                              f"its arguments are {', '.join(cls.positional) or 'keyword-only'}")
+    for arg_name, value in zip(cls.positional, call.args):
+        given[arg_name], spans[arg_name] = value, value.span
+    for kw in call.keywords:
+        if kw.name not in cls.args:
+            hint = did_you_mean(kw.name, cls.args)
+            raise ShapeproofError(f"{call.name} has no argument {kw.name!r}", kw.span,
+                                  hint or f"its arguments are {', '.join(cls.positional)}")
+        if kw.name in given:
+            raise ShapeproofError(f"argument {kw.name!r} given twice", kw.span)
+        given[kw.name], spans[kw.name] = kw.value, kw.span
+    values = {}
+    for arg_name, kind in cls.args.items():
+        if arg_name not in given:
+            if kind.default is REQUIRED:
+                raise ShapeproofError(f"{call.name} needs the argument {arg_name!r}", call.span,
+                                      f"{call.name}({', '.join(cls.positional[:list(cls.args).index(arg_name) + 1])}, ...)")
+            values[arg_name] = None if kind.default is None else kind.convert(kind.default)
+            continue
+        node = given[arg_name]
+        try:
+            raw = evaluate(node, symbols)
+            if isinstance(raw, ir.Call):
+                raw = build_layer(raw, symbols, names)
+            values[arg_name] = kind.convert(raw)
+        except ShapeproofError as e:
+            if e.span is None:
+                e.message = f"{call.name} argument {arg_name!r}: {e.message}"
+            raise e.located(node.span)
+    if values["name"] is not None and not isinstance(values["name"], str):
+        raise ShapeproofError("a layer name must be a string", spans["name"])
+    instance = cls.__new__(cls)
+    instance.__dict__.update(values)
+    instance.call, instance.arg_spans = call, spans
+    instance.name = names.claim(values["name"] or to_snake_case(cls.kind), explicit=values["name"] is not None,
+                                span=spans.get("name"))
+    instance.validate()
+    return instance
+
+
+# --- the base class --------------------------------------------------------------------------
+
+
+class Layer:
+    """A layer instance with its checked arguments as attributes (`self.units`, `self.kernel_size`).
+
+    Subclasses override what differs; defaults describe an element-wise, weightless layer.
+    """
+
+    kind: str
+    args: dict
+    positional: tuple
+    inputs = 1  # how many input tensors: 1, or "many" for merges
+    trainable: bool
+    name: str
+    call: ir.Call
+
+    def validate(self):
+        """Check arguments against each other (raise ShapeproofError located with `self.error_at`)."""
+
+    def check_input(self, x):
+        """Check the input's rank and sizes; raise ShapeproofError with a hint when it cannot work."""
+
+    def output_shape(self, x):
+        return x
+
+    def weights(self, x) -> list[Weight]:
+        """Weights in Keras's get_weights() order and layouts."""
+        return []
+
+    def constraints(self, x) -> list[Constraint]:
+        """Conditions on the symbols for this layer to be valid on input `x`."""
+        return []
+
+    def macs(self, x):
+        """Multiply-accumulates of one forward pass with weights (see README: cost convention)."""
+        return sympy.Integer(0)
+
+    def receptive_field(self, x, rf: RF) -> RF:
+        """How the receptive-field state changes through this layer (element-wise: unchanged)."""
+        return rf
+
+    def sublayers(self) -> list["Layer"]:
+        """Layers wrapped by this one (wrappers only)."""
+        return []
+
+    # helpers for subclasses
+
+    def error(self, message: str, arg: str | None = None, hint: str | None = None) -> ShapeproofError:
+        """An error located at argument `arg` (or at the whole call)."""
+        span = self.arg_spans.get(arg) if arg else None
+        return ShapeproofError(message, span or self.call.span, hint)
+
+    def need_rank(self, x, rank: int, what: str, hint: str | None = None):
+        """Raise unless `x` has `rank` axes (batch included)."""
+        if len(x) != rank:
+            raise self.error(f"{self.kind} expects a rank-{rank} input {what}, got rank {len(x)} {format_shape(x)}",
+                             hint=hint)
+
+
+def format_shape(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"

@@ -1,0 +1,1 @@
+"""reshaping layers (being written)."""

@@ -1,0 +1,1 @@
+"""wrappers layers (being written)."""

@@ -1,0 +1,254 @@
+"""Text to syntax IR: the Lark grammar in grammar/, an indentation post-lexer, and a Transformer.
+
+Syntax errors become ShapeproofError with the offending token's line and column. Nothing in the
+text is ever evaluated as Python: the tree is turned into the dataclasses of analyzer/ir.py.
+"""
+from __future__ import annotations
+
+import functools
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ir
+from .errors import ShapeproofError, Span
+
+TOKEN_TEXT = {
+    "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "COMMA": "','", "COLON": "':'",
+    "EQUAL": "'='", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "__ANON_0": "'//'",
+    "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string",
+    "COMPARE": "'==', '!=' or '<='", "_NL": "end of line", "_INDENT": "an indented block",
+    "_DEDENT": "end of block", "$END": "end of file", "MODEL": "'model'", "ASSERT": "'assert'",
+    "INPUT": "'input'", "OUTPUT": "'output'", "TRUE": "True", "FALSE": "False", "NONE": "None",
+}
+
+
+class Indenter:
+    """Turns the leading whitespace after each newline into _INDENT/_DEDENT tokens.
+
+    Brackets suppress it (a call may span lines). Indentation is compared as text, not as a
+    count, so a block that mixes tabs and spaces inconsistently is an error, not a guess.
+    """
+
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        levels = [""]
+        depth = 0
+        for token in stream:
+            if token.type in ("LPAR", "LSQB"):
+                depth += 1
+            elif token.type in ("RPAR", "RSQB"):
+                depth = max(0, depth - 1)
+            if token.type != "_NL":
+                yield token
+                continue
+            if depth:
+                continue  # a newline inside brackets is just whitespace
+            yield token
+            last = token.value.replace("\r\n", "\n").replace("\r", "\n").rsplit("\n", 1)[1]
+            indent = last.split("#", 1)[0] if "#" in last else last
+            if indent == levels[-1]:
+                continue
+            if indent.startswith(levels[-1]):
+                levels.append(indent)
+                yield Token.new_borrow_pos("_INDENT", indent, token)
+                continue
+            while indent != levels[-1]:
+                if not levels[-1].startswith(indent) or len(levels) == 1:
+                    raise ShapeproofError(
+                        "inconsistent indentation",
+                        Span(token.end_line, 1),
+                        "indent every line of a block with the same spaces or tabs",
+                    )
+                levels.pop()
+                yield Token.new_borrow_pos("_DEDENT", indent, token)
+        while len(levels) > 1:
+            levels.pop()
+            yield Token("_DEDENT", "")
+
+
+@functools.lru_cache(maxsize=1)
+def parser() -> Lark:
+    return Lark.open("../grammar/shapeproof.lark", rel_to=__file__, parser="lalr",
+                     postlex=Indenter(), propagate_positions=True, maybe_placeholders=True)
+
+
+def _span(meta) -> Span:
+    return Span.of(meta)
+
+
+@v_args(meta=True)
+class ToIR(Transformer):
+    """Builds analyzer/ir.py dataclasses; method names are the grammar's node names."""
+
+    def start(self, meta, items):
+        models = tuple(i for i in items if isinstance(i, ir.Model))
+        assertions = tuple(i for i in items if isinstance(i, ir.Assertion))
+        return models, assertions
+
+    def model(self, meta, children):
+        name, params, *body = children
+        return ir.Model(str(name), tuple(params or ()), tuple(body), _span(meta), Span.of(name))
+
+    def params(self, meta, children):
+        return tuple(c for c in children if c is not None)
+
+    def param(self, meta, children):
+        name, default = children
+        return ir.Param(str(name), default, _span(meta))
+
+    def input_stmt(self, meta, children):
+        target, shape, dtype = children
+        return ir.InputStmt(target and str(target), shape, dtype and str(dtype), _span(meta),
+                            Span.of(dtype) if dtype else None)
+
+    def layer_stmt(self, meta, children):
+        targets, call, applied = children
+        return ir.LayerStmt(targets or (), call, applied, _span(meta))
+
+    def targets(self, meta, children):
+        return tuple(ir.Name(str(t), Span.of(t)) for t in children)
+
+    def applied_to(self, meta, children):
+        return children[0]
+
+    def output_stmt(self, meta, children):
+        return ir.OutputStmt(tuple(ir.Name(str(t), Span.of(t)) for t in children), _span(meta))
+
+    def assertion(self, meta, children):
+        left, op, right = children
+        return ir.Assertion(str(op), left, right, f"{ir.show(left)} {op} {ir.show(right)}", _span(meta))
+
+    def add(self, meta, c):
+        return ir.BinOp("+", c[0], c[1], _span(meta))
+
+    def sub(self, meta, c):
+        return ir.BinOp("-", c[0], c[1], _span(meta))
+
+    def mul(self, meta, c):
+        return ir.BinOp("*", c[0], c[1], _span(meta))
+
+    def floordiv(self, meta, c):
+        return ir.BinOp("//", c[0], c[1], _span(meta))
+
+    def neg(self, meta, c):
+        return ir.Neg(c[0], _span(meta))
+
+    def int(self, meta, c):
+        return ir.Int(int(c[0]), _span(meta))
+
+    def float(self, meta, c):
+        return ir.Float(float(c[0]), _span(meta))
+
+    def string(self, meta, c):
+        return ir.Str(str(c[0])[1:-1], _span(meta))
+
+    def true(self, meta, c):
+        return ir.Const(True, _span(meta))
+
+    def false(self, meta, c):
+        return ir.Const(False, _span(meta))
+
+    def none(self, meta, c):
+        return ir.Const(None, _span(meta))
+
+    def name(self, meta, c):
+        return ir.Name(str(c[0]), _span(meta))
+
+    def call(self, meta, children):
+        name, arguments = children
+        args, keywords = [], []
+        for a in arguments or ():
+            if isinstance(a, ir.Keyword):
+                keywords.append(a)
+            elif keywords:
+                raise ShapeproofError("positional argument after a keyword argument", _value_span(a),
+                                      "put positional arguments first, as in Python")
+            else:
+                args.append(a)
+        return ir.Call(str(name), tuple(args), tuple(keywords), _span(meta), Span.of(name))
+
+    def arguments(self, meta, children):
+        return children
+
+    def keyword(self, meta, children):
+        name, value = children
+        return ir.Keyword(str(name), value, Span.of(name))
+
+    def tuple(self, meta, children):
+        return ir.Tuple(tuple(c for c in children if c is not None), _span(meta))
+
+    def list(self, meta, children):
+        return ir.List(tuple(c for c in children if c is not None), _span(meta))
+
+
+def _value_span(value) -> Span:
+    return value.span
+
+
+def parse(source: str, file: str = "<input>") -> ir.Program:
+    """Parse .nn source into the syntax IR; raises ShapeproofError on any syntax error."""
+    text = source if source.endswith(("\n", "\r")) else source + "\n"
+    try:
+        tree = parser().parse(text)
+        models, assertions = ToIR().transform(tree)
+    except VisitError as e:  # an error raised inside a Transformer method
+        if isinstance(e.orig_exc, ShapeproofError):
+            raise _with_file(e.orig_exc, file) from None
+        raise
+    except ShapeproofError as e:
+        raise _with_file(e, file) from None
+    except UnexpectedInput as e:
+        raise _with_file(_syntax_error(e, text), file) from None
+    return ir.Program(file, source, models, assertions)
+
+
+def _with_file(error: ShapeproofError, file: str) -> ShapeproofError:
+    error.file = file
+    return error
+
+
+def _syntax_error(e: UnexpectedInput, text: str) -> ShapeproofError:
+    if isinstance(e, UnexpectedCharacters):
+        char = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
+        hint = None
+        if char in "\"'":
+            hint = "close the string on the same line"
+        elif char == ";":
+            hint = "put one statement per line, without ';'"
+        return ShapeproofError(f"unexpected character {char!r}", Span(e.line, e.column), hint)
+    expected = sorted({TOKEN_TEXT.get(t, t) for t in getattr(e, "expected", ()) or ()})
+    if isinstance(e, UnexpectedEOF):
+        return ShapeproofError("unexpected end of file", _end_span(text), _expected(expected))
+    token = e.token
+    if token.type == "$END":
+        return ShapeproofError("unexpected end of file", _end_span(text), _expected(expected))
+    if token.type == "_NL":
+        line, column = token.line, token.column
+        what = "unexpected end of line"
+        hint = _expected(expected)
+        if "')'" in expected or "']'" in expected:
+            hint = "a bracket is not closed on this line; " + hint
+        return ShapeproofError(what, Span(line, column), hint)
+    if token.type == "_INDENT":
+        return ShapeproofError("unexpected indentation", Span(token.line, token.end_column or 1),
+                               "only the statements of a model's body are indented")
+    if token.type == "_DEDENT":
+        return ShapeproofError("unexpected end of block", Span(token.line or 1, 1),
+                               "a model needs at least one indented statement after 'model NAME(...):'")
+    span = Span(token.line, token.column, token.end_line, token.end_column)
+    return ShapeproofError(f"unexpected {TOKEN_TEXT.get(token.type, repr(str(token)))}"
+                           f"{'' if token.type in TOKEN_TEXT and token.type != 'NAME' else ''} {str(token)!r}"
+                           if token.type not in ("STRING",) else f"unexpected string {str(token)}",
+                           span, _expected(expected))
+
+
+def _expected(expected: list[str]) -> str:
+    return "expected " + (", ".join(expected[:-1]) + " or " + expected[-1] if len(expected) > 1 else
+                          (expected[0] if expected else "something else"))
+
+
+def _end_span(text: str) -> Span:
+    lines = text.splitlines() or [""]
+    return Span(len(lines), len(lines[-1]) + 1)
