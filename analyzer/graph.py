@@ -280,27 +280,26 @@ def _apply(layer: Layer, given, stmt: ir.LayerStmt, model: ir.Model) -> tuple[No
     dtype = "float32" if weights or many else given.dtype
     tensors = given if many else [given]
     node = Node(layer.name, layer, [t.producer for t in tensors], [(t.producer, t.index) for t in tensors], x, outs, dtype,
-                weights, sympy.Integer(trainable), sympy.Integer(frozen), macs, rf.sizes(), constraints,
+                weights, sympy.sympify(trainable), sympy.sympify(frozen), macs, rf.sizes(), constraints,
                 stmt.call.span, _statement_text(stmt))
     return node, [Tensor(s, dtype, layer.name, rf, i) for i, s in enumerate(outs)]
 
 
 def _check(layer: Layer, x, outs: list[tuple]) -> list[Constraint]:
-    """The layer's own conditions (provably false ones are errors) after checking that no concrete
+    """The layer's own conditions (provably false ones are errors), then a check that no concrete
     output axis is zero or negative. Symbolic lengths are the layer's to constrain: it knows why."""
-    constraints = list(layer.constraints(x))
-    for shape in outs:
-        for axis, dim in enumerate(shape[1:], start=1):
-            if dim.is_number and dim < 1:
-                raise layer.error(f"{layer.kind} makes axis {axis} of its output {dim} long {format_shape(shape)}",
-                                  hint="the input is too small for this layer's kernel, pooling or cropping")
     kept = []
-    for c in constraints:
+    for c in layer.constraints(x):
         holds = sympy.sympify(c.condition)
         if holds is sympy.false:
             raise layer.error(c.reason, hint="make the input larger or the kernel, stride or crop smaller")
         if holds is not sympy.true:
             kept.append(Constraint(holds, c.reason))
+    for shape in outs:
+        for axis, dim in enumerate(shape[1:], start=1):
+            if dim.is_number and dim < 1:
+                raise layer.error(f"{layer.kind} makes axis {axis} of its output {dim} long {format_shape(shape)}",
+                                  hint="the input is too small for this layer's kernel, pooling or cropping")
     return kept
 
 

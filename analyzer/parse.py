@@ -32,18 +32,21 @@ class Indenter:
 
     always_accept = ("_NL",)
 
+    def __init__(self):
+        self.open_brackets: list[Token] = []  # read by the error reporter: an unclosed '(' explains a lot
+
     def process(self, stream):
         levels = [""]
-        depth = 0
+        self.open_brackets = []
         for token in stream:
             if token.type in ("LPAR", "LSQB"):
-                depth += 1
-            elif token.type in ("RPAR", "RSQB"):
-                depth = max(0, depth - 1)
+                self.open_brackets.append(token)
+            elif token.type in ("RPAR", "RSQB") and self.open_brackets:
+                self.open_brackets.pop()
             if token.type != "_NL":
                 yield token
                 continue
-            if depth:
+            if self.open_brackets:
                 continue  # a newline inside brackets is just whitespace
             yield token
             last = token.value.replace("\r\n", "\n").replace("\r", "\n").rsplit("\n", 1)[1]
@@ -63,9 +66,16 @@ class Indenter:
                     )
                 levels.pop()
                 yield Token.new_borrow_pos("_DEDENT", indent, token)
+        if self.open_brackets:
+            raise _unclosed(self.open_brackets[-1])
         while len(levels) > 1:
             levels.pop()
             yield Token("_DEDENT", "")
+
+
+def _unclosed(bracket: Token) -> ShapeproofError:
+    return ShapeproofError(f"{str(bracket)!r} is never closed", Span(bracket.line, bracket.column),
+                           "add the matching ')'" if str(bracket) == "(" else "add the matching ']'")
 
 
 @functools.lru_cache(maxsize=1)
@@ -99,8 +109,10 @@ class ToIR(Transformer):
         return ir.Param(str(name), default, _span(meta))
 
     def input_stmt(self, meta, children):
-        target, shape, dtype = children
-        return ir.InputStmt(target and str(target), shape, dtype and str(dtype), _span(meta),
+        targets, shape, dtype = children
+        if targets and len(targets) > 1:
+            raise ShapeproofError("an input has one name", targets[1].span, "write `x = input (batch, ...)`")
+        return ir.InputStmt(targets[0].name if targets else None, shape, dtype and str(dtype), _span(meta),
                             Span.of(dtype) if dtype else None)
 
     def layer_stmt(self, meta, children):
@@ -237,6 +249,9 @@ def _syntax_error(e: UnexpectedInput, text: str) -> ShapeproofError:
     if token.type == "_DEDENT":
         return ShapeproofError("unexpected end of block", Span(token.line or 1, 1),
                                "a model needs at least one indented statement after 'model NAME(...):'")
+    opened = parser().options.postlex.open_brackets
+    if opened and opened[-1].line < token.line:
+        return _unclosed(opened[-1])
     span = Span(token.line, token.column, token.end_line, token.end_column)
     return ShapeproofError(f"unexpected {TOKEN_TEXT.get(token.type, repr(str(token)))}"
                            f"{'' if token.type in TOKEN_TEXT and token.type != 'NAME' else ''} {str(token)!r}"

@@ -14,6 +14,7 @@ Shapes are tuples of SymPy integer expressions, batch axis first. A layer with s
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -238,7 +239,9 @@ def layer(kind: str, **args: Kind):
         assert kind not in REGISTRY, f"layer kind {kind} registered twice"
         cls.kind = kind
         cls.args = {**args, **{k: v for k, v in COMMON_ARGS.items() if k not in args}}
-        cls.positional = tuple(args)
+        # Keras also takes initializers and the like positionally; nobody writes them so, and
+        # stopping before them lets `Dense(4, "relu", True, 7)` be an error rather than a silent no-op.
+        cls.positional = tuple(itertools.takewhile(lambda a: not isinstance(args[a], Ignored), args))
         REGISTRY[kind] = cls
         return cls
 

@@ -1,14 +1,28 @@
-"""Convolutions: Conv1D/2D/3D, Conv1D/2DTranspose, DepthwiseConv1D/2D, SeparableConv1D/2D.
+"""Convolutions: Conv1D/2D/3D, Conv1D/2D/3DTranspose, DepthwiseConv1D/2D, SeparableConv1D/2D.
 
 Output lengths follow Keras's compute_conv_output_shape exactly:
 valid: floor((L - d*(k-1) - 1) / s) + 1;  same and causal: floor((L - 1) / s) + 1.
+Transposed convolutions follow compute_conv_transpose_output_shape (see `transpose_length`).
+
+`Spatial` is also the base of the pooling and reshaping layers: everything that takes
+(batch, *spatial, channels) with a fixed number of spatial axes.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sympy
 
-from .base import Activation, Bool, Choice, Constraint, Int, Ints, Layer, Weight, layer
-from .core import INITIALIZER_ARGS
+from .base import (REGISTRY, Activation, Bool, Choice, Constraint, Ignored, Int, Ints, Layer, Weight,
+                   format_shape, layer)
+
+SPATIAL_NAMES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
+                 3: "(batch, depth, height, width, channels)"}
+
+
+def provably(condition) -> bool:
+    """True when `condition` holds for every value of its symbols (SymPy decided it)."""
+    return sympy.sympify(condition) is sympy.true
 
 
 def conv_length(length, kernel, stride, dilation, padding):
@@ -18,8 +32,51 @@ def conv_length(length, kernel, stride, dilation, padding):
     return sympy.floor((length - 1) / stride) + 1
 
 
-class Conv(Layer):
-    """Shared by the N-D convolutions: (batch, *spatial, C) -> (batch, *spatial', filters)."""
+def transpose_length(length, kernel, stride, dilation, padding, output_padding):
+    """Keras's output length of a transposed convolution along one axis (output_padding None or an int)."""
+    reach = dilation * (kernel - 1) + 1
+    if padding == "valid":
+        extra = sympy.Max(reach, stride) - reach if output_padding is None else output_padding
+        return (length - 1) * stride + reach + extra
+    if output_padding is None:
+        return length * stride
+    return (length - 1) * stride + sympy.Mod(reach, 2) + output_padding
+
+
+@dataclass(frozen=True)
+class Need(Constraint):
+    """A Constraint that also names the argument to point at, and a hint, when it is known to fail."""
+
+    arg: str | None = None
+    hint: str | None = None
+
+
+class OptionalInts(Ints):
+    """None, or what Ints takes (`strides=None` in pooling, `output_padding=None`)."""
+
+    def __init__(self, n: int, minimum=1):
+        super().__init__(n, None, minimum)
+        self.describe = "None or " + self.describe
+
+    def convert(self, value):
+        return None if value is None else super().convert(value)
+
+
+class OptionalInt(Int):
+    """None, or a positive integer (`lora_rank`)."""
+
+    describe = "None or a positive integer"
+
+    def __init__(self):
+        super().__init__(None)
+
+    def convert(self, value):
+        return None if value is None else super().convert(value)
+
+
+class Spatial(Layer):
+    """Shared by the layers on (batch, *spatial, channels) with `rank` spatial axes: the rank and
+    data_format checks, and early errors for conditions that are already known to fail."""
 
     rank: int  # number of spatial axes
 
@@ -27,64 +84,102 @@ class Conv(Layer):
         if getattr(self, "data_format", None) not in (None, "channels_last"):
             raise self.error("only channels_last is supported", "data_format",
                              "shapes are (batch, *spatial, channels), as in Keras's default")
-        if max(self.strides) != 1 and max(self.dilation_rate) != 1:
-            raise self.error("strides > 1 together with dilation_rate > 1 is not supported (Keras refuses it)",
-                             "dilation_rate")
-        groups = getattr(self, "groups", 1)
-        if getattr(self, "filters", None) is not None and (self.filters % groups).is_number and self.filters % groups:
-            raise self.error(f"filters={self.filters} is not divisible by groups={groups}", "groups")
 
     def check_input(self, x):
-        names = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
-                 3: "(batch, depth, height, width, channels)"}
         hint = None
         if len(x) == self.rank + 3:
             hint = f"wrap it to apply per time step: TimeDistributed({self.call.text})"
-        elif len(x) in (3, 4, 5) and len(x) != self.rank + 2:
-            hint = f"use {self.kind.replace(str(self.rank) + 'D', str(len(x) - 2) + 'D')} for this input"
-        self.need_rank(x, self.rank + 2, names[self.rank], hint)
+        elif len(x) == self.rank + 1:
+            hint = f"the channels axis is missing: add it first with Reshape({format_shape((*x[1:], 1))})"
+        elif len(x) != self.rank + 2:
+            other = self.kind.replace(f"{self.rank}D", f"{len(x) - 2}D")
+            if other in REGISTRY:
+                hint = f"use {other} for this input"
+        self.need_rank(x, self.rank + 2, SPATIAL_NAMES[self.rank], hint)
+        # Report a size condition that already fails here, at the argument it is about, in its own words.
+        for c in self.constraints(x):
+            if sympy.sympify(c.condition) is sympy.false:
+                raise self.error(c.reason, getattr(c, "arg", None), getattr(c, "hint", None))
+
+
+class Conv(Spatial):
+    """Shared by the N-D convolutions: (batch, *spatial, C) -> (batch, *spatial', filters)."""
+
+    strided_dilation = False  # does Keras allow strides > 1 together with dilation_rate > 1?
+
+    def validate(self):
+        super().validate()
+        if not self.strided_dilation and any(provably(s > 1) for s in self.strides) and \
+                any(provably(d > 1) for d in self.dilation_rate):
+            raise self.error("strides > 1 together with dilation_rate > 1 is not supported (Keras refuses it)",
+                             "dilation_rate", "use strides=1 with dilation, or dilation_rate=1 with strides")
+        groups = getattr(self, "groups", 1)
+        if getattr(self, "filters", None) is not None and (self.filters % groups).is_number and self.filters % groups:
+            raise self.error(f"filters={self.filters} is not divisible by groups={groups}", "groups")
 
     def spatial_out(self, x):
         return tuple(conv_length(L, k, s, d, self.padding) for L, k, s, d in
                      zip(x[1:-1], self.kernel_size, self.strides, self.dilation_rate))
 
+    def channels_out(self, x):
+        return self.filters
+
     def output_shape(self, x):
-        return (x[0], *self.spatial_out(x), self.filters)
+        return (x[0], *self.spatial_out(x), self.channels_out(x))
 
     def constraints(self, x):
         result = []
         groups = getattr(self, "groups", 1)
         if groups != 1:
-            result.append(Constraint(sympy.Eq(x[-1] % groups, 0),
-                                     f"{self.kind} needs channels ({x[-1]}) divisible by groups={groups}"))
+            result.append(Need(sympy.Eq(x[-1] % groups, 0),
+                               f"{self.kind} needs channels ({x[-1]}) divisible by groups={groups}", "groups",
+                               "each group convolves channels / groups input channels"))
         if self.padding == "valid":
             for axis, (L, k, d) in enumerate(zip(x[1:-1], self.kernel_size, self.dilation_rate), start=1):
                 reach = d * (k - 1) + 1
-                result.append(Constraint(sympy.Ge(L, reach), f"{self.kind} needs at least {reach} positions on "
-                                         f"axis {axis} for its kernel, but the input has {L}"))
+                result.append(Need(sympy.Ge(L, reach), f"{self.kind} needs at least {reach} positions on "
+                                   f"axis {axis} for its kernel, but the input has {L}", "kernel_size",
+                                   'use padding="same", a smaller kernel or dilation, or a larger input'))
         return result
 
     def weights(self, x):
         groups = getattr(self, "groups", 1)
-        kernel = Weight("kernel", (*self.kernel_size, x[-1] // groups if groups != 1 else x[-1], self.filters))
-        return [kernel] + ([Weight("bias", (self.filters,))] if self.use_bias else [])
+        kernel_shape = (*self.kernel_size, x[-1] // groups if groups != 1 else x[-1], self.filters)
+        rank = getattr(self, "lora_rank", None)
+        # With LoRA, Keras freezes the kernel and trains a low-rank update kernel + A @ B next to it.
+        kernel = Weight("kernel", kernel_shape, trainable=rank is None)
+        bias = [Weight("bias", (self.filters,))] if self.use_bias else []
+        lora = [Weight("lora_kernel_a", (*kernel_shape[:-1], rank)),
+                Weight("lora_kernel_b", (rank, self.filters))] if rank is not None else []
+        return [kernel, *bias, *lora]
 
     def macs(self, x):
-        out = self.output_shape(x)
         groups = getattr(self, "groups", 1)
-        return sympy.Mul(*out[:-1]) * sympy.Mul(*self.kernel_size) * (x[-1] / groups) * self.filters
+        kernel = sympy.Mul(*self.kernel_size) * (x[-1] / groups)
+        # With LoRA the forward pass first forms kernel + A @ B: one more matrix product.
+        lora = kernel * self.lora_rank * self.filters if getattr(self, "lora_rank", None) is not None else 0
+        return x[0] * sympy.Mul(*self.spatial_out(x)) * kernel * self.filters + lora
+
+    def windows(self):
+        return {axis: (d * (k - 1) + 1, s) for axis, (k, s, d) in
+                enumerate(zip(self.kernel_size, self.strides, self.dilation_rate), start=1)}
 
     def receptive_field(self, x, rf):
-        windows = {axis: (d * (k - 1) + 1, s) for axis, (k, s, d) in
-                   enumerate(zip(self.kernel_size, self.strides, self.dilation_rate), start=1)}
-        return rf.mix_features().window(windows)
+        return rf.mix_features().window(self.windows())
 
 
 def conv_args(rank: int, paddings=("valid", "same")) -> dict:
     return dict(filters=Int(), kernel_size=Ints(rank), strides=Ints(rank, 1), padding=Choice(*paddings),
                 data_format=Choice("channels_last", "channels_first", default=None, allow_none=True),
                 dilation_rate=Ints(rank, 1), groups=Int(1), activation=Activation(), use_bias=Bool(True),
-                **INITIALIZER_ARGS)
+                **ignored("kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
+                          "activity_regularizer", "kernel_constraint", "bias_constraint"),
+                lora_rank=OptionalInt(), lora_alpha=Ignored())
+
+
+def ignored(*names) -> dict:
+    """Initializers, regularizers and constraints: accepted, and no change to shapes or counts."""
+    return {name: Ignored() for name in names}
 
 
 @layer("Conv1D", **conv_args(1, ("valid", "same", "causal")))
@@ -106,3 +201,177 @@ class Conv3D(Conv):
     """Conv3D(filters, kernel_size): (batch, D, H, W, C) -> (batch, D', H', W', filters)."""
 
     rank = 3
+
+
+# --- transposed convolutions ------------------------------------------------------------------
+
+
+class ConvTranspose(Conv):
+    """Shared by the transposed convolutions: (batch, *spatial, C) -> (batch, *spatial', filters)."""
+
+    def validate(self):
+        super().validate()
+        if self.output_padding is not None:
+            for op, s in zip(self.output_padding, self.strides):
+                if provably(sympy.Ge(op, s)):
+                    raise self.error(f"output_padding={format_shape(self.output_padding)} must be smaller than "
+                                     f"strides={format_shape(self.strides)} on every axis", "output_padding",
+                                     "output_padding picks one of the `strides` possible output lengths: "
+                                     "0 <= output_padding < strides")
+
+    def spatial_out(self, x):
+        paddings = self.output_padding or (None,) * self.rank
+        return tuple(transpose_length(L, k, s, d, self.padding, op) for L, k, s, d, op in
+                     zip(x[1:-1], self.kernel_size, self.strides, self.dilation_rate, paddings))
+
+    def constraints(self, x):
+        # Only padding="same" with an explicit output_padding can shrink: (L-1)*s + (reach % 2) + op,
+        # which is 0 for a single input position when the kernel reach is even and output_padding 0.
+        if self.padding != "same" or self.output_padding is None:
+            return []
+        result = []
+        for axis, (L, k, d, op) in enumerate(zip(x[1:-1], self.kernel_size, self.dilation_rate,
+                                                 self.output_padding), start=1):
+            if provably(sympy.Eq(sympy.Mod(d * (k - 1) + 1, 2) + op, 0)):
+                result.append(Need(sympy.Ge(L, 2), f"{self.kind} with padding=\"same\", an even kernel and "
+                                   f"output_padding 0 makes axis {axis} empty from {L} input position; "
+                                   f"it needs at least 2", "output_padding",
+                                   "leave output_padding out (None) or use an odd kernel"))
+        return result
+
+    def weights(self, x):
+        # Keras's transposed kernel layout: (*kernel_size, filters, input channels).
+        kernel = Weight("kernel", (*self.kernel_size, self.filters, x[-1]))
+        return [kernel] + ([Weight("bias", (self.filters,))] if self.use_bias else [])
+
+    def macs(self, x):
+        # Every input position scatters its kernel-sized patch over all filters.
+        return sympy.Mul(*x[:-1]) * sympy.Mul(*self.kernel_size) * x[-1] * self.filters
+
+    def receptive_field(self, x, rf):
+        # An output position gathers from at most ceil(reach / s) input positions (neighbours on the
+        # input grid), and s output positions share one input position: jump / s.
+        reaches = {axis: (sympy.ceiling((d * (k - 1) + 1) / s), 1) for axis, (k, s, d) in
+                   enumerate(zip(self.kernel_size, self.strides, self.dilation_rate), start=1)}
+        return rf.mix_features().window(reaches).upsample(dict(enumerate(self.strides, start=1)))
+
+
+def conv_transpose_args(rank: int) -> dict:
+    return dict(filters=Int(), kernel_size=Ints(rank), strides=Ints(rank, 1), padding=Choice("valid", "same"),
+                output_padding=OptionalInts(rank, minimum=0),
+                data_format=Choice("channels_last", "channels_first", default=None, allow_none=True),
+                dilation_rate=Ints(rank, 1), activation=Activation(), use_bias=Bool(True),
+                **ignored("kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
+                          "activity_regularizer", "kernel_constraint", "bias_constraint"))
+
+
+@layer("Conv1DTranspose", **conv_transpose_args(1))
+class Conv1DTranspose(ConvTranspose):
+    """Conv1DTranspose(filters, kernel_size): (batch, steps, C) -> (batch, steps', filters), steps' ~ steps * s."""
+
+    rank = 1
+
+
+@layer("Conv2DTranspose", **conv_transpose_args(2))
+class Conv2DTranspose(ConvTranspose):
+    """Conv2DTranspose(filters, kernel_size): (batch, H, W, C) -> (batch, H', W', filters), H' ~ H * s."""
+
+    rank = 2
+
+
+@layer("Conv3DTranspose", **conv_transpose_args(3))
+class Conv3DTranspose(ConvTranspose):
+    """Conv3DTranspose(filters, kernel_size): (batch, D, H, W, C) -> (batch, D', H', W', filters)."""
+
+    rank = 3
+
+
+# --- depthwise and separable convolutions -------------------------------------------------------
+
+
+class DepthwiseConv(Conv):
+    """Shared by the depthwise convolutions: (batch, *spatial, C) -> (batch, *spatial', C * depth_multiplier)."""
+
+    strided_dilation = True  # Keras checks this for Conv and ConvTranspose only
+
+    def channels_out(self, x):
+        return x[-1] * self.depth_multiplier
+
+    def weights(self, x):
+        kernel = Weight("kernel", (*self.kernel_size, x[-1], self.depth_multiplier))
+        return [kernel] + ([Weight("bias", (x[-1] * self.depth_multiplier,))] if self.use_bias else [])
+
+    def macs(self, x):
+        return x[0] * sympy.Mul(*self.spatial_out(x)) * sympy.Mul(*self.kernel_size) * x[-1] * self.depth_multiplier
+
+    def receptive_field(self, x, rf):
+        # Each output channel reads one input channel: features are not mixed.
+        return rf.window(self.windows())
+
+
+def depthwise_args(rank: int) -> dict:
+    return dict(kernel_size=Ints(rank), strides=Ints(rank, 1), padding=Choice("valid", "same"),
+                depth_multiplier=Int(1),
+                data_format=Choice("channels_last", "channels_first", default=None, allow_none=True),
+                dilation_rate=Ints(rank, 1), activation=Activation(), use_bias=Bool(True),
+                **ignored("depthwise_initializer", "bias_initializer", "depthwise_regularizer", "bias_regularizer",
+                          "activity_regularizer", "depthwise_constraint", "bias_constraint"))
+
+
+@layer("DepthwiseConv1D", **depthwise_args(1))
+class DepthwiseConv1D(DepthwiseConv):
+    """DepthwiseConv1D(kernel_size): (batch, steps, C) -> (batch, steps', C * depth_multiplier)."""
+
+    rank = 1
+
+
+@layer("DepthwiseConv2D", **depthwise_args(2))
+class DepthwiseConv2D(DepthwiseConv):
+    """DepthwiseConv2D(kernel_size): (batch, H, W, C) -> (batch, H', W', C * depth_multiplier)."""
+
+    rank = 2
+
+
+class SeparableConv(Conv):
+    """Shared by the separable convolutions: a depthwise convolution (C -> C * depth_multiplier
+    channels), then a pointwise 1x1 convolution to `filters`."""
+
+    strided_dilation = True  # Keras checks this for Conv and ConvTranspose only
+
+    def weights(self, x):
+        mid = x[-1] * self.depth_multiplier
+        return [Weight("depthwise_kernel", (*self.kernel_size, x[-1], self.depth_multiplier)),
+                Weight("pointwise_kernel", (*(1,) * self.rank, mid, self.filters))] + \
+            ([Weight("bias", (self.filters,))] if self.use_bias else [])
+
+    def macs(self, x):
+        mid = x[-1] * self.depth_multiplier
+        return x[0] * sympy.Mul(*self.spatial_out(x)) * (sympy.Mul(*self.kernel_size) * mid + mid * self.filters)
+
+
+def separable_args(rank: int) -> dict:
+    return dict(filters=Int(), kernel_size=Ints(rank), strides=Ints(rank, 1), padding=Choice("valid", "same"),
+                data_format=Choice("channels_last", "channels_first", default=None, allow_none=True),
+                dilation_rate=Ints(rank, 1), depth_multiplier=Int(1), activation=Activation(),
+                use_bias=Bool(True),
+                **ignored("depthwise_initializer", "pointwise_initializer", "bias_initializer",
+                          "depthwise_regularizer", "pointwise_regularizer", "bias_regularizer",
+                          "activity_regularizer", "depthwise_constraint", "pointwise_constraint",
+                          "bias_constraint"))
+
+
+@layer("SeparableConv1D", **separable_args(1))
+class SeparableConv1D(SeparableConv):
+    """SeparableConv1D(filters, kernel_size): (batch, steps, C) -> (batch, steps', filters)."""
+
+    rank = 1
+
+
+@layer("SeparableConv2D", **separable_args(2))
+class SeparableConv2D(SeparableConv):
+    """SeparableConv2D(filters, kernel_size): (batch, H, W, C) -> (batch, H', W', filters)."""
+
+    rank = 2
+
+
+__all__ = ["Spatial", "Conv", "Need", "OptionalInts", "conv_length", "transpose_length", "provably"]

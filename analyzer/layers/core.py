@@ -1,10 +1,12 @@
-"""Core layers: Dense, Activation, Dropout, SpatialDropout1D/2D, Flatten, Reshape, Permute,
+"""Core layers: Dense, Activation, Dropout, SpatialDropout1D/2D/3D, Flatten, Reshape, Permute,
 RepeatVector, Embedding."""
 from __future__ import annotations
 
 import sympy
 
-from .base import Activation, Bool, Ignored, Int, Layer, Weight, layer
+from .base import (REQUIRED, Activation, Anything, Bool, Choice, Constraint, Float, Ignored, Int, Layer, Weight,
+                   _describe, format_shape, layer)
+from ..values import is_integer
 
 INITIALIZER_ARGS = {name: Ignored() for name in (
     "kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
@@ -31,3 +33,244 @@ class Dense(Layer):
 
     def receptive_field(self, x, rf):
         return rf.mix_features()
+
+
+def required(kind):
+    """`kind` with no default: the argument must be given (Choice kinds otherwise default to their first option)."""
+    kind.default = REQUIRED
+    return kind
+
+
+class OptionalInt(Int):
+    """A positive integer, or None."""
+
+    describe = "a positive integer or None"
+
+    def convert(self, value):
+        return None if value is None else super().convert(value)
+
+
+def integers(layer: Layer, arg: str, value, example: str, allow_none: bool = False) -> tuple:
+    """`value` checked as a tuple or list of integers (SymPy), with an error located at `arg`."""
+    if not isinstance(value, (tuple, list)):
+        raise layer.error(f"{layer.kind} argument {arg!r} must be a tuple of integers, got {_describe(value)}",
+                          arg, f"e.g. {layer.kind}({example})")
+    for item in value:
+        if not (is_integer(item) or (allow_none and item is None)):
+            raise layer.error(f"{layer.kind} argument {arg!r} holds {_describe(item)}, not an integer", arg,
+                              f"e.g. {layer.kind}({example})")
+    return tuple(None if v is None else sympy.sympify(v) for v in value)
+
+
+def provable(layer: Layer, constraints: list[Constraint], arg: str, hint: str) -> list[Constraint]:
+    """`constraints`, after raising the first provably false one as an error at `arg` with `hint`
+    (the graph would raise it too, but with a generic hint about kernels and crops)."""
+    for c in constraints:
+        if sympy.sympify(c.condition) is sympy.false:
+            raise layer.error(c.reason, arg, hint)
+    return constraints
+
+
+@layer("Activation", activation=required(Activation()))
+class ActivationLayer(Layer):
+    """Activation(activation): element-wise, shape unchanged."""
+
+
+@layer("Dropout", rate=Float(), noise_shape=Anything(None), seed=Ignored())
+class Dropout(Layer):
+    """Dropout(rate): shape unchanged; an identity at inference."""
+
+    def validate(self):
+        if not 0 <= self.rate <= 1:
+            raise self.error(f"{self.kind} rate must be between 0 and 1, got {self.rate}", "rate",
+                             "rate is the fraction of units dropped, e.g. 0.5")
+        if getattr(self, "noise_shape", None) is not None:
+            self.noise_shape = integers(self, "noise_shape", self.noise_shape, "0.5, noise_shape=(None, 1, 64)",
+                                        allow_none=True)
+            if any(n is not None and n.is_number and n < 1 for n in self.noise_shape):
+                raise self.error("noise_shape sizes must be positive or None", "noise_shape")
+
+    def check_input(self, x):
+        # Keras uses noise_shape only when dropping in training (the mask is broadcast to the
+        # input); the error it would raise then is reported here, at analysis time.
+        if getattr(self, "noise_shape", None) is None:
+            return
+        if len(self.noise_shape) != len(x):
+            raise self.error(f"noise_shape {format_shape(self.noise_shape)} has {len(self.noise_shape)} axes but the "
+                             f"input {format_shape(x)} has {len(x)}", "noise_shape",
+                             "give one entry per input axis, batch included; None keeps the input's size")
+        self.constraints(x)
+
+    def constraints(self, x):
+        if getattr(self, "noise_shape", None) is None:
+            return []
+        return provable(self, [
+            Constraint(sympy.Or(sympy.Eq(n, 1), sympy.Eq(n, d)), f"{self.kind} noise_shape "
+                       f"{format_shape(self.noise_shape)} does not broadcast to the input {format_shape(x)} on axis {axis}")
+            for axis, (n, d) in enumerate(zip(self.noise_shape, x)) if n is not None],
+            "noise_shape", "each entry is None (the input's size), 1 (shared mask) or the input's size")
+
+
+class SpatialDropout(Dropout):
+    """Shared by SpatialDropout1D/2D/3D: drops whole feature maps; shape unchanged."""
+
+    rank: int  # spatial axes
+
+    def check_input(self, x):
+        names = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
+                 3: "(batch, depth, height, width, channels)"}
+        hint = (f"use SpatialDropout{len(x) - 2}D for this input" if len(x) in (3, 4, 5)
+                else "use Dropout for inputs of any rank")
+        self.need_rank(x, self.rank + 2, names[self.rank], hint)
+
+
+# data_format only changes which axis holds the channels (which maps are dropped): the output
+# shape is the input's either way, so channels_first is accepted here, unlike in convolutions.
+DATA_FORMAT = Choice("channels_last", "channels_first", default=None, allow_none=True)
+
+
+@layer("SpatialDropout1D", rate=Float(), seed=Ignored())
+class SpatialDropout1D(SpatialDropout):
+    """SpatialDropout1D(rate): (batch, steps, C), shape unchanged."""
+
+    rank = 1
+
+
+@layer("SpatialDropout2D", rate=Float(), data_format=DATA_FORMAT, seed=Ignored())
+class SpatialDropout2D(SpatialDropout):
+    """SpatialDropout2D(rate): (batch, H, W, C), shape unchanged."""
+
+    rank = 2
+
+
+@layer("SpatialDropout3D", rate=Float(), data_format=DATA_FORMAT, seed=Ignored())
+class SpatialDropout3D(SpatialDropout):
+    """SpatialDropout3D(rate): (batch, D, H, W, C), shape unchanged."""
+
+    rank = 3
+
+
+@layer("Flatten", data_format=DATA_FORMAT)
+class Flatten(Layer):
+    """Flatten(): (batch, d1, ..., dn) -> (batch, d1*...*dn)."""
+
+    def output_shape(self, x):
+        # channels_first only reorders the elements before flattening, not their number.
+        return (x[0], sympy.Mul(*x[1:]))
+
+    def receptive_field(self, x, rf):
+        return rf.fold(1)
+
+
+@layer("Reshape", target_shape=Anything())
+class Reshape(Layer):
+    """Reshape(target_shape): (batch, ...) -> (batch, *target_shape); at most one size is -1 (inferred)."""
+
+    def validate(self):
+        shape = integers(self, "target_shape", self.target_shape, "(4, -1)")
+        for size in shape:
+            if size.is_number and size < 1 and size != -1:
+                raise self.error(f"Reshape sizes must be positive or -1, got {size}", "target_shape",
+                                 "-1 stands for the one size inferred from the input")
+        if list(shape).count(-1) > 1:
+            raise self.error("Reshape can infer only one size: target_shape has more than one -1", "target_shape",
+                             "give every size but one")
+        self.target_shape = shape
+
+    def _sizes(self, x):
+        """(input elements per sample, product of the given target sizes, whether one size is inferred)."""
+        known = sympy.Mul(*(d for d in self.target_shape if d != -1))
+        return sympy.Mul(*x[1:]), known, -1 in self.target_shape
+
+    def constraints(self, x):
+        total, known, infer = self._sizes(x)
+        target = format_shape(self.target_shape)
+        if infer:
+            size = Constraint(sympy.Eq(sympy.Mod(total, known), 0), f"Reshape to {target} needs the input's {total} "
+                              f"elements per sample to be divisible by {known}")
+        else:
+            size = Constraint(sympy.Eq(total, known), f"Reshape to {target} needs {known} elements per sample, "
+                              f"but the input {format_shape(x)} has {total}")
+        positive = [Constraint(sympy.Ge(d, 1), f"Reshape size {d} must be positive")
+                    for d in self.target_shape if not d.is_number]
+        return provable(self, [size] + positive, "target_shape", "target_shape excludes the batch axis; its sizes "
+                        f"must multiply to the input's {total} elements per sample (one size may be -1)")
+
+    def check_input(self, x):
+        self.constraints(x)
+
+    def output_shape(self, x):
+        total, known, _ = self._sizes(x)
+        return (x[0], *(total / known if d == -1 else d for d in self.target_shape))
+
+    def receptive_field(self, x, rf):
+        # Row-major order: leading axes whose sizes are unchanged keep their index; the rest are
+        # regrouped, so their positions are folded into features.
+        out, kept = self.output_shape(x), 0
+        for a, b in zip(x[1:], out[1:]):
+            if sympy.simplify(a - b) != 0:
+                break
+            kept += 1
+        return rf.fold(kept + 1)
+
+
+@layer("Permute", dims=Anything())
+class Permute(Layer):
+    """Permute(dims): reorders the non-batch axes; dims is a permutation of 1..rank-1."""
+
+    def validate(self):
+        dims = integers(self, "dims", self.dims, "(2, 1)")
+        if sorted(dims) != list(range(1, len(dims) + 1)):
+            raise self.error(f"Permute dims {format_shape(dims)} is not a permutation of "
+                             f"{format_shape(tuple(range(1, len(dims) + 1)))}", "dims",
+                             "dims lists every non-batch axis (numbered from 1) once, in its new order, e.g. (2, 1)")
+        self.dims = tuple(int(d) for d in dims)
+
+    def check_input(self, x):
+        self.need_rank(x, len(self.dims) + 1, f"for dims={format_shape(self.dims)}",
+                       f"dims must list all {len(x) - 1} non-batch axes of the input")
+
+    def output_shape(self, x):
+        return (x[0], *(x[d] for d in self.dims))
+
+    def receptive_field(self, x, rf):
+        return rf.move({old: new for new, old in enumerate(self.dims, start=1)})
+
+
+@layer("RepeatVector", n=Int())
+class RepeatVector(Layer):
+    """RepeatVector(n): (batch, F) -> (batch, n, F)."""
+
+    def check_input(self, x):
+        self.need_rank(x, 2, "(batch, features)", "Flatten or pool the input first" if len(x) > 2 else None)
+
+    def output_shape(self, x):
+        return (x[0], self.n, x[1])
+
+    def receptive_field(self, x, rf):
+        # Every repeat is a copy of the same input element: dependencies are unchanged, and an
+        # axis still carried at position 1 (an integer token input) now sits at position 2.
+        return rf.move({1: 2})
+
+
+@layer("Embedding", input_dim=Int(), output_dim=Int(), embeddings_initializer=Ignored(),
+       embeddings_regularizer=Ignored(), embeddings_constraint=Ignored(), mask_zero=Bool(False),
+       weights=Ignored(), lora_rank=OptionalInt(None), lora_alpha=Ignored(), quantization_config=Ignored())
+class Embedding(Layer):
+    """Embedding(input_dim, output_dim): (batch, ...) integer ids -> (batch, ..., output_dim)."""
+
+    def output_shape(self, x):
+        return (*x, self.output_dim)
+
+    def weights(self, x):
+        # With lora_rank, Keras freezes the table and trains two low-rank factors instead.
+        table = Weight("embeddings", (self.input_dim, self.output_dim), trainable=self.lora_rank is None)
+        if self.lora_rank is None:
+            return [table]
+        return [table, Weight("lora_embeddings_a", (self.input_dim, self.lora_rank)),
+                Weight("lora_embeddings_b", (self.lora_rank, self.output_dim))]
+
+    def receptive_field(self, x, rf):
+        # A lookup is per id: each output vector depends on its own id only, and the ids' axes
+        # keep their positions (the new feature axis is appended after them).
+        return rf

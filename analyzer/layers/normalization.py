@@ -1,1 +1,95 @@
-"""normalization layers (being written)."""
+"""Normalization layers: BatchNormalization, LayerNormalization.
+
+Both keep the input's shape; their weights are vectors (or, for LayerNormalization over several
+axes, tensors) sized by the normalised axes, as Keras builds them.
+"""
+from __future__ import annotations
+
+import sympy
+
+from .base import AnyInt, Anything, Bool, Float, Ignored, Layer, Weight, _describe, format_shape, layer
+from ..values import is_integer
+
+
+def ignored(*names: str) -> dict:
+    """Arguments accepted and ignored: they change no shape or count."""
+    return {name: Ignored() for name in names}
+
+
+REGULARIZER_ARGS = ignored("beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint")
+
+
+class Normalization(Layer):
+    """Shared by the normalization layers: resolving `axis` (an int or a list of ints) against the input."""
+
+    def axis_list(self) -> list:
+        """The axes as given, each a concrete integer (may be negative)."""
+        axes = list(self.axis) if isinstance(self.axis, (tuple, list)) else [self.axis]
+        for a in axes:
+            if not (is_integer(a) and sympy.sympify(a).is_number):
+                raise self.error(f"{self.kind} axis must be an integer or a list of integers, got {_describe(a)}",
+                                 "axis", "e.g. axis=-1 (the features)")
+        if not axes:
+            raise self.error(f"{self.kind} needs at least one axis", "axis", "e.g. axis=-1 (the features)")
+        return [int(a) for a in axes]
+
+    def positions(self, x) -> list[int]:
+        """The normalised axes as non-negative positions in `x`, checked."""
+        result = []
+        for a in self.axis_list():
+            if not -len(x) <= a < len(x):
+                raise self.error(f"{self.kind} axis {a} is out of range for the rank-{len(x)} input {format_shape(x)}",
+                                 "axis", f"axes run from 1 to {len(x) - 1} (or -1 to -{len(x) - 1} from the end)")
+            if a % len(x) == 0:
+                raise self.error(f"{self.kind} cannot normalise over the batch axis (axis {a})", "axis",
+                                 "Keras needs a fixed size for its weights; use axis=-1 for the features")
+            if a % len(x) in result:
+                raise self.error(f"{self.kind} axis {a} names axis {a % len(x)} twice", "axis",
+                                 "each axis may be listed once")
+            result.append(a % len(x))
+        return result
+
+    def check_input(self, x):
+        self.positions(x)
+
+
+@layer("BatchNormalization", axis=AnyInt(-1), momentum=Float(0.99), epsilon=Float(1e-3), center=Bool(True),
+       scale=Bool(True), **ignored("beta_initializer", "gamma_initializer", "moving_mean_initializer",
+                                   "moving_variance_initializer"), **REGULARIZER_ARGS,
+       renorm=Bool(False), renorm_clipping=Ignored(), renorm_momentum=Float(0.99), synchronized=Bool(False))
+class BatchNormalization(Normalization):
+    """BatchNormalization(axis=-1): shape unchanged; per-channel gamma, beta and moving statistics."""
+
+    def weights(self, x):
+        shape = (x[self.positions(x)[0]],)
+        trained = [Weight(name, shape) for name, present in (("gamma", self.scale), ("beta", self.center)) if present]
+        stats = ["moving_mean", "moving_variance"] + (["moving_stddev", "renorm_mean", "renorm_stddev"]
+                                                      if self.renorm else [])
+        return trained + [Weight(name, shape, trainable=False) for name in stats]
+
+    # receptive field: at inference each element is scaled and shifted on its own (unchanged).
+
+
+@layer("LayerNormalization", axis=Anything(-1), epsilon=Float(1e-3), center=Bool(True), scale=Bool(True),
+       **ignored("beta_initializer", "gamma_initializer"), **REGULARIZER_ARGS, rms_scaling=Bool(False))
+class LayerNormalization(Normalization):
+    """LayerNormalization(axis=-1): shape unchanged; statistics over `axis` (an int or a list)."""
+
+    def validate(self):
+        self.axis_list()
+
+    def weights(self, x):
+        self.positions(x)
+        # Keras sorts the axes as given (so [-1, 1] stays in that order) and shapes gamma and beta
+        # from them; rms_scaling keeps gamma and drops beta.
+        shape = tuple(x[a] for a in sorted(self.axis_list()))
+        result = [Weight("gamma", shape)] if self.scale or self.rms_scaling else []
+        return result + ([Weight("beta", shape)] if self.center and not self.rms_scaling else [])
+
+    def receptive_field(self, x, rf):
+        # Every output depends on all positions of the normalised axes: the feature axis is mixed,
+        # and a normalised spatial axis reaches everywhere along it (an unbounded window).
+        positions = self.positions(x)
+        if len(x) - 1 in positions:
+            rf = rf.mix_features()
+        return rf.window({p: (sympy.oo, 1) for p in positions})

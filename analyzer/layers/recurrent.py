@@ -1,1 +1,219 @@
-"""recurrent layers (being written)."""
+"""Recurrent layers: SimpleRNN, GRU, LSTM, ConvLSTM1D/2D/3D.
+
+One recurrence reads (batch, T, *spatial, C) one step at a time and keeps a state (batch, *spatial',
+units): h for SimpleRNN and GRU, h and c for LSTMs. Every kind has the same three weights, with
+`gates` blocks side by side on the last axis (1 for SimpleRNN, 3 for GRU, 4 for LSTM):
+kernel (*k, C, gates*u), recurrent_kernel (*k, u, gates*u), bias (gates*u,), where k is the
+convolution kernel of the ConvLSTMs and empty for the others.
+"""
+from __future__ import annotations
+
+import sympy
+
+from ..receptive import ALL, RF, Axis
+from .base import Activation, Anything, Bool, Choice, Constraint, Float, Ignored, Int, Ints, Layer, Weight, layer
+from .conv import Conv
+from .core import INITIALIZER_ARGS
+
+# Keras's arguments that change no shape or count, by name; each layer picks its own, in its own order
+# (the LoRA / quantization arguments of Dense are not RNN arguments).
+IGNORED = {**INITIALIZER_ARGS, **{name: Ignored() for name in (
+    "recurrent_initializer", "recurrent_regularizer", "recurrent_constraint", "seed", "implementation")}}
+
+KINDS = {
+    "units": Int(), "activation": Activation("tanh"), "recurrent_activation": Activation("sigmoid"),
+    "use_bias": Bool(True), "unit_forget_bias": Bool(True), "dropout": Float(0.0),
+    "recurrent_dropout": Float(0.0), "return_sequences": Bool(False), "return_state": Bool(False),
+    "go_backwards": Bool(False), "stateful": Bool(False), "unroll": Bool(False), "reset_after": Bool(True),
+    "use_cudnn": Anything("auto"), "zero_output_for_mask": Bool(False),
+}
+
+
+def rnn_args(*names: str, rank: int = 0) -> dict:
+    """The argument kinds of one layer, `names` in Keras's positional order."""
+    kinds = {**KINDS, **IGNORED}
+    if rank:
+        kinds.update(filters=Int(), kernel_size=Ints(rank), strides=Ints(rank, 1), padding=Choice("valid", "same"),
+                     data_format=Choice("channels_last", "channels_first", default=None, allow_none=True),
+                     dilation_rate=Ints(rank, 1))
+    return {name: kinds[name] for name in names}
+
+
+class Recurrent(Layer):
+    """Shared by every recurrence: (batch, T, *spatial, C) -> the last state, or every step's."""
+
+    gates = 1  # weight blocks side by side: 1 SimpleRNN, 3 GRU, 4 LSTM
+    states = 1  # state tensors returned with return_state: [h], or [h, c] for LSTMs
+    rank = 0  # spatial axes of one step (ConvLSTMnD: n)
+    kernel_size: tuple = ()  # the ConvLSTMs' kernel; plain recurrences are 1x1 "convolutions"
+
+    @property
+    def size(self):
+        """Units of the state."""
+        return self.units
+
+    def validate(self):
+        if getattr(self, "use_cudnn", "auto") not in ("auto", True, False):
+            raise self.error(f"use_cudnn must be \"auto\", True or False, got {self.use_cudnn!r}", "use_cudnn")
+        super().validate()
+
+    def check_input(self, x):
+        if len(x) == self.rank + 3:
+            return
+        shape = ("(batch, timesteps, features)", "(batch, time, steps, channels)", "(batch, time, height, width, channels)",
+                 "(batch, time, depth, height, width, channels)")[self.rank]
+        hint = None
+        if len(x) == 2:
+            hint = (f"it reads a sequence: add a time axis, e.g. Reshape(({x[1]}, 1)) to read the features one per step, "
+                    f"or RepeatVector(n) to feed the same vector n times")
+        elif len(x) == self.rank + 2:
+            hint = f"this looks like one frame: add a time axis with Reshape((1, {', '.join(map(str, x[1:]))}))"
+        elif len(x) > 3 and not self.rank:
+            merged = sympy.Mul(*x[2:])
+            hint = f"to read axis 1 as time, merge the others: Reshape(({x[1]}, {merged}))"
+            if len(x) <= 6:
+                hint += f", or use ConvLSTM{len(x) - 3}D to keep them spatial"
+        if self.rank and len(x) in (3, 4, 5, 6) and len(x) != self.rank + 2:
+            hint = "use LSTM for this input" if len(x) == 3 else f"use ConvLSTM{len(x) - 3}D for this input"
+        self.need_rank(x, self.rank + 3, shape, hint)
+
+    def state_shape(self, x):
+        return (x[0], self.size)
+
+    def output_shape(self, x):
+        state = self.state_shape(x)
+        out = (state[0], x[1], *state[1:]) if self.return_sequences else state
+        # Keras returns [output, *states], states after the output, in the cell's order (h, c).
+        return [out] + [state] * self.states if self.return_state else out
+
+    def bias_shape(self):
+        return (self.gates * self.size,)
+
+    def weights(self, x):
+        width = self.gates * self.size
+        result = [Weight("kernel", (*self.kernel_size, x[-1], width)),
+                  Weight("recurrent_kernel", (*self.kernel_size, self.size, width))]
+        return result + ([Weight("bias", self.bias_shape())] if self.use_bias else [])
+
+    def macs(self, x):
+        # Every step multiplies the input and the previous state by their kernels, at every
+        # position of the state (ConvLSTMs: convolutions; others: one position, 1x1 kernel).
+        positions = sympy.Mul(*self.state_shape(x)[:-1])
+        per_position = sympy.Mul(*self.kernel_size) * (x[-1] + self.size) * self.gates * self.size
+        return x[1] * positions * per_position
+
+    def windows(self, x) -> dict:
+        """Spatial windows of one whole recurrence (none for plain RNNs)."""
+        return {}
+
+    def receptive_field(self, x, rf):
+        # Features are mixed at every step (an axis carried on the feature axis is mixed too).
+        rf = rf.fold(len(x) - 1).mix_features().window(self.windows(x))
+        if self.return_sequences:
+            # Step t depends on every step before it (after it with go_backwards); the last one on
+            # all T: the time axis reads "all" but stays at position 1 for the layers after.
+            return RF(Axis(ALL, a.jump, a.pos) if a.pos == 1 and a.size != 0 else a for a in rf)
+        return rf.reduce([1]).move({p: p - 1 for p in range(2, len(x) - 1)})
+
+
+@layer("SimpleRNN", **rnn_args(
+    "units", "activation", "use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer",
+    "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
+    "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "return_sequences", "return_state",
+    "go_backwards", "stateful", "unroll", "seed", "zero_output_for_mask"))
+class SimpleRNN(Recurrent):
+    """SimpleRNN(units): (batch, T, C) -> (batch, units), or (batch, T, units) with return_sequences."""
+
+
+@layer("GRU", **rnn_args(
+    "units", "activation", "recurrent_activation", "use_bias", "kernel_initializer", "recurrent_initializer",
+    "bias_initializer", "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
+    "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "seed",
+    "return_sequences", "return_state", "go_backwards", "stateful", "unroll", "reset_after", "use_cudnn",
+    "implementation", "zero_output_for_mask"))
+class GRU(Recurrent):
+    """GRU(units): (batch, T, C) -> (batch, units), or (batch, T, units) with return_sequences."""
+
+    gates = 3
+
+    def bias_shape(self):
+        # reset_after keeps separate input and recurrent biases, one row each.
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+
+@layer("LSTM", **rnn_args(
+    "units", "activation", "recurrent_activation", "use_bias", "kernel_initializer", "recurrent_initializer",
+    "bias_initializer", "unit_forget_bias", "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+    "activity_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout",
+    "recurrent_dropout", "seed", "return_sequences", "return_state", "go_backwards", "stateful", "unroll",
+    "use_cudnn", "implementation", "zero_output_for_mask"))
+class LSTM(Recurrent):
+    """LSTM(units): (batch, T, C) -> (batch, units), or (batch, T, units) with return_sequences."""
+
+    gates, states = 4, 2
+
+
+class ConvLSTM(Recurrent, Conv):
+    """Shared by ConvLSTM1D/2D/3D: (batch, T, *spatial, C) -> (batch, [T,] *spatial', filters).
+
+    Conv supplies the argument checks (channels_last, strides with dilation) and the output grid.
+    """
+
+    gates, states = 4, 2
+
+    @property
+    def size(self):
+        return self.filters
+
+    def state_shape(self, x):
+        # The input convolution sets the grid; the recurrent one is "same" with stride 1, keeping it.
+        return (x[0], *self.spatial_out((x[0], *x[2:])), self.filters)
+
+    def constraints(self, x):
+        if self.padding != "valid":
+            return []
+        result = []
+        for axis, (L, k, d) in enumerate(zip(x[2:-1], self.kernel_size, self.dilation_rate), start=2):
+            reach = d * (k - 1) + 1
+            result.append(Constraint(sympy.Ge(L, reach), f"{self.kind} needs at least {reach} positions on "
+                                     f"axis {axis} for its kernel, but the input has {L}"))
+        return result
+
+    def windows(self, x):
+        # The last state has seen the first step through the input convolution and then T - 1
+        # recurrent convolutions (kernel k, stride 1 on the state grid, no dilation): the spatial
+        # field grows by (k - 1) state positions per step. T is known (a number or a symbol), so
+        # the field is exact, e.g. 3 + 2*(T - 1) for a 3-wide kernel, rather than "all".
+        T = x[1]
+        return {axis: (d * (k - 1) + 1 + (T - 1) * (k - 1) * s, s) for axis, (k, s, d) in
+                enumerate(zip(self.kernel_size, self.strides, self.dilation_rate), start=2)}
+
+
+def conv_lstm_args(rank: int) -> dict:
+    return rnn_args(
+        "filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "activation",
+        "recurrent_activation", "use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer",
+        "unit_forget_bias", "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
+        "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "seed",
+        "return_sequences", "return_state", "go_backwards", "stateful", "unroll", "zero_output_for_mask", rank=rank)
+
+
+@layer("ConvLSTM1D", **conv_lstm_args(1))
+class ConvLSTM1D(ConvLSTM):
+    """ConvLSTM1D(filters, kernel_size): (batch, T, steps, C) -> (batch, steps', filters)."""
+
+    rank = 1
+
+
+@layer("ConvLSTM2D", **conv_lstm_args(2))
+class ConvLSTM2D(ConvLSTM):
+    """ConvLSTM2D(filters, kernel_size): (batch, T, H, W, C) -> (batch, H', W', filters)."""
+
+    rank = 2
+
+
+@layer("ConvLSTM3D", **conv_lstm_args(3))
+class ConvLSTM3D(ConvLSTM):
+    """ConvLSTM3D(filters, kernel_size): (batch, T, D, H, W, C) -> (batch, D', H', W', filters)."""
+
+    rank = 3

@@ -1,1 +1,153 @@
-"""wrappers layers (being written)."""
+"""Wrappers: TimeDistributed (a layer at every time step) and Bidirectional (a recurrence both ways).
+
+A wrapper's row counts its inner layers' weights as its own, as Keras's summary does; an inner
+layer built with trainable=False keeps its weights frozen inside the wrapper.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+from ..errors import ShapeproofError
+from ..receptive import RF, Axis
+from ..values import did_you_mean
+from .base import Choice, Ignored, Layer, LayerArg, format_shape, layer
+from .recurrent import Recurrent
+
+
+class Wrapper(Layer):
+    """Shared by the wrappers: the inner layers' weights, frozen where the inner layer is."""
+
+    def weights(self, x):
+        return [replace(w, trainable=w.trainable and sub.trainable)
+                for sub in self.sublayers() for w in sub.weights(self.inner_input(x))]
+
+    def inner_input(self, x):
+        return x
+
+
+@layer("TimeDistributed", layer=LayerArg())
+class TimeDistributed(Wrapper):
+    """TimeDistributed(layer): (batch, T, ...) -> (batch, T, ...'), `layer` applied to every step."""
+
+    def validate(self):
+        if self.layer.inputs != 1:
+            raise self.error(f"TimeDistributed wraps a layer with one input, but {self.layer.kind} merges several",
+                             "layer", f"apply {self.layer.kind} first, then TimeDistributed to its result")
+
+    def sublayers(self):
+        return [self.layer]
+
+    def inner_input(self, x):
+        return (x[0], *x[2:])
+
+    def check_input(self, x):
+        if len(x) < 3:
+            raise self.error(f"TimeDistributed needs an input of rank 3 or more (batch, time, ...), "
+                             f"got rank {len(x)} {format_shape(x)}",
+                             hint=f"apply {self.layer.kind} directly: there is no time axis to distribute over")
+        self.layer.check_input(self.inner_input(x))
+
+    def output_shape(self, x):
+        out = self.layer.output_shape(self.inner_input(x))
+        if isinstance(out, list):
+            raise self.error(f"TimeDistributed wraps a layer with one output, but {self.layer.kind} returns "
+                             f"{len(out)} here", "layer", "drop return_state (or merge_mode=None) from the inner layer")
+        return (out[0], x[1], *out[1:])
+
+    def constraints(self, x):
+        return [replace(c, reason=f"{c.reason} (inside TimeDistributed: axes of one time step)")
+                for c in self.layer.constraints(self.inner_input(x))]
+
+    def macs(self, x):
+        return x[1] * self.layer.macs(self.inner_input(x))
+
+    def receptive_field(self, x, rf):
+        # The inner layer never sees the time axis: hide it (size 0 means "untouched by layers"),
+        # shift the other axes down by one for the inner layer, shift them back, restore time.
+        time = {i: a for i, a in enumerate(rf) if a.pos == 1 and a.size != 0}
+        hidden = RF(Axis(0, a.jump, None) if i in time else a for i, a in enumerate(rf))
+        inner = self.layer.receptive_field(self.inner_input(x), hidden.move({p: p - 1 for p in range(2, len(x))}))
+        rank = len(self.layer.output_shape(self.inner_input(x)))
+        back = inner.move({p: p + 1 for p in range(1, rank)})
+        return RF(time.get(i, a) for i, a in enumerate(back))
+
+
+class MergeMode(Choice):
+    """Bidirectional's merge_mode: exactly one of Keras's lower-case names, or None."""
+
+    def __init__(self):
+        super().__init__("concat", "sum", "mul", "ave", allow_none=True)
+
+    def convert(self, value):
+        if isinstance(value, str) and value not in self.options:  # Keras does not lowercase it
+            raise ShapeproofError(f"{value!r} is not one of {self.describe}", hint=did_you_mean(value, self.options))
+        return super().convert(value)
+
+
+@layer("Bidirectional", layer=LayerArg(), merge_mode=MergeMode(), weights=Ignored(), backward_layer=LayerArg(None))
+class Bidirectional(Wrapper):
+    """Bidirectional(layer): runs a recurrence forwards and backwards, outputs merged by merge_mode."""
+
+    def validate(self):
+        # The argument `weights` (initial values) would hide the method weights(); keep it aside.
+        self.initial_weights = self.__dict__.pop("weights", None)
+        for arg in ("layer", "backward_layer"):
+            inner = getattr(self, arg)
+            if inner is not None and not isinstance(inner, Recurrent):
+                raise self.error(f"Bidirectional wraps a recurrent layer (SimpleRNN, GRU, LSTM, ConvLSTM1D/2D/3D), "
+                                 f"got {inner.kind}", arg,
+                                 f"to apply {inner.kind} at every time step, use TimeDistributed({inner.call.text})")
+        self.forward = self.layer
+        if self.backward_layer is None:
+            # Keras copies the layer's configuration with go_backwards=True (set, not flipped).
+            self.backward = copy.copy(self.layer)
+            self.backward.go_backwards = True
+        else:
+            self.backward = self.backward_layer
+        if self.forward.go_backwards == self.backward.go_backwards:
+            raise self.error(f"the forward and backward layers both have go_backwards={self.forward.go_backwards}",
+                             "backward_layer" if self.backward_layer is not None else "layer",
+                             "the backward layer needs go_backwards=True and the forward one go_backwards=False")
+        for attr in ("stateful", "return_sequences", "return_state"):
+            if getattr(self.forward, attr) != getattr(self.backward, attr):
+                raise self.error(f"the forward and backward layers need the same {attr}, got "
+                                 f"{getattr(self.forward, attr)} and {getattr(self.backward, attr)}", "backward_layer")
+
+    def sublayers(self):
+        return [self.forward, self.backward]
+
+    def check_input(self, x):
+        for sub in self.sublayers():
+            sub.check_input(x)
+
+    def output_shape(self, x):
+        forward, backward = self.forward.output_shape(x), self.backward.output_shape(x)
+        if forward != backward:
+            # Keras derives the output from the forward layer alone; a different backward layer
+            # would not match it when run.
+            raise self.error(f"the backward layer's output {backward} differs from the forward layer's {forward}",
+                             "backward_layer", "give both layers the same units/filters and kernel")
+        out, states = (forward[0], forward[1:]) if self.return_state else (forward, [])
+        if self.merge_mode == "concat":
+            outs = [(*out[:-1], 2 * out[-1])]
+        elif self.merge_mode is None:
+            outs = [out, out]  # [forward, backward] unmerged
+        else:
+            outs = [out]
+        # Keras's order: the output(s), then the forward layer's states, then the backward layer's.
+        result = outs + states + states
+        return result if len(result) > 1 else result[0]
+
+    @property
+    def return_state(self):
+        return self.forward.return_state
+
+    def constraints(self, x):
+        return [c for sub in self.sublayers() for c in sub.constraints(x)]
+
+    def macs(self, x):
+        return sum(sub.macs(x) for sub in self.sublayers())
+
+    def receptive_field(self, x, rf):
+        return RF.merge([sub.receptive_field(x, rf) for sub in self.sublayers()])

@@ -1,0 +1,216 @@
+"""Results -> Rich tables and the JSON document. Formats what the analyzer derived; computes nothing.
+
+Terminal numbers use thousands separators and `·` for products (`12,800,000·batch`); the JSON
+uses plain integers where concrete and SymPy's `str()` otherwise.
+"""
+from __future__ import annotations
+
+import sympy
+from rich import box
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+from sympy.printing.str import StrPrinter
+
+from .assertions import Verdict
+from .explain import explain
+from .graph import DTYPE_BYTES, Model, Node
+from .program import Program
+
+# --- numbers and formulas --------------------------------------------------------------------
+
+
+class _Pretty(StrPrinter):
+    """SymPy's str form, with 12,800 separators and ⌊(T - 5)/2⌋ for floor."""
+
+    def _print_Integer(self, expr):
+        return f"{int(expr):,}"
+
+    def _print_floor(self, expr):
+        return "⌊" + self._print(sympy.factor_terms(sympy.together(expr.args[0]))) + "⌋"
+
+    def _print_ceiling(self, expr):
+        return "⌈" + self._print(sympy.factor_terms(sympy.together(expr.args[0]))) + "⌉"
+
+    def _print_Infinity(self, expr):
+        return "all"
+
+
+def pretty(expr) -> str:
+    """A dimension, count or formula for the terminal."""
+    if isinstance(expr, str):
+        return expr
+    text = _Pretty().doprint(sympy.sympify(expr))
+    return text.replace("**", "^").replace("*", "·")
+
+
+def json_value(expr):
+    """A JSON integer when concrete, "all" for an unbounded receptive field, else SymPy's str()."""
+    expr = sympy.sympify(expr)
+    if expr is sympy.oo:
+        return "all"
+    if expr.is_Integer:
+        return int(expr)
+    return str(expr)
+
+
+def shape_text(shape) -> str:
+    return "(" + ", ".join(pretty(d) for d in shape) + ")"
+
+
+def nbytes(expr) -> str:
+    """Bytes with a binary unit when concrete; the formula in bytes otherwise."""
+    expr = sympy.sympify(expr)
+    if not expr.is_number:
+        return f"{pretty(expr)} B"
+    value = int(expr)
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if value >= size:
+            return f"{value / size:.2f} {unit}"
+    return f"{value} B"
+
+
+def rf_text(sizes: list) -> str:
+    shown = [pretty(s) for s in sizes if s != 0]
+    if not shown:
+        return "-"
+    return shown[0] if len(set(shown)) == 1 and shown[0] == "all" else "×".join(shown)
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def model_json(model: Model) -> dict:
+    return {
+        "name": model.name,
+        "symbols": {k: (None if v is None else int(v)) for k, v in model.symbols.items()},
+        "inputs": [{"name": i.name, "shape": [json_value(d) for d in i.shape], "dtype": i.dtype}
+                   for i in model.inputs],
+        "layers": [_layer_json(n) for n in model.nodes],
+        "outputs": [{"name": name, "shape": [json_value(d) for d in shape]} for name, shape in model.outputs],
+        "total_params": json_value(model.total_params),
+        "trainable_params": json_value(model.trainable_params),
+        "non_trainable_params": json_value(model.non_trainable_params),
+        "macs": json_value(model.macs),
+        "param_bytes": json_value(model.total_params * DTYPE_BYTES["float32"]),
+        "peak_activation_bytes": json_value(model.peak_activation_bytes),
+        "constraints": [str(c.condition) for c in model.constraints],
+    }
+
+
+def _layer_json(node: Node) -> dict:
+    shapes = [[json_value(d) for d in s] for s in node.output_shapes]
+    return {
+        "name": node.name, "type": node.type, "line": node.span.line, "inputs": node.inputs,
+        "output_shape": shapes[0] if len(shapes) == 1 else shapes,
+        "params": json_value(node.params), "trainable_params": json_value(node.trainable_params),
+        "non_trainable_params": json_value(node.non_trainable_params),
+        "macs": json_value(node.macs), "receptive_field": [json_value(s) for s in node.receptive_field],
+        "activation_elements": json_value(node.elements), "activation_bytes": json_value(node.bytes),
+    }
+
+
+def program_json(program: Program, verdicts: list[Verdict] | None, only: str | None = None) -> dict:
+    models = [m for name, m in program.models.items() if only in (None, name)]
+    return {"file": program.file, "models": [model_json(m) for m in models],
+            "assertions": [{"line": v.line, "text": v.text, "holds": v.holds, "reason": v.reason}
+                           for v in verdicts or []]}
+
+
+# --- terminal --------------------------------------------------------------------------------
+
+
+def model_table(model: Model) -> Table:
+    table = Table(title=_title(model), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  show_edge=False, expand=False)
+    table.add_column("Layer (type)", overflow="fold")
+    table.add_column("Output shape", overflow="fold")
+    table.add_column("Params", justify="right", overflow="fold")
+    table.add_column("MACs", justify="right", overflow="fold")
+    table.add_column("RF", justify="right", overflow="fold")
+    for i in model.inputs:
+        table.add_row(Text(f"{i.name} (Input)", style="dim"), Text(shape_text(i.shape), style="dim"), "", "", "")
+    for n in model.nodes:
+        shapes = "\n".join(shape_text(s) for s in n.output_shapes)
+        table.add_row(f"{n.name} ({n.type})", shapes, pretty(n.params), pretty(n.macs), rf_text(n.receptive_field))
+    return table
+
+
+def _title(model: Model) -> str:
+    given = ", ".join(k if v is None else f"{k}={v}" for k, v in model.symbols.items())
+    return f"Model {model.name}({given})"
+
+
+def model_summary(model: Model) -> Text:
+    t = Text()
+    total, trainable, frozen = model.total_params, model.trainable_params, model.non_trainable_params
+    t.append(f"Total params: {pretty(total)} ({nbytes(total * 4)})\n", style="bold")
+    t.append(f"Trainable params: {pretty(trainable)} ({nbytes(trainable * 4)})\n")
+    t.append(f"Non-trainable params: {pretty(frozen)} ({nbytes(frozen * 4)})\n")
+    macs = model.macs
+    t.append(f"MACs: {pretty(macs)}  (FLOPs = 2·MACs = {pretty(2 * macs)})\n")
+    t.append(f"Peak activation memory: {nbytes(model.peak_activation_bytes)}\n")
+    if model.constraints:
+        t.append("Valid when: ", style="bold")
+        t.append(",  ".join(pretty(c.condition).replace(">=", "≥") for c in model.constraints) + "\n")
+    return t
+
+
+def explain_text(model: Model) -> Text:
+    t = Text()
+    for n in model.nodes:
+        e = explain(n)
+        t.append(f"{n.name} ({n.type})", style="bold")
+        t.append(f"  line {n.span.line}: {n.text}\n")
+        if e.generic_input is not None:
+            subst = ", ".join(f"{k}={pretty(v)}" for k, v in e.substitution.items())
+            outs = " | ".join(shape_text(s) for s in e.generic_output)
+            t.append(f"    output  {shape_text(e.generic_input)} -> {outs}   with {subst}\n")
+        t.append(f"            = {' | '.join(shape_text(s) for s in n.output_shapes)}\n")
+        if n.weights:
+            generic = " + ".join(_product(g) for _, g, _ in e.weight_terms)
+            real = " + ".join(_product(r) for _, _, r in e.weight_terms)
+            names = ", ".join(f"{name} {shape_text(r)}" for name, _, r in e.weight_terms)
+            steps = [generic, pretty(e.params_formula)] if e.params_formula is not None else []
+            t.append(f"    params  {_chain(steps + [real, pretty(n.params)])}   [{names}]\n")
+        if n.macs != 0:
+            steps = [pretty(e.macs_formula)] if e.macs_formula is not None else []
+            t.append(f"    MACs    {_chain(steps + [pretty(n.macs)])}\n")
+        t.append(f"    memory  {pretty(n.elements)} elements, {nbytes(n.bytes)} ({n.dtype})\n")
+        t.append(f"    receptive field  {rf_text(n.receptive_field)}\n")
+    return t
+
+
+def _chain(steps: list[str]) -> str:
+    """`a = b = c`, without repeating a step equal to the one before it."""
+    kept = [s for i, s in enumerate(steps) if i == 0 or s != steps[i - 1]]
+    return " = ".join(kept)
+
+
+def _product(shape) -> str:
+    return "·".join(pretty(d) if not (sympy.sympify(d).is_Add) else f"({pretty(d)})" for d in shape) or "1"
+
+
+def verdict_text(verdicts: list[Verdict]) -> Text:
+    t = Text()
+    marks = {True: ("holds", "green"), False: ("FAILS", "red"), None: ("undecided", "yellow")}
+    for v in verdicts:
+        word, style = marks[v.holds]
+        t.append(f"line {v.line}: assert {v.text}: ")
+        t.append(word, style=f"bold {style}")
+        t.append(f" ({v.reason})\n")
+    return t
+
+
+def render_report(program: Program, console: Console, only: str | None = None, explain_layers: bool = False,
+                  verdicts: list[Verdict] | None = None):
+    for name, model in program.models.items():
+        if only not in (None, name):
+            continue
+        parts = [model_table(model), Text(), model_summary(model)]
+        if explain_layers:
+            parts += [explain_text(model)]
+        console.print(Group(*parts))
+    if verdicts:
+        console.print(Text("Assertions", style="bold"))
+        console.print(verdict_text(verdicts))

@@ -1,0 +1,132 @@
+"""The `shapeproof` command: wires the stages together and holds no logic of its own.
+
+Exit status: 0 success / all assertions hold, 1 an assertion fails, 2 an input error, 3 undecided.
+Every ShapeproofError is rendered here, once, as `FILE:LINE:COL: error: ...`; `--debug` shows the
+Python traceback instead.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.console import Console
+
+import analyzer
+from analyzer.assertions import evaluate_assertions
+from analyzer.errors import ShapeproofError
+from analyzer.report import program_json, render_report, verdict_text
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_UNDECIDED = 0, 1, 2, 3
+
+
+def parse_set(items: list[str]) -> dict:
+    """`--set n=50 --set T=steps` -> {"n": 50, "T": "steps"} (an integer, or a new symbol name)."""
+    result: dict = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name.isidentifier():
+            raise ShapeproofError(f"--set {item!r}: expected NAME=VALUE", hint="e.g. --set n_features=50 or --set T=steps")
+        if value.lstrip("-").isdigit():
+            if int(value) < 1:
+                raise ShapeproofError(f"--set {item!r}: a dimension must be at least 1")
+            result[name] = int(value)
+        elif value.isidentifier():
+            result[name] = value
+        else:
+            raise ShapeproofError(f"--set {item!r}: the value must be an integer or a symbol name")
+    return result
+
+
+def cmd_report(args) -> int:
+    program = analyzer.load(args.file, set=parse_set(args.set))
+    if args.model and args.model not in program.models:
+        raise _unknown_model(args.model, program)
+    verdicts = evaluate_assertions(program) if args.model is None else []
+    if args.json:
+        print(json.dumps(program_json(program, verdicts, args.model), indent=1))
+    else:
+        render_report(program, Console(), args.model, args.explain, verdicts)
+    return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    program = analyzer.load(args.file, set=parse_set(args.set))
+    verdicts = evaluate_assertions(program)
+    if args.json:
+        print(json.dumps(program_json(program, verdicts), indent=1))
+    else:
+        console = Console()
+        names = ", ".join(program.models)
+        console.print(f"{program.file}: {len(program.models)} model{'s' * (len(program.models) != 1)} ({names}) "
+                      f"analysed, {len(verdicts)} assertion{'s' * (len(verdicts) != 1)}")
+        console.print(verdict_text(verdicts), end="")
+    if any(v.holds is False for v in verdicts):
+        return EXIT_FAILED
+    if any(v.holds is None for v in verdicts):
+        return EXIT_UNDECIDED
+    return EXIT_OK
+
+
+def _unknown_model(name: str, program) -> ShapeproofError:
+    from analyzer.values import did_you_mean
+
+    return ShapeproofError(f"no model named {name!r} in {program.file}",
+                           hint=did_you_mean(name, program.models) or f"models: {', '.join(program.models)}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shapeproof", description="Symbolic shapes, parameters, costs and "
+                                     "equivalences of Keras-style layer stacks written as .nn specs.")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p):
+        p.add_argument("file", help="a .nn file")
+        p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                       help="override a model parameter with an integer or a new symbol name")
+        p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks")
+
+    report = sub.add_parser("report", help="per-layer shapes, params, MACs, memory and receptive fields")
+    common(report)
+    report.add_argument("--model", help="only this model")
+    report.add_argument("--explain", action="store_true", help="show each layer's formulas")
+    report.set_defaults(run=cmd_report)
+
+    check = sub.add_parser("check", help="parse, analyse and evaluate the file's assertions")
+    common(check)
+    check.set_defaults(run=cmd_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ShapeproofError as e:
+        if args.debug:
+            raise
+        print(e.render(_source(e.file)), file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # a bug in shapeproof, not in the input: still no traceback unless asked
+        if args.debug:
+            raise
+        print(f"shapeproof: internal error: {type(e).__name__}: {e}\n(run with --debug for the traceback, "
+              "and please report it)", file=sys.stderr)
+        return EXIT_INPUT
+
+
+def _source(file: str | None) -> str | None:
+    try:
+        with open(file, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, TypeError, UnicodeDecodeError):
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
