@@ -15,6 +15,7 @@ from . import ir
 from .errors import ShapeproofError, Span
 from .layers import REGISTRY, Constraint, Layer, Weight, build_layer, format_shape
 from .receptive import RF
+from .symbolic import max_of, normalize, strongest
 from .values import did_you_mean, evaluate, is_integer, symbol
 
 DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "int8": 1, "uint8": 1,
@@ -91,7 +92,8 @@ class Model:
     values: dict  # parameter name -> SymPy value or free Symbol
     inputs: list[Input]
     nodes: list[Node]
-    outputs: list[tuple[str, tuple]]
+    outputs: list[tuple[str, tuple]]  # (producer name, shape) per model output
+    output_refs: list[tuple[str, int]]  # (producer name, output index) per model output
     constraints: list[Constraint]
     peak_activation_bytes: sympy.Expr
     source: ir.Model
@@ -128,6 +130,7 @@ class Names:
 
     def __init__(self):
         self.taken: set[str] = set()
+        self.next_suffix: dict[str, int] = {}  # so that the 1,000th dense costs no more than the first
 
     def claim(self, base: str, explicit: bool = False, span: Span | None = None) -> str:
         if explicit:
@@ -136,10 +139,13 @@ class Names:
                                       "layer names must be unique within a model")
             self.taken.add(base)
             return base
-        name, i = base, 0
+        name, i = base, self.next_suffix.get(base, 0)
+        if i:
+            name = f"{base}_{i}"
         while name in self.taken:
             i += 1
             name = f"{base}_{i}"
+        self.next_suffix[base] = i + 1
         self.taken.add(name)
         return name
 
@@ -201,13 +207,14 @@ def analyze_model(model: ir.Model, overrides: dict | None = None) -> Model:
             nodes.append(node)
             previous = _bind_targets(stmt, layer, produced, env, names)
         elif isinstance(stmt, ir.OutputStmt):
-            outputs = [(t.producer, t.shape) for t in (_single(_lookup(n, env), n.span) for n in stmt.names)]
+            outputs = [_single(_lookup(n, env), n.span) for n in stmt.names]
     if outputs is None:
-        last = _single(previous, model.body[-1].span)
-        outputs = [(last.producer, last.shape)]
+        outputs = [_single(previous, model.body[-1].span)]
     constraints = _dedupe([c for n in nodes for c in n.constraints])
-    peak = _peak_activation_bytes(inputs, nodes, outputs)
-    return Model(model.name, symbols, values, inputs, nodes, outputs, constraints, peak, model, model.span.line)
+    named = [(t.producer, t.shape) for t in outputs]
+    peak = _peak_activation_bytes(inputs, nodes, named)
+    return Model(model.name, symbols, values, inputs, nodes, named, [(t.producer, t.index) for t in outputs],
+                 constraints, peak, model, model.span.line)
 
 
 def _shape_of(stmt: ir.InputStmt, values: dict) -> tuple:
@@ -290,7 +297,7 @@ def _check(layer: Layer, x, outs: list[tuple]) -> list[Constraint]:
     output axis is zero or negative. Symbolic lengths are the layer's to constrain: it knows why."""
     kept = []
     for c in layer.constraints(x):
-        holds = sympy.sympify(c.condition)
+        holds = normalize(c.condition)
         if holds is sympy.false:
             raise layer.error(c.reason, hint="make the input larger or the kernel, stride or crop smaller")
         if holds is not sympy.true:
@@ -325,13 +332,9 @@ def _statement_text(stmt) -> str:
 
 
 def _dedupe(constraints: list[Constraint]) -> list[Constraint]:
-    seen, kept = set(), []
-    for c in constraints:
-        key = str(c.condition)
-        if key not in seen:
-            seen.add(key)
-            kept.append(c)
-    return kept
+    """The model's constraints: duplicates and bounds implied by stronger ones dropped."""
+    reason = {c.condition: c.reason for c in constraints}
+    return [Constraint(c, reason[c]) for c in strongest([c.condition for c in constraints])]
 
 
 def _peak_activation_bytes(inputs: list[Input], nodes: list[Node], outputs) -> sympy.Expr:
@@ -340,19 +343,19 @@ def _peak_activation_bytes(inputs: list[Input], nodes: list[Node], outputs) -> s
     size = {i.name: sympy.Mul(*i.shape) * DTYPE_BYTES[i.dtype] for i in inputs}
     last_use = {name: -1 for name in size}
     for step, node in enumerate(nodes):
-        size[node.name] = node.bytes
         last_use[node.name] = step
         for name in node.inputs:
             last_use[name] = step
     for name, _ in outputs:
         last_use[name] = len(nodes)
-    peaks = [sympy.Add(*size.values())] if not nodes else []
-    produced = list(size)[: len(inputs)]
+    live = sympy.Add(*size.values())  # kept as a running sum: rebuilding it per layer is quadratic
+    peaks = [live]
+    freed_at: dict[int, list] = {}
+    for name, step in last_use.items():
+        freed_at.setdefault(step, []).append(name)
     for step, node in enumerate(nodes):
-        live = [n for n in produced if last_use[n] >= step] + [node.name]
-        peaks.append(sympy.Add(*(size[n] for n in live)))
-        produced.append(node.name)
-    return sympy.Max(*peaks) if peaks else sympy.Integer(0)
-
-
-__all__ = ["analyze_model", "Model", "Node", "Input", "REGISTRY"]
+        size[node.name] = node.bytes
+        live += node.bytes
+        peaks.append(live)
+        live -= sympy.Add(*(size[n] for n in freed_at.get(step, ())))
+    return max_of(peaks)

@@ -86,16 +86,16 @@ class Spatial(Layer):
                              "shapes are (batch, *spatial, channels), as in Keras's default")
 
     def check_input(self, x):
-        hint = None
-        if len(x) == self.rank + 3:
-            hint = f"wrap it to apply per time step: TimeDistributed({self.call.text})"
-        elif len(x) == self.rank + 1:
-            hint = f"the channels axis is missing: add it first with Reshape({format_shape((*x[1:], 1))})"
-        elif len(x) != self.rank + 2:
+        if len(x) != self.rank + 2:
+            fixes = []
             other = self.kind.replace(f"{self.rank}D", f"{len(x) - 2}D")
             if other in REGISTRY:
-                hint = f"use {other} for this input"
-        self.need_rank(x, self.rank + 2, SPATIAL_NAMES[self.rank], hint)
+                fixes.append(f"use {other} for a rank-{len(x)} input")
+            if len(x) == self.rank + 3:
+                fixes.append(f"wrap it to apply it per time step: TimeDistributed({self.call.text})")
+            if len(x) == self.rank + 1:
+                fixes.append(f"add the channels axis first: Reshape({format_shape((*x[1:], 1))})")
+            self.need_rank(x, self.rank + 2, SPATIAL_NAMES[self.rank], "; or ".join(fixes) or None)
         # Report a size condition that already fails here, at the argument it is about, in its own words.
         for c in self.constraints(x):
             if sympy.sympify(c.condition) is sympy.false:

@@ -105,7 +105,7 @@ class Dropout(Layer):
         if getattr(self, "noise_shape", None) is None:
             return []
         return provable(self, [
-            Constraint(sympy.Or(sympy.Eq(n, 1), sympy.Eq(n, d)), f"{self.kind} noise_shape "
+            Constraint(sympy.Or(sympy.Eq(n, 1), sympy.Eq(d, n)), f"{self.kind} noise_shape "
                        f"{format_shape(self.noise_shape)} does not broadcast to the input {format_shape(x)} on axis {axis}")
             for axis, (n, d) in enumerate(zip(self.noise_shape, x)) if n is not None],
             "noise_shape", "each entry is None (the input's size), 1 (shared mask) or the input's size")
@@ -115,6 +115,14 @@ class SpatialDropout(Dropout):
     """Shared by SpatialDropout1D/2D/3D: drops whole feature maps; shape unchanged."""
 
     rank: int  # spatial axes
+
+    def validate(self):
+        super().validate()
+        # Keras's SpatialDropout*D.__init__ takes only its own arguments, a name and a dtype.
+        for arg in self.arg_spans:
+            if arg not in self.positional and arg not in ("seed", "name", "dtype"):
+                raise self.error(f"{self.kind} has no argument {arg!r} (Keras refuses it)", arg,
+                                 f"its arguments are {', '.join(self.positional)}, seed, name and dtype")
 
     def check_input(self, x):
         names = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
@@ -258,6 +266,11 @@ class RepeatVector(Layer):
        weights=Ignored(), lora_rank=OptionalInt(None), lora_alpha=Ignored(), quantization_config=Ignored())
 class Embedding(Layer):
     """Embedding(input_dim, output_dim): (batch, ...) integer ids -> (batch, ..., output_dim)."""
+
+    def validate(self):
+        # Keras's `weights` argument (initial values) arrives as an attribute that would hide the
+        # weights() method; it changes no shape, so it is set aside.
+        self.initial_weights = self.__dict__.pop("weights", None)
 
     def output_shape(self, x):
         return (*x, self.output_dim)

@@ -1,1 +1,155 @@
-"""pooling layers (being written)."""
+"""Pooling: MaxPooling1D/2D/3D, AveragePooling1D/2D/3D, GlobalMaxPooling1D/2D/3D, GlobalAveragePooling1D/2D/3D.
+
+Windowed pooling follows Keras's compute_pooling_output_shape: the convolution formula with
+dilation 1 (valid: floor((L - p) / s) + 1; same: floor((L - 1) / s) + 1), strides default to pool_size.
+"""
+from __future__ import annotations
+
+import sympy
+
+from ..errors import ShapeproofError
+from ..values import did_you_mean
+from .base import REQUIRED, Bool, Choice, Ints, layer
+from .conv import Need, OptionalInts, Spatial, conv_length
+
+
+class ExactChoice(Choice):
+    """A Choice compared as written: Keras's pooling layers do not lowercase `padding` ("SAME" fails there)."""
+
+    def convert(self, value):
+        if isinstance(value, str) and value not in self.options:
+            raise ShapeproofError(f"{value!r} is not one of {self.describe}",
+                                  hint=did_you_mean(value, self.options) or f"one of {self.describe}, in lower case")
+        return super().convert(value)
+
+
+DATA_FORMAT = Choice("channels_last", "channels_first", default=None, allow_none=True)
+
+
+class Pooling(Spatial):
+    """Shared by max and average pooling: (batch, *spatial, C) -> (batch, *spatial', C)."""
+
+    def validate(self):
+        super().validate()
+        if self.strides is None:
+            self.strides = self.pool_size
+
+    def output_shape(self, x):
+        spatial = (conv_length(L, p, s, 1, self.padding) for L, p, s in zip(x[1:-1], self.pool_size, self.strides))
+        return (x[0], *spatial, x[-1])
+
+    def constraints(self, x):
+        if self.padding != "valid":
+            return []
+        return [Need(sympy.Ge(L, p), f"{self.kind} needs at least {p} positions on axis {axis} for its pool, "
+                     f"but the input has {L}", "pool_size", 'use padding="same", a smaller pool_size, or a larger input')
+                for axis, (L, p) in enumerate(zip(x[1:-1], self.pool_size), start=1)]
+
+    def receptive_field(self, x, rf):
+        return rf.window({axis: (p, s) for axis, (p, s) in enumerate(zip(self.pool_size, self.strides), start=1)})
+
+
+def pooling_args(rank: int, pool_size) -> dict:
+    return dict(pool_size=Ints(rank, pool_size), strides=OptionalInts(rank), padding=ExactChoice("valid", "same"),
+                data_format=DATA_FORMAT)
+
+
+@layer("MaxPooling1D", **pooling_args(1, 2))
+class MaxPooling1D(Pooling):
+    """MaxPooling1D(pool_size=2): (batch, steps, C) -> (batch, steps', C)."""
+
+    rank = 1
+
+
+@layer("MaxPooling2D", **pooling_args(2, (2, 2)))
+class MaxPooling2D(Pooling):
+    """MaxPooling2D(pool_size=(2, 2)): (batch, H, W, C) -> (batch, H', W', C)."""
+
+    rank = 2
+
+
+@layer("MaxPooling3D", **pooling_args(3, (2, 2, 2)))
+class MaxPooling3D(Pooling):
+    """MaxPooling3D(pool_size=(2, 2, 2)): (batch, D, H, W, C) -> (batch, D', H', W', C)."""
+
+    rank = 3
+
+
+# Keras's average pooling layers have no default pool_size.
+
+
+@layer("AveragePooling1D", **pooling_args(1, REQUIRED))
+class AveragePooling1D(Pooling):
+    """AveragePooling1D(pool_size): (batch, steps, C) -> (batch, steps', C)."""
+
+    rank = 1
+
+
+@layer("AveragePooling2D", **pooling_args(2, REQUIRED))
+class AveragePooling2D(Pooling):
+    """AveragePooling2D(pool_size): (batch, H, W, C) -> (batch, H', W', C)."""
+
+    rank = 2
+
+
+@layer("AveragePooling3D", **pooling_args(3, REQUIRED))
+class AveragePooling3D(Pooling):
+    """AveragePooling3D(pool_size): (batch, D, H, W, C) -> (batch, D', H', W', C)."""
+
+    rank = 3
+
+
+class GlobalPooling(Spatial):
+    """Shared by global pooling: (batch, *spatial, C) -> (batch, C), or (batch, 1, ..., 1, C) with keepdims."""
+
+    def output_shape(self, x):
+        kept = (sympy.Integer(1),) * self.rank if self.keepdims else ()
+        return (x[0], *kept, x[-1])
+
+    def receptive_field(self, x, rf):
+        return rf.reduce(range(1, self.rank + 1))
+
+
+GLOBAL_ARGS = dict(data_format=DATA_FORMAT, keepdims=Bool(False))
+
+
+@layer("GlobalMaxPooling1D", **GLOBAL_ARGS)
+class GlobalMaxPooling1D(GlobalPooling):
+    """GlobalMaxPooling1D(): (batch, steps, C) -> (batch, C)."""
+
+    rank = 1
+
+
+@layer("GlobalMaxPooling2D", **GLOBAL_ARGS)
+class GlobalMaxPooling2D(GlobalPooling):
+    """GlobalMaxPooling2D(): (batch, H, W, C) -> (batch, C)."""
+
+    rank = 2
+
+
+@layer("GlobalMaxPooling3D", **GLOBAL_ARGS)
+class GlobalMaxPooling3D(GlobalPooling):
+    """GlobalMaxPooling3D(): (batch, D, H, W, C) -> (batch, C)."""
+
+    rank = 3
+
+
+@layer("GlobalAveragePooling1D", **GLOBAL_ARGS)
+class GlobalAveragePooling1D(GlobalPooling):
+    """GlobalAveragePooling1D(): (batch, steps, C) -> (batch, C)."""
+
+    rank = 1
+
+
+@layer("GlobalAveragePooling2D", **GLOBAL_ARGS)
+class GlobalAveragePooling2D(GlobalPooling):
+    """GlobalAveragePooling2D(): (batch, H, W, C) -> (batch, C)."""
+
+    rank = 2
+
+
+@layer("GlobalAveragePooling3D", **GLOBAL_ARGS)
+class GlobalAveragePooling3D(GlobalPooling):
+    """GlobalAveragePooling3D(): (batch, D, H, W, C) -> (batch, C)."""
+
+    rank = 3

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sympy
 
 from ..receptive import ALL, RF, Axis
-from .base import Activation, Anything, Bool, Choice, Constraint, Float, Ignored, Int, Ints, Layer, Weight, layer
-from .conv import Conv
+from .base import Activation, Anything, Bool, Choice, Float, Ignored, Int, Ints, Layer, Weight, layer
+from .conv import Conv, Need
 from .core import INITIALIZER_ARGS
 
 # Keras's arguments that change no shape or count, by name; each layer picks its own, in its own order
@@ -58,24 +58,27 @@ class Recurrent(Layer):
         super().validate()
 
     def check_input(self, x):
-        if len(x) == self.rank + 3:
-            return
-        shape = ("(batch, timesteps, features)", "(batch, time, steps, channels)", "(batch, time, height, width, channels)",
-                 "(batch, time, depth, height, width, channels)")[self.rank]
-        hint = None
+        if len(x) != self.rank + 3:
+            shape = ("(batch, timesteps, features)", "(batch, time, steps, channels)",
+                     "(batch, time, height, width, channels)", "(batch, time, depth, height, width, channels)")
+            self.need_rank(x, self.rank + 3, shape[self.rank], self.rank_hint(x))
+        # A size condition that already fails is reported here, at the argument it is about.
+        for c in self.constraints(x):
+            if sympy.sympify(c.condition) is sympy.false:
+                raise self.error(c.reason, c.arg, c.hint)
+
+    def rank_hint(self, x) -> str | None:
+        """How to feed an input of the wrong rank."""
         if len(x) == 2:
-            hint = (f"it reads a sequence: add a time axis, e.g. Reshape(({x[1]}, 1)) to read the features one per step, "
-                    f"or RepeatVector(n) to feed the same vector n times")
-        elif len(x) == self.rank + 2:
-            hint = f"this looks like one frame: add a time axis with Reshape((1, {', '.join(map(str, x[1:]))}))"
-        elif len(x) > 3 and not self.rank:
-            merged = sympy.Mul(*x[2:])
-            hint = f"to read axis 1 as time, merge the others: Reshape(({x[1]}, {merged}))"
-            if len(x) <= 6:
-                hint += f", or use ConvLSTM{len(x) - 3}D to keep them spatial"
-        if self.rank and len(x) in (3, 4, 5, 6) and len(x) != self.rank + 2:
-            hint = "use LSTM for this input" if len(x) == 3 else f"use ConvLSTM{len(x) - 3}D for this input"
-        self.need_rank(x, self.rank + 3, shape, hint)
+            return (f"it reads a sequence: add a time axis, e.g. Reshape(({x[1]}, 1)) to read the features one per "
+                    f"step, or RepeatVector(n) to feed the same vector n times")
+        if len(x) == self.rank + 2:
+            return f"this looks like one frame: add a time axis with Reshape((1, {', '.join(map(str, x[1:]))}))"
+        if self.rank:
+            return "use LSTM for this input" if len(x) == 3 else \
+                f"use ConvLSTM{len(x) - 3}D for this input" if len(x) <= 6 else None
+        hint = f"to read axis 1 as time, merge the others: Reshape(({x[1]}, {sympy.Mul(*x[2:])}))"
+        return hint + (f", or use ConvLSTM{len(x) - 3}D to keep them spatial" if len(x) <= 6 else "")
 
     def state_shape(self, x):
         return (x[0], self.size)
@@ -102,13 +105,13 @@ class Recurrent(Layer):
         per_position = sympy.Mul(*self.kernel_size) * (x[-1] + self.size) * self.gates * self.size
         return x[1] * positions * per_position
 
-    def windows(self, x) -> dict:
+    def recurrence_windows(self, x) -> dict:
         """Spatial windows of one whole recurrence (none for plain RNNs)."""
         return {}
 
     def receptive_field(self, x, rf):
         # Features are mixed at every step (an axis carried on the feature axis is mixed too).
-        rf = rf.fold(len(x) - 1).mix_features().window(self.windows(x))
+        rf = rf.fold(len(x) - 1).mix_features().window(self.recurrence_windows(x))
         if self.return_sequences:
             # Step t depends on every step before it (after it with go_backwards); the last one on
             # all T: the time axis reads "all" but stays at position 1 for the layers after.
@@ -175,11 +178,12 @@ class ConvLSTM(Recurrent, Conv):
         result = []
         for axis, (L, k, d) in enumerate(zip(x[2:-1], self.kernel_size, self.dilation_rate), start=2):
             reach = d * (k - 1) + 1
-            result.append(Constraint(sympy.Ge(L, reach), f"{self.kind} needs at least {reach} positions on "
-                                     f"axis {axis} for its kernel, but the input has {L}"))
+            result.append(Need(sympy.Ge(L, reach), f"{self.kind} needs at least {reach} positions on "
+                               f"axis {axis} for its kernel, but the input has {L}", "kernel_size",
+                               'use padding="same", a smaller kernel or dilation, or a larger input'))
         return result
 
-    def windows(self, x):
+    def recurrence_windows(self, x):
         # The last state has seen the first step through the input convolution and then T - 1
         # recurrent convolutions (kernel k, stride 1 on the state grid, no dilation): the spatial
         # field grows by (k - 1) state positions per step. T is known (a number or a symbol), so

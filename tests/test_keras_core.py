@@ -1,0 +1,79 @@
+"""Keras cross-check: core and normalization layers (shapes, weight shapes, parameter counts)."""
+import pytest
+
+from keras_harness import crosscheck
+
+CASES = {
+    "activation_dropout_flatten": """
+model M(batch):
+    input (batch, 6, 5, 3)
+    Activation("relu")
+    Dropout(0.25, noise_shape=(None, 1, 1, 3), seed=7)
+    SpatialDropout2D(0.1)
+    Activation(None)
+    Flatten()
+    Dense(4, activation="softmax")
+""",
+    "spatial_dropout_1d_3d": """
+model M(batch):
+    x = input (batch, 12, 4)
+    h = SpatialDropout1D(0.2, seed=3)(x)
+    r = Reshape((3, 2, 2, 4))(h)
+    s = SpatialDropout3D(0.5, data_format="channels_last")(r)
+    f = Flatten(data_format="channels_first")(s)
+    output f
+""",
+    "reshape_infer_permute": """
+model M(batch, t=6):
+    input (batch, t, 8)
+    Reshape((-1, 4))
+    Permute((2, 1))
+    Reshape((4, 3, 4))
+    Permute((3, 1, 2))
+    Reshape((2, -1, 3))
+""",
+    "repeat_vector": """
+model M(batch):
+    input (batch, 10)
+    Dense(5)
+    RepeatVector(7)
+    Dense(3, use_bias=False, trainable=False)
+""",
+    "embedding_tokens": """
+model M(batch, L=20, vocab=100):
+    tokens = input (batch, L) int32
+    e = Embedding(vocab, 16, mask_zero=True)(tokens)
+    p = Embedding(vocab, 8, lora_rank=4, name="lora_table")(tokens)
+    f = Flatten()(e)
+    output f, p
+""",
+    "embedding_3d_ids": """
+model M(batch):
+    ids = input (batch, 4, 5) int32
+    Embedding(input_dim=50, output_dim=3, trainable=False)
+""",
+    "batch_norm_variants": """
+model M(batch):
+    input (batch, 9, 7, 6)
+    BatchNormalization()
+    BatchNormalization(axis=1, center=False)
+    BatchNormalization(axis=-2, scale=False, momentum=0.9, epsilon=0.01)
+    BatchNormalization(center=False, scale=False, trainable=False)
+    BatchNormalization(renorm=True)
+""",
+    "layer_norm_axes": """
+model M(batch):
+    x = input (batch, 4, 5, 6)
+    a = LayerNormalization()(x)
+    b = LayerNormalization(axis=[1, 2, 3], center=False)(a)
+    c = LayerNormalization(axis=[-1, 1], epsilon=1e-5)(b)
+    d = LayerNormalization(axis=(2,), scale=False, trainable=False)(c)
+    e = LayerNormalization(rms_scaling=True)(d)
+    output e
+""",
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_core_matches_keras(name):
+    crosscheck(CASES[name])
