@@ -123,16 +123,18 @@ def program_json(program: Program, verdicts: list[Verdict] | None, only: str | N
 def model_table(model: Model) -> Table:
     table = Table(title=_title(model), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   show_edge=False, expand=False)
-    table.add_column("Layer (type)", overflow="fold")
+    labels = [f"{n.name} ({n.type})" if len(n.name) + len(n.type) < 22 else f"{n.name}\n({n.type})"
+              for n in model.nodes]
+    table.add_column("Layer (type)", no_wrap=True)
     table.add_column("Output shape", overflow="fold")
     table.add_column("Params", justify="right", overflow="fold")
     table.add_column("MACs", justify="right", overflow="fold")
     table.add_column("RF", justify="right", overflow="fold")
     for i in model.inputs:
         table.add_row(Text(f"{i.name} (Input)", style="dim"), Text(shape_text(i.shape), style="dim"), "", "", "")
-    for n in model.nodes:
+    for n, label in zip(model.nodes, labels):
         shapes = "\n".join(shape_text(s) for s in n.output_shapes)
-        table.add_row(f"{n.name} ({n.type})", shapes, pretty(n.params), pretty(n.macs), rf_text(n.receptive_field))
+        table.add_row(label, shapes, pretty(n.params), pretty(n.macs), rf_text(n.receptive_field))
     return table
 
 

@@ -1,7 +1,30 @@
-"""Keras cross-check: convolutions (shapes, weight shapes, parameter counts)."""
+"""Keras cross-check: convolutions (shapes, weight shapes, parameter counts), and a run of each
+layer on the torch backend: real output shapes and MACs (torch's FLOP counter / 2)."""
 import pytest
 
-from keras_harness import crosscheck
+import analyzer
+from keras_harness import build_keras, crosscheck, keras
+
+
+def run_and_count(source: str):
+    """Run every layer of `source` (batch 2) in Keras on torch; assert that the real output shape and
+    the multiply-accumulates torch counts (conv, matmul) equal ours."""
+    if keras.backend.backend() != "torch":
+        pytest.skip("the MAC count runs on the torch backend")
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    ours = next(iter(analyzer.loads(source, set={"batch": 2}).models.values()))
+    _, layers = build_keras(ours)
+    for node in ours.nodes:
+        layer, _ = layers[node.name]
+        x = torch.randn(*(int(d) for d in node.input_shapes))
+        with FlopCounterMode(display=False) as counter:
+            y = layer(x)
+        where = f"{node.name} ({node.text})"
+        assert tuple(y.shape) == tuple(int(d) for d in node.output_shape), f"{where}: ran to {tuple(y.shape)}"
+        assert counter.get_total_flops() == 2 * int(node.macs), (
+            f"{where}: torch counts {counter.get_total_flops() / 2} MACs, we say {node.macs}")
 
 CASES = {
     "conv1d_kernel1": """
@@ -87,3 +110,8 @@ model M(batch):
 @pytest.mark.parametrize("name", CASES)
 def test_conv_matches_keras(name):
     crosscheck(CASES[name])
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_conv_runs_with_our_shapes_and_macs(name):
+    run_and_count(CASES[name])

@@ -3,6 +3,9 @@ import pytest
 
 from keras_harness import crosscheck
 
+# Keras's own advice, not a difference: masks dropped by Flatten, rms_scaling deprecated.
+pytestmark = pytest.mark.filterwarnings("ignore:.*(mask|rms_scaling).*:UserWarning")
+
 CASES = {
     "activation_dropout_flatten": """
 model M(batch):
@@ -77,3 +80,21 @@ model M(batch):
 @pytest.mark.parametrize("name", CASES)
 def test_core_matches_keras(name):
     crosscheck(CASES[name])
+
+
+SYMBOLIC = """
+model M(batch, T, V):
+    tokens = input (batch, T) int32
+    e = Embedding(V, 6)(tokens)
+    r = Reshape((-1, 4))(e)
+    p = Permute((2, 1))(r)
+    n = LayerNormalization(axis=[1, 2])(p)
+    f = Flatten()(n)
+    output f
+"""
+
+
+@pytest.mark.parametrize("T", [2, 6, 10])
+def test_symbolic_model_bound_matches_keras(T):
+    ours = crosscheck(SYMBOLIC, set={"T": T, "V": 40})
+    assert ours.nodes[-1].output_shape[1] == 6 * T

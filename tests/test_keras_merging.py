@@ -3,6 +3,9 @@ import pytest
 
 from keras_harness import crosscheck
 
+# Keras's own advice, not a difference: masks dropped by Flatten.
+pytestmark = pytest.mark.filterwarnings("ignore:.*mask.*:UserWarning")
+
 CASES = {
     "residual_add": """
 model M(batch):

@@ -16,7 +16,8 @@ model M(batch):
     "lstm_arguments": """
 model M(batch, T, C=5):
     input (batch, T, C)
-    LSTM(16, "relu", "hard_sigmoid", True, unit_forget_bias=False, kernel_initializer="he_normal", recurrent_regularizer="l2", seed=1, use_cudnn=False, implementation=1, return_sequences=True)
+    LSTM(16, "relu", "hard_sigmoid", True, unit_forget_bias=False, kernel_initializer="he_normal",
+         recurrent_regularizer="l2", seed=1, use_cudnn=False, implementation=1, return_sequences=True)
     LSTM(4, use_bias=False, go_backwards=True, unroll=True, trainable=False)
 """,
     "gru_variants": """
@@ -54,7 +55,8 @@ model M(batch):
     "bidirectional_backward_layer_and_frozen": """
 model M(batch):
     x = input (batch, 6, 5)
-    a = Bidirectional(LSTM(4, return_sequences=True), backward_layer=GRU(4, go_backwards=True, return_sequences=True, activation="relu"))(x)
+    a = Bidirectional(LSTM(4, return_sequences=True),
+                      backward_layer=GRU(4, go_backwards=True, return_sequences=True, activation="relu"))(x)
     b = Bidirectional(LSTM(3, return_sequences=True, trainable=False))(a)
     c = Bidirectional(GRU(2), trainable=False)(b)
 """,

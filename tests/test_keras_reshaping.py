@@ -2,6 +2,7 @@
 import pytest
 
 from keras_harness import crosscheck
+from test_keras_conv import run_and_count
 
 CASES = {
     "padding": """
@@ -75,3 +76,8 @@ model M(batch):
 @pytest.mark.parametrize("name", CASES)
 def test_reshaping_matches_keras(name):
     crosscheck(CASES[name])
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_reshaping_runs_with_our_shapes_and_macs(name):
+    run_and_count(CASES[name])

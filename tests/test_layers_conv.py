@@ -115,7 +115,7 @@ def test_conv_argument_errors():
 
 
 @pytest.mark.parametrize("args, expected", [
-    ("3", 2 * T + 1 - 2 + 2),  # valid, s=1: (T-1) + 3
+    ("3", (T - 1) + 3),  # valid, s=1: (T-1)*1 + max(3, 1)
     ("3, strides=2", 2 * (T - 1) + 3),  # valid: (T-1)*s + max(k, s)
     ("2, strides=3", 3 * (T - 1) + 3),  # kernel smaller than stride: max(k, s) = s
     ("3, strides=2, output_padding=1", 2 * (T - 1) + 3 + 1),

@@ -175,7 +175,8 @@ def test_repeat_vector():
 
 
 def test_embedding_tokens():
-    n = nodes("model M(batch, L, V):\n    input (batch, L) int32\n    Embedding(V, 16, mask_zero=True)\n    Conv1D(8, 3)\n")
+    n = nodes("model M(batch, L, V):\n    input (batch, L) int32\n    Embedding(V, 16, mask_zero=True)\n"
+              "    Conv1D(8, 3)\n")
     e = n["embedding"]
     assert e.output_shape == (B, L, 16) and e.dtype == "float32"
     assert [(w.name, w.shape) for w in e.weights] == [("embeddings", (V, 16))]
@@ -199,3 +200,8 @@ def test_embedding_frozen_and_bad_arguments():
     assert "input_dim" in e.message and where(e) == (3, 15)
     e = error_of("model M(batch):\n    input (batch, 7) int32\n    Embedding(10)\n")
     assert "output_dim" in e.message
+
+
+def test_permute_dims_are_axis_numbers_not_sizes():
+    e = error_of("model M(batch, n):\n    input (batch, 3, 4)\n    Permute((n, 1))\n")
+    assert "literal integers" in e.message and where(e) == (3, 13)

@@ -71,7 +71,8 @@ def test_layer_norm_default():
 
 def test_layer_norm_axis_lists_follow_keras_sorting():
     n = nodes("model M(batch):\n    x = input (batch, 4, 5, 6)\n    a = LayerNormalization(axis=[2, 1])(x)\n"
-              "    b = LayerNormalization(axis=[-1, 1])(x)\n    c = LayerNormalization(axis=(3,))(x)\n    output a, b, c\n")
+              "    b = LayerNormalization(axis=[-1, 1])(x)\n    c = LayerNormalization(axis=(3,))(x)\n"
+              "    output a, b, c\n")
     assert [w.shape for w in n["layer_normalization"].weights] == [(4, 5), (4, 5)]
     # Keras sorts the axes as written: [-1, 1] stays in that order, so gamma is (6, 4).
     assert [w.shape for w in n["layer_normalization_1"].weights] == [(6, 4), (6, 4)]

@@ -155,8 +155,8 @@ def test_conv_lstm_receptive_field_grows_with_time():
     # The last state sees the first frame through the input kernel and T - 1 recurrent kernels.
     n = node("model M(batch, T):\n    input (batch, T, 32, 32, 3)\n    ConvLSTM2D(8, 3)\n")
     assert n.receptive_field[0] == ALL and same(n.receptive_field[1], 2 * T + 1)
-    n = node("model M(batch):\n    input (batch, 4, 32, 32, 3)\n    ConvLSTM2D(8, 3, strides=2, return_sequences=True)\n"
-             "    Conv3D(2, 3)\n")
+    n = node("model M(batch):\n    input (batch, 4, 32, 32, 3)\n"
+             "    ConvLSTM2D(8, 3, strides=2, return_sequences=True)\n    Conv3D(2, 3)\n")
     assert n.receptive_field == [ALL, 3 + 3 * 2 * 2 + 2 * 2, 3 + 3 * 2 * 2 + 2 * 2]
     n = node("model M(batch):\n    input (batch, 6, 32, 3)\n    ConvLSTM1D(8, 1)\n")
     assert n.receptive_field == [ALL, 1]

@@ -104,9 +104,11 @@ class Dropout(Layer):
     def constraints(self, x):
         if getattr(self, "noise_shape", None) is None:
             return []
+        noise = format_shape(self.noise_shape)
         return provable(self, [
-            Constraint(sympy.Or(sympy.Eq(n, 1), sympy.Eq(d, n)), f"{self.kind} noise_shape "
-                       f"{format_shape(self.noise_shape)} does not broadcast to the input {format_shape(x)} on axis {axis}")
+            Constraint(sympy.Or(sympy.Eq(n, 1), sympy.Eq(d, n)),
+                       f"{self.kind} noise_shape {noise} does not broadcast to the input {format_shape(x)} "
+                       f"on axis {axis}")
             for axis, (n, d) in enumerate(zip(self.noise_shape, x)) if n is not None],
             "noise_shape", "each entry is None (the input's size), 1 (shared mask) or the input's size")
 
@@ -228,6 +230,9 @@ class Permute(Layer):
 
     def validate(self):
         dims = integers(self, "dims", self.dims, "(2, 1)")
+        if not all(d.is_number for d in dims):
+            raise self.error(f"Permute dims must be literal integers, got {format_shape(dims)}", "dims",
+                             "dims are axis numbers, not sizes, e.g. (2, 1)")
         if sorted(dims) != list(range(1, len(dims) + 1)):
             raise self.error(f"Permute dims {format_shape(dims)} is not a permutation of "
                              f"{format_shape(tuple(range(1, len(dims) + 1)))}", "dims",

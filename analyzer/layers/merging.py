@@ -116,6 +116,11 @@ class Minimum(Elementwise):
 class Concatenate(Merge):
     """Concatenate(axis=-1): inputs equal on every axis but `axis`, joined along it."""
 
+    def validate(self):
+        if not self.axis.is_number:
+            raise self.error(f"Concatenate axis must be a literal integer, got {self.axis}", "axis",
+                             "axis is an axis number, not a size, e.g. axis=-1")
+
     def merged(self, x):
         rank = len(x[0])
         hint = "Concatenate joins inputs that agree on every axis except the one joined along"
@@ -124,8 +129,9 @@ class Concatenate(Merge):
                 raise self.error(f"Concatenate needs inputs of one rank, got {format_shape(x[0])} and "
                                  f"{format_shape(shape)}", hint=hint)
         if not -rank <= self.axis < rank:
-            raise self.error(f"Concatenate axis {self.axis} is out of range for rank-{rank} inputs {format_shape(x[0])}",
-                             "axis", f"axes run from 0 to {rank - 1}, or -1 (the last) to -{rank}")
+            raise self.error(f"Concatenate axis {self.axis} is out of range for rank-{rank} inputs "
+                             f"{format_shape(x[0])}", "axis",
+                             f"axes run from 0 to {rank - 1}, or -1 (the last) to -{rank}")
         axis = int(self.axis) % rank
         constraints = []
         out = list(x[0])

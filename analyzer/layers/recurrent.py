@@ -27,6 +27,8 @@ KINDS = {
     "go_backwards": Bool(False), "stateful": Bool(False), "unroll": Bool(False), "reset_after": Bool(True),
     "use_cudnn": Anything("auto"), "zero_output_for_mask": Bool(False),
 }
+# stateful changes no shape or count. Keras also wants a fixed batch size to build a stateful
+# layer; a symbolic batch here stands for whatever fixed size the model is built with, so it is accepted.
 
 
 def rnn_args(*names: str, rank: int = 0) -> dict:
