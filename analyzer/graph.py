@@ -13,7 +13,7 @@ import sympy
 
 from . import ir
 from .errors import ShapeproofError, Span
-from .layers import REGISTRY, Constraint, Layer, Weight, build_layer, format_shape
+from .layers import Constraint, Layer, Weight, build_layer, format_shape
 from .receptive import RF
 from .symbolic import max_of, normalize, strongest
 from .values import did_you_mean, evaluate, is_integer, symbol
@@ -293,21 +293,44 @@ def _apply(layer: Layer, given, stmt: ir.LayerStmt, model: ir.Model) -> tuple[No
 
 
 def _check(layer: Layer, x, outs: list[tuple]) -> list[Constraint]:
-    """The layer's own conditions (provably false ones are errors), then a check that no concrete
-    output axis is zero or negative. Symbolic lengths are the layer's to constrain: it knows why."""
+    """The layer's own conditions (a provably false one is an error at the argument it names), then
+    a check that no concrete output axis is zero or negative. Symbolic lengths are the layer's to
+    constrain: it knows why."""
     kept = []
-    for c in layer.constraints(x):
+    for c in _undecided(layer, x):
         holds = normalize(c.condition)
         if holds is sympy.false:
-            raise layer.error(c.reason, hint="make the input larger or the kernel, stride or crop smaller")
+            raise layer.error(c.reason, c.arg, c.hint or "make the input larger or the kernel, stride or crop smaller")
         if holds is not sympy.true:
-            kept.append(Constraint(holds, c.reason))
+            kept.append(Constraint(holds, c.reason, c.arg, c.hint))
     for shape in outs:
         for axis, dim in enumerate(shape[1:], start=1):
             if dim.is_number and dim < 1:
                 raise layer.error(f"{layer.kind} makes axis {axis} of its output {dim} long {format_shape(shape)}",
                                   hint="the input is too small for this layer's kernel, pooling or cropping")
     return kept
+
+
+def _undecided(layer: Layer, x) -> list[Constraint]:
+    """The layer's constraints, without those that hold for every input it can be given.
+
+    An input axis is at least 1 long, whatever formula it is (`⌊(T - 3)/2⌋ + 1`). Asking the layer
+    again with each symbolic axis replaced by a plain positive symbol drops conditions such as
+    `2·⌊(T - 3)/2⌋ + 4 >= 3` that SymPy cannot decide through the floor but that always hold.
+    """
+    constraints = layer.constraints(x)
+    if isinstance(x, list) or all(d.is_number for d in x) or not constraints:
+        return constraints
+    generic = tuple(d if d.is_number or d.is_Symbol else sympy.Dummy(integer=True, positive=True) for d in x)
+    if generic == tuple(x):
+        return constraints
+    try:
+        plain = layer.constraints(generic)
+    except ShapeproofError:
+        return constraints
+    if len(plain) != len(constraints):
+        return constraints
+    return [c for c, p in zip(constraints, plain) if normalize(p.condition) is not sympy.true]
 
 
 def _bind_targets(stmt: ir.LayerStmt, layer: Layer, produced: list[Tensor], env: dict, names: Names):
@@ -340,7 +363,14 @@ def _dedupe(constraints: list[Constraint]) -> list[Constraint]:
 def _peak_activation_bytes(inputs: list[Input], nodes: list[Node], outputs) -> sympy.Expr:
     """The largest sum of live activations while one layer runs: its inputs, its outputs and every
     earlier value still needed later (model inputs included, weights excluded)."""
-    size = {i.name: sympy.Mul(*i.shape) * DTYPE_BYTES[i.dtype] for i in inputs}
+    # Every axis of a valid model is at least 1 long, so each distinct axis formula is stood in for
+    # by a positive symbol: `12·H·W·b` is then visibly at most `12·H·W·b + 64·b·(H - 2)·(W - 2)`.
+    standins: dict = {}
+
+    def nbytes(shapes, dtype):
+        return sympy.Add(*(sympy.Mul(*(_standin(d, standins) for d in s)) for s in shapes)) * DTYPE_BYTES[dtype]
+
+    size = {i.name: nbytes([i.shape], i.dtype) for i in inputs}
     last_use = {name: -1 for name in size}
     for step, node in enumerate(nodes):
         last_use[node.name] = step
@@ -354,8 +384,16 @@ def _peak_activation_bytes(inputs: list[Input], nodes: list[Node], outputs) -> s
     for name, step in last_use.items():
         freed_at.setdefault(step, []).append(name)
     for step, node in enumerate(nodes):
-        size[node.name] = node.bytes
-        live += node.bytes
+        size[node.name] = nbytes(node.output_shapes, node.dtype)
+        live += size[node.name]
         peaks.append(live)
         live -= sympy.Add(*(size[n] for n in freed_at.get(step, ())))
-    return max_of(peaks)
+    return max_of(peaks).xreplace({v: k for k, v in standins.items()})
+
+
+def _standin(dim, standins: dict):
+    if dim.is_number or dim.is_Symbol:
+        return dim
+    if dim not in standins:
+        standins[dim] = sympy.Dummy(integer=True, positive=True)
+    return standins[dim]

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import ir
-from .errors import ShapeproofError
+from .errors import ShapeproofError, Span
 from .graph import Model, analyze_model
 from .parse import parse
 
@@ -23,7 +23,7 @@ def analyze(syntax: ir.Program, overrides: dict | None = None) -> Program:
     overrides = dict(overrides or {})
     try:
         if not syntax.models:
-            raise ShapeproofError("the file defines no model", None,
+            raise ShapeproofError("the file defines no model", Span(1, 1),
                                   "a file starts with `model NAME(batch):` and an indented body")
         known = {p.name for m in syntax.models for p in m.params}
         for name in overrides:

@@ -173,7 +173,8 @@ def explain_text(model: Model) -> Text:
             generic = " + ".join(_product(g) for _, g, _ in e.weight_terms)
             real = " + ".join(_product(r) for _, _, r in e.weight_terms)
             names = ", ".join(f"{name} {shape_text(r)}" for name, _, r in e.weight_terms)
-            steps = [generic, pretty(e.params_formula)] if e.params_formula is not None else []
+            steps = [generic, pretty(e.params_formula), pretty(sympy.factor_terms(e.params_formula))] \
+                if e.params_formula is not None else []
             t.append(f"    params  {_chain(steps + [real, pretty(n.params)])}   [{names}]\n")
         if n.macs != 0:
             steps = [pretty(e.macs_formula)] if e.macs_formula is not None else []
@@ -184,9 +185,8 @@ def explain_text(model: Model) -> Text:
 
 
 def _chain(steps: list[str]) -> str:
-    """`a = b = c`, without repeating a step equal to the one before it."""
-    kept = [s for i, s in enumerate(steps) if i == 0 or s != steps[i - 1]]
-    return " = ".join(kept)
+    """`a = b = c`, each distinct step once."""
+    return " = ".join(dict.fromkeys(steps))
 
 
 def _product(shape) -> str:

@@ -45,7 +45,7 @@ PATTERN = ['Conv1D(16, 3, padding="same", activation="relu")', "BatchNormalizati
 
 def stack(layers: int) -> str:
     body = [f"    {PATTERN[i % len(PATTERN)]}" for i in range(layers)]
-    return f"model Stack(batch, T):\n    input (batch, T, 16)\n" + "\n".join(body) + "\n"
+    return "model Stack(batch, T):\n    input (batch, T, 16)\n" + "\n".join(body) + "\n"
 
 
 def median_wall(cmd: list[str]) -> float:

@@ -7,6 +7,14 @@ from keras_harness import crosscheck
 pytestmark = pytest.mark.filterwarnings("ignore:.*(mask|rms_scaling).*:UserWarning")
 
 CASES = {
+    "dense_lora_and_keras_aliases": """
+model M(batch):
+    input (batch, 8, 6)
+    Dense(5, lora_rank=2, lora_alpha=4)
+    Convolution1D(4, 3, lora_rank=1)
+    MaxPool1D(2)
+    GlobalAvgPool1D()
+""",
     "activation_dropout_flatten": """
 model M(batch):
     input (batch, 6, 5, 3)

@@ -5,7 +5,7 @@ import sympy
 from analyzer.values import symbol
 from test_layers_conv import B, fails, node, nodes, same_shape
 
-T, H, W = symbol("T"), symbol("H"), symbol("W")
+T = symbol("T")
 
 
 @pytest.mark.parametrize("args, expected", [

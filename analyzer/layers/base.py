@@ -27,6 +27,7 @@ from ..values import did_you_mean, evaluate, is_integer
 
 REGISTRY: dict[str, type["Layer"]] = {}
 REQUIRED = object()
+FIRST = object()  # Choice's default: its first option
 
 ACTIVATIONS = (
     "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "hard_sigmoid", "tanh",
@@ -49,10 +50,28 @@ class Weight:
 
 @dataclass(frozen=True)
 class Constraint:
-    """A condition a layer needs, e.g. `T >= 5`, with the reason in words."""
+    """A condition a layer needs, e.g. `T >= 5`: the reason in words is the error message when it is
+    provably false, located at argument `arg` (else the whole call) with `hint`."""
 
     condition: sympy.Basic
     reason: str
+    arg: str | None = None
+    hint: str | None = None
+
+
+def lora(weights: list[Weight], rank, outputs) -> list[Weight]:
+    """Keras's LoRA: with `lora_rank`, the kernel (first weight) is frozen and two low-rank factors
+    `lora_kernel_a (*kernel[:-1], rank)` and `lora_kernel_b (rank, outputs)` are trained instead."""
+    if rank is None:
+        return weights
+    kernel, *rest = weights
+    return [Weight(kernel.name, kernel.shape, trainable=False), *rest,
+            Weight("lora_kernel_a", (*kernel.shape[:-1], rank)), Weight("lora_kernel_b", (rank, outputs))]
+
+
+def lora_macs(fan_in, rank, outputs):
+    """The one extra product of a LoRA forward pass: kernel + A @ B, (fan_in x rank) @ (rank x outputs)."""
+    return 0 if rank is None else fan_in * rank * outputs
 
 
 # --- argument kinds --------------------------------------------------------------------------
@@ -92,6 +111,18 @@ class Int(Kind):
         return value
 
 
+class OptionalInt(Int):
+    """None, or a positive integer (`lora_rank`)."""
+
+    describe = "None or a positive integer"
+
+    def __init__(self):
+        super().__init__(None)
+
+    def convert(self, value):
+        return None if value is None else super().convert(value)
+
+
 class AnyInt(Int):
     """Any integer, negative allowed (axes)."""
 
@@ -114,6 +145,17 @@ class Ints(Kind):
         if len(items) != self.n:
             raise ShapeproofError(f"expected {self.n} integer{'s' * (self.n > 1)}, got {len(items)}")
         return tuple(Int(minimum=self.minimum).convert(i) for i in items)
+
+
+class OptionalInts(Ints):
+    """None, or what Ints takes (`strides=None` in pooling, `output_padding=None`)."""
+
+    def __init__(self, n: int, minimum=1):
+        super().__init__(n, None, minimum)
+        self.describe = "None or " + self.describe
+
+    def convert(self, value):
+        return None if value is None else super().convert(value)
 
 
 class Pairs(Kind):
@@ -163,8 +205,8 @@ class Bool(Kind):
 class Choice(Kind):
     """One of a few strings (case-insensitive, as Keras lowercases them); default: the first."""
 
-    def __init__(self, *options, default=REQUIRED, allow_none=False):
-        super().__init__(options[0] if default is REQUIRED else default)
+    def __init__(self, *options, default=FIRST, allow_none=False):
+        super().__init__(options[0] if default is FIRST else default)
         self.options, self.allow_none = options, allow_none
         self.describe = " or ".join(f'"{o}"' for o in options) + (" or None" if allow_none else "")
 
@@ -182,7 +224,7 @@ class Activation(Choice):
     """An activation name, or None (linear)."""
 
     def __init__(self, default=None):
-        super().__init__(*ACTIVATIONS, default=default, allow_none=True)
+        super().__init__(*ACTIVATIONS, default=default, allow_none=True)  # REQUIRED for Activation(...)
         self.describe = "an activation name"
 
 
@@ -239,6 +281,10 @@ def layer(kind: str, **args: Kind):
         assert kind not in REGISTRY, f"layer kind {kind} registered twice"
         cls.kind = kind
         cls.args = {**args, **{k: v for k, v in COMMON_ARGS.items() if k not in args}}
+        # Checked values become attributes, so an argument must not hide a method (Keras's
+        # `weights=` initial values would hide weights()); ignored arguments are never stored.
+        clash = [a for a, k in cls.args.items() if not isinstance(k, Ignored) and callable(getattr(cls, a, None))]
+        assert not clash, f"{kind}: arguments {clash} would hide methods"
         # Keras also takes initializers and the like positionally; nobody writes them so, and
         # stopping before them lets `Dense(4, "relu", True, 7)` be an error rather than a silent no-op.
         cls.positional = tuple(itertools.takewhile(lambda a: not isinstance(args[a], Ignored), args))
@@ -246,6 +292,12 @@ def layer(kind: str, **args: Kind):
         return cls
 
     return register
+
+
+def alias(name: str, kind: str):
+    """Another Keras name for the same class (`MaxPool2D` is `MaxPooling2D`, named max_pooling2d)."""
+    assert name not in REGISTRY, f"alias {name} clashes"
+    REGISTRY[name] = REGISTRY[kind]
 
 
 def to_snake_case(name: str) -> str:
@@ -283,6 +335,10 @@ def build_layer(call: ir.Call, symbols: dict, names) -> "Layer":
         given[kw.name], spans[kw.name] = kw.value, kw.span
     values = {}
     for arg_name, kind in cls.args.items():
+        if isinstance(kind, Ignored):
+            if arg_name in given:
+                evaluate(given[arg_name], symbols)  # still resolve names: `he_uniform` unquoted is an error
+            continue
         if arg_name not in given:
             if kind.default is REQUIRED:
                 raise ShapeproofError(f"{call.name} needs the argument {arg_name!r}", call.span,

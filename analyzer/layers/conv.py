@@ -13,8 +13,11 @@ from dataclasses import dataclass
 
 import sympy
 
-from .base import (REGISTRY, Activation, Bool, Choice, Constraint, Ignored, Int, Ints, Layer, Weight,
+from .base import (REGISTRY, Activation, OptionalInt, OptionalInts, lora, lora_macs, Bool, Choice, Constraint, Ignored, Int, Ints, Layer, Weight,
                    format_shape, layer)
+
+# Only channels_last is analysed; channels_first is accepted by the kind and refused by Spatial.validate.
+DATA_FORMAT = Choice("channels_last", "channels_first", default=None, allow_none=True)
 
 SPATIAL_NAMES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
                  3: "(batch, depth, height, width, channels)"}
@@ -44,36 +47,6 @@ def transpose_length(length, kernel, stride, dilation, padding, output_padding):
 
 
 @dataclass(frozen=True)
-class Need(Constraint):
-    """A Constraint that also names the argument to point at, and a hint, when it is known to fail."""
-
-    arg: str | None = None
-    hint: str | None = None
-
-
-class OptionalInts(Ints):
-    """None, or what Ints takes (`strides=None` in pooling, `output_padding=None`)."""
-
-    def __init__(self, n: int, minimum=1):
-        super().__init__(n, None, minimum)
-        self.describe = "None or " + self.describe
-
-    def convert(self, value):
-        return None if value is None else super().convert(value)
-
-
-class OptionalInt(Int):
-    """None, or a positive integer (`lora_rank`)."""
-
-    describe = "None or a positive integer"
-
-    def __init__(self):
-        super().__init__(None)
-
-    def convert(self, value):
-        return None if value is None else super().convert(value)
-
-
 class Spatial(Layer):
     """Shared by the layers on (batch, *spatial, channels) with `rank` spatial axes: the rank and
     data_format checks, and early errors for conditions that are already known to fail."""
@@ -96,10 +69,6 @@ class Spatial(Layer):
             if len(x) == self.rank + 1:
                 fixes.append(f"add the channels axis first: Reshape({format_shape((*x[1:], 1))})")
             self.need_rank(x, self.rank + 2, SPATIAL_NAMES[self.rank], "; or ".join(fixes) or None)
-        # Report a size condition that already fails here, at the argument it is about, in its own words.
-        for c in self.constraints(x):
-            if sympy.sympify(c.condition) is sympy.false:
-                raise self.error(c.reason, getattr(c, "arg", None), getattr(c, "hint", None))
 
 
 class Conv(Spatial):
@@ -131,13 +100,13 @@ class Conv(Spatial):
         result = []
         groups = getattr(self, "groups", 1)
         if groups != 1:
-            result.append(Need(sympy.Eq(x[-1] % groups, 0),
+            result.append(Constraint(sympy.Eq(x[-1] % groups, 0),
                                f"{self.kind} needs channels ({x[-1]}) divisible by groups={groups}", "groups",
                                "each group convolves channels / groups input channels"))
         if self.padding == "valid":
             for axis, (L, k, d) in enumerate(zip(x[1:-1], self.kernel_size, self.dilation_rate), start=1):
                 reach = d * (k - 1) + 1
-                result.append(Need(sympy.Ge(L, reach), f"{self.kind} needs at least {reach} positions on "
+                result.append(Constraint(sympy.Ge(L, reach), f"{self.kind} needs at least {reach} positions on "
                                    f"axis {axis} for its kernel, but the input has {L}", "kernel_size",
                                    'use padding="same", a smaller kernel or dilation, or a larger input'))
         return result
@@ -145,20 +114,14 @@ class Conv(Spatial):
     def weights(self, x):
         groups = getattr(self, "groups", 1)
         kernel_shape = (*self.kernel_size, x[-1] // groups if groups != 1 else x[-1], self.filters)
-        rank = getattr(self, "lora_rank", None)
-        # With LoRA, Keras freezes the kernel and trains a low-rank update kernel + A @ B next to it.
-        kernel = Weight("kernel", kernel_shape, trainable=rank is None)
         bias = [Weight("bias", (self.filters,))] if self.use_bias else []
-        lora = [Weight("lora_kernel_a", (*kernel_shape[:-1], rank)),
-                Weight("lora_kernel_b", (rank, self.filters))] if rank is not None else []
-        return [kernel, *bias, *lora]
+        return lora([Weight("kernel", kernel_shape), *bias], getattr(self, "lora_rank", None), self.filters)
 
     def macs(self, x):
         groups = getattr(self, "groups", 1)
         kernel = sympy.Mul(*self.kernel_size) * (x[-1] / groups)
-        # With LoRA the forward pass first forms kernel + A @ B: one more matrix product.
-        lora = kernel * self.lora_rank * self.filters if getattr(self, "lora_rank", None) is not None else 0
-        return x[0] * sympy.Mul(*self.spatial_out(x)) * kernel * self.filters + lora
+        return x[0] * sympy.Mul(*self.spatial_out(x)) * kernel * self.filters + \
+            lora_macs(kernel, getattr(self, "lora_rank", None), self.filters)
 
     def windows(self):
         return {axis: (d * (k - 1) + 1, s) for axis, (k, s, d) in
@@ -170,7 +133,7 @@ class Conv(Spatial):
 
 def conv_args(rank: int, paddings=("valid", "same")) -> dict:
     return dict(filters=Int(), kernel_size=Ints(rank), strides=Ints(rank, 1), padding=Choice(*paddings),
-                data_format=Choice("channels_last", "channels_first", default=None, allow_none=True),
+                data_format=DATA_FORMAT,
                 dilation_rate=Ints(rank, 1), groups=Int(1), activation=Activation(), use_bias=Bool(True),
                 **ignored("kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
                           "activity_regularizer", "kernel_constraint", "bias_constraint"),
@@ -233,7 +196,7 @@ class ConvTranspose(Conv):
         for axis, (L, k, d, op) in enumerate(zip(x[1:-1], self.kernel_size, self.dilation_rate,
                                                  self.output_padding), start=1):
             if provably(sympy.Eq(sympy.Mod(d * (k - 1) + 1, 2) + op, 0)):
-                result.append(Need(sympy.Ge(L, 2), f"{self.kind} with padding=\"same\", an even kernel and "
+                result.append(Constraint(sympy.Ge(L, 2), f"{self.kind} with padding=\"same\", an even kernel and "
                                    f"output_padding 0 makes axis {axis} empty from {L} input position; "
                                    f"it needs at least 2", "output_padding",
                                    "leave output_padding out (None) or use an odd kernel"))
@@ -259,7 +222,7 @@ class ConvTranspose(Conv):
 def conv_transpose_args(rank: int) -> dict:
     return dict(filters=Int(), kernel_size=Ints(rank), strides=Ints(rank, 1), padding=Choice("valid", "same"),
                 output_padding=OptionalInts(rank, minimum=0),
-                data_format=Choice("channels_last", "channels_first", default=None, allow_none=True),
+                data_format=DATA_FORMAT,
                 dilation_rate=Ints(rank, 1), activation=Activation(), use_bias=Bool(True),
                 **ignored("kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
                           "activity_regularizer", "kernel_constraint", "bias_constraint"))
@@ -312,7 +275,7 @@ class DepthwiseConv(Conv):
 def depthwise_args(rank: int) -> dict:
     return dict(kernel_size=Ints(rank), strides=Ints(rank, 1), padding=Choice("valid", "same"),
                 depth_multiplier=Int(1),
-                data_format=Choice("channels_last", "channels_first", default=None, allow_none=True),
+                data_format=DATA_FORMAT,
                 dilation_rate=Ints(rank, 1), activation=Activation(), use_bias=Bool(True),
                 **ignored("depthwise_initializer", "bias_initializer", "depthwise_regularizer", "bias_regularizer",
                           "activity_regularizer", "depthwise_constraint", "bias_constraint"))
@@ -351,7 +314,7 @@ class SeparableConv(Conv):
 
 def separable_args(rank: int) -> dict:
     return dict(filters=Int(), kernel_size=Ints(rank), strides=Ints(rank, 1), padding=Choice("valid", "same"),
-                data_format=Choice("channels_last", "channels_first", default=None, allow_none=True),
+                data_format=DATA_FORMAT,
                 dilation_rate=Ints(rank, 1), depth_multiplier=Int(1), activation=Activation(),
                 use_bias=Bool(True),
                 **ignored("depthwise_initializer", "pointwise_initializer", "bias_initializer",
@@ -374,4 +337,4 @@ class SeparableConv2D(SeparableConv):
     rank = 2
 
 
-__all__ = ["Spatial", "Conv", "Need", "OptionalInts", "conv_length", "transpose_length", "provably"]
+__all__ = ["DATA_FORMAT", "Spatial", "Conv", "conv_length", "transpose_length", "provably"]

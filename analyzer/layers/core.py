@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import sympy
 
-from .base import (REQUIRED, Activation, Anything, Bool, Choice, Constraint, Float, Ignored, Int, Layer, Weight,
+from .base import (REQUIRED, Activation, OptionalInt, lora, lora_macs, Anything, Bool, Choice, Constraint, Float, Ignored, Int, Layer, Weight,
                    _describe, format_shape, layer)
 from ..values import is_integer
 
 INITIALIZER_ARGS = {name: Ignored() for name in (
     "kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
-    "activity_regularizer", "kernel_constraint", "bias_constraint", "lora_rank", "lora_alpha",
-    "quantization_config")}
+    "activity_regularizer", "kernel_constraint", "bias_constraint")}
 
 
-@layer("Dense", units=Int(), activation=Activation(), use_bias=Bool(True), **INITIALIZER_ARGS)
+@layer("Dense", units=Int(), activation=Activation(), use_bias=Bool(True), **INITIALIZER_ARGS,
+       lora_rank=OptionalInt(), lora_alpha=Ignored(), quantization_config=Ignored())
 class Dense(Layer):
     """Dense(units): (batch, ..., C) -> (batch, ..., units); acts on the last axis only."""
 
@@ -26,28 +26,14 @@ class Dense(Layer):
         return (*x[:-1], self.units)
 
     def weights(self, x):
-        return [Weight("kernel", (x[-1], self.units))] + ([Weight("bias", (self.units,))] if self.use_bias else [])
+        bias = [Weight("bias", (self.units,))] if self.use_bias else []
+        return lora([Weight("kernel", (x[-1], self.units)), *bias], self.lora_rank, self.units)
 
     def macs(self, x):
-        return sympy.Mul(*x[:-1]) * x[-1] * self.units
+        return sympy.Mul(*x[:-1]) * x[-1] * self.units + lora_macs(x[-1], self.lora_rank, self.units)
 
     def receptive_field(self, x, rf):
         return rf.mix_features()
-
-
-def required(kind):
-    """`kind` with no default: the argument must be given (Choice kinds otherwise default to their first option)."""
-    kind.default = REQUIRED
-    return kind
-
-
-class OptionalInt(Int):
-    """A positive integer, or None."""
-
-    describe = "a positive integer or None"
-
-    def convert(self, value):
-        return None if value is None else super().convert(value)
 
 
 def integers(layer: Layer, arg: str, value, example: str, allow_none: bool = False) -> tuple:
@@ -62,16 +48,7 @@ def integers(layer: Layer, arg: str, value, example: str, allow_none: bool = Fal
     return tuple(None if v is None else sympy.sympify(v) for v in value)
 
 
-def provable(layer: Layer, constraints: list[Constraint], arg: str, hint: str) -> list[Constraint]:
-    """`constraints`, after raising the first provably false one as an error at `arg` with `hint`
-    (the graph would raise it too, but with a generic hint about kernels and crops)."""
-    for c in constraints:
-        if sympy.sympify(c.condition) is sympy.false:
-            raise layer.error(c.reason, arg, hint)
-    return constraints
-
-
-@layer("Activation", activation=required(Activation()))
+@layer("Activation", activation=Activation(default=REQUIRED))
 class ActivationLayer(Layer):
     """Activation(activation): element-wise, shape unchanged."""
 
@@ -99,18 +76,16 @@ class Dropout(Layer):
             raise self.error(f"noise_shape {format_shape(self.noise_shape)} has {len(self.noise_shape)} axes but the "
                              f"input {format_shape(x)} has {len(x)}", "noise_shape",
                              "give one entry per input axis, batch included; None keeps the input's size")
-        self.constraints(x)
 
     def constraints(self, x):
         if getattr(self, "noise_shape", None) is None:
             return []
         noise = format_shape(self.noise_shape)
-        return provable(self, [
-            Constraint(sympy.Or(sympy.Eq(n, 1), sympy.Eq(d, n)),
-                       f"{self.kind} noise_shape {noise} does not broadcast to the input {format_shape(x)} "
-                       f"on axis {axis}")
-            for axis, (n, d) in enumerate(zip(self.noise_shape, x)) if n is not None],
-            "noise_shape", "each entry is None (the input's size), 1 (shared mask) or the input's size")
+        return [Constraint(sympy.Or(sympy.Eq(n, 1), sympy.Eq(d, n)),
+                           f"{self.kind} noise_shape {noise} does not broadcast to the input {format_shape(x)} "
+                           f"on axis {axis}", "noise_shape",
+                           "each entry is None (the input's size), 1 (shared mask) or the input's size")
+                for axis, (n, d) in enumerate(zip(self.noise_shape, x)) if n is not None]
 
 
 class SpatialDropout(Dropout):
@@ -203,11 +178,9 @@ class Reshape(Layer):
                               f"but the input {format_shape(x)} has {total}")
         positive = [Constraint(sympy.Ge(d, 1), f"Reshape size {d} must be positive")
                     for d in self.target_shape if not d.is_number]
-        return provable(self, [size] + positive, "target_shape", "target_shape excludes the batch axis; its sizes "
-                        f"must multiply to the input's {total} elements per sample (one size may be -1)")
-
-    def check_input(self, x):
-        self.constraints(x)
+        hint = ("target_shape excludes the batch axis; its sizes must multiply to the input's "
+                f"{total} elements per sample (one size may be -1)")
+        return [Constraint(c.condition, c.reason, "target_shape", hint) for c in [size] + positive]
 
     def output_shape(self, x):
         total, known, _ = self._sizes(x)
@@ -268,14 +241,9 @@ class RepeatVector(Layer):
 
 @layer("Embedding", input_dim=Int(), output_dim=Int(), embeddings_initializer=Ignored(),
        embeddings_regularizer=Ignored(), embeddings_constraint=Ignored(), mask_zero=Bool(False),
-       weights=Ignored(), lora_rank=OptionalInt(None), lora_alpha=Ignored(), quantization_config=Ignored())
+       weights=Ignored(), lora_rank=OptionalInt(), lora_alpha=Ignored(), quantization_config=Ignored())
 class Embedding(Layer):
     """Embedding(input_dim, output_dim): (batch, ...) integer ids -> (batch, ..., output_dim)."""
-
-    def validate(self):
-        # Keras's `weights` argument (initial values) arrives as an attribute that would hide the
-        # weights() method; it changes no shape, so it is set aside.
-        self.initial_weights = self.__dict__.pop("weights", None)
 
     def output_shape(self, x):
         return (*x, self.output_dim)

@@ -9,8 +9,8 @@ import sympy
 
 from ..errors import ShapeproofError
 from ..values import did_you_mean
-from .base import REQUIRED, Bool, Choice, Ints, layer
-from .conv import Need, OptionalInts, Spatial, conv_length
+from .base import REQUIRED, Bool, Choice, Constraint, Ints, OptionalInts, layer
+from .conv import DATA_FORMAT, Spatial, conv_length
 
 
 class ExactChoice(Choice):
@@ -22,8 +22,6 @@ class ExactChoice(Choice):
                                   hint=did_you_mean(value, self.options) or f"one of {self.describe}, in lower case")
         return super().convert(value)
 
-
-DATA_FORMAT = Choice("channels_last", "channels_first", default=None, allow_none=True)
 
 
 class Pooling(Spatial):
@@ -41,8 +39,9 @@ class Pooling(Spatial):
     def constraints(self, x):
         if self.padding != "valid":
             return []
-        return [Need(sympy.Ge(L, p), f"{self.kind} needs at least {p} positions on axis {axis} for its pool, "
-                     f"but the input has {L}", "pool_size", 'use padding="same", a smaller pool_size, or a larger input')
+        return [Constraint(sympy.Ge(L, p), f"{self.kind} needs at least {p} positions on axis {axis} for its pool, "
+                     f"but the input has {L}", "pool_size",
+                     'use padding="same", a smaller pool_size, or a larger input')
                 for axis, (L, p) in enumerate(zip(x[1:-1], self.pool_size), start=1)]
 
     def receptive_field(self, x, rf):

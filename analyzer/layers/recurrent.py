@@ -11,8 +11,8 @@ from __future__ import annotations
 import sympy
 
 from ..receptive import ALL, RF, Axis
-from .base import Activation, Anything, Bool, Choice, Float, Ignored, Int, Ints, Layer, Weight, layer
-from .conv import Conv, Need
+from .base import Activation, Anything, Bool, Choice, Constraint, Float, Ignored, Int, Ints, Layer, Weight, layer
+from .conv import Conv
 from .core import INITIALIZER_ARGS
 
 # Keras's arguments that change no shape or count, by name; each layer picks its own, in its own order
@@ -64,10 +64,6 @@ class Recurrent(Layer):
             shape = ("(batch, timesteps, features)", "(batch, time, steps, channels)",
                      "(batch, time, height, width, channels)", "(batch, time, depth, height, width, channels)")
             self.need_rank(x, self.rank + 3, shape[self.rank], self.rank_hint(x))
-        # A size condition that already fails is reported here, at the argument it is about.
-        for c in self.constraints(x):
-            if sympy.sympify(c.condition) is sympy.false:
-                raise self.error(c.reason, c.arg, c.hint)
 
     def rank_hint(self, x) -> str | None:
         """How to feed an input of the wrong rank."""
@@ -180,7 +176,7 @@ class ConvLSTM(Recurrent, Conv):
         result = []
         for axis, (L, k, d) in enumerate(zip(x[2:-1], self.kernel_size, self.dilation_rate), start=2):
             reach = d * (k - 1) + 1
-            result.append(Need(sympy.Ge(L, reach), f"{self.kind} needs at least {reach} positions on "
+            result.append(Constraint(sympy.Ge(L, reach), f"{self.kind} needs at least {reach} positions on "
                                f"axis {axis} for its kernel, but the input has {L}", "kernel_size",
                                'use padding="same", a smaller kernel or dilation, or a larger input'))
         return result

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import sympy
 
-from .base import Choice, Int, Ints, Pairs, layer
-from .conv import Need, Spatial
-
-DATA_FORMAT = Choice("channels_last", "channels_first", default=None, allow_none=True)
+from .base import Choice, Constraint, Int, Ints, Pairs, layer
+from .conv import DATA_FORMAT, Spatial
 
 
 class Pair(Pairs):
@@ -67,7 +65,7 @@ class Cropping(Spatial):
         return (x[0], *(L - a - b for L, (a, b) in zip(x[1:-1], self.cropping)), x[-1])
 
     def constraints(self, x):
-        return [Need(sympy.Ge(L - a - b, 1), f"{self.kind} crops {a + b} of the {L} positions on axis {axis}; "
+        return [Constraint(sympy.Ge(L - a - b, 1), f"{self.kind} crops {a + b} of the {L} positions on axis {axis}; "
                      f"at least one must remain", "cropping", "crop less, or make the input larger")
                 for axis, (L, (a, b)) in enumerate(zip(x[1:-1], self.cropping), start=1)]
 

@@ -90,8 +90,6 @@ class Bidirectional(Wrapper):
     """Bidirectional(layer): runs a recurrence forwards and backwards, outputs merged by merge_mode."""
 
     def validate(self):
-        # The argument `weights` (initial values) would hide the method weights(); keep it aside.
-        self.initial_weights = self.__dict__.pop("weights", None)
         for arg in ("layer", "backward_layer"):
             inner = getattr(self, arg)
             if inner is not None and not isinstance(inner, Recurrent):

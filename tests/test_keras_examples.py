@@ -1,0 +1,17 @@
+"""Keras cross-check of every model in examples/, with the free sizes bound to small values."""
+from pathlib import Path
+
+import pytest
+
+import analyzer
+from keras_harness import crosscheck
+
+SIZES = {"T": 5, "H": 16, "W": 12, "C": 3, "F": 4, "k": 3, "u": 6, "n_features": 20, "L": 24}
+EXAMPLES = sorted(Path("examples").glob("*.nn"))
+MODELS = [(path, name) for path in EXAMPLES for name in analyzer.load(path).models]
+
+
+@pytest.mark.parametrize("path, name", MODELS, ids=[f"{p.stem}-{n}" for p, n in MODELS])
+def test_example_matches_keras(path, name):
+    free = {str(s) for s in analyzer.load(path).models[name].free_symbols} - {"batch"}
+    crosscheck(path.read_text(), set={k: v for k, v in SIZES.items() if k in free} or None, model=name)
