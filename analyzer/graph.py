@@ -15,7 +15,7 @@ from . import ir
 from .errors import ShapeproofError, Span
 from .layers import Constraint, Layer, Weight, build_layer, format_shape
 from .receptive import RF
-from .symbolic import max_of, normalize, strongest
+from .symbolic import lower_bounds, max_of, normalize, strongest
 from .values import did_you_mean, evaluate, is_integer, symbol
 
 DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "int8": 1, "uint8": 1,
@@ -212,7 +212,7 @@ def analyze_model(model: ir.Model, overrides: dict | None = None) -> Model:
         outputs = [_single(previous, model.body[-1].span)]
     constraints = _dedupe([c for n in nodes for c in n.constraints])
     named = [(t.producer, t.shape) for t in outputs]
-    peak = _peak_activation_bytes(inputs, nodes, named)
+    peak = _peak_activation_bytes(inputs, nodes, named, lower_bounds([c.condition for c in constraints]))
     return Model(model.name, symbols, values, inputs, nodes, named, [(t.producer, t.index) for t in outputs],
                  constraints, peak, model, model.span.line)
 
@@ -360,11 +360,11 @@ def _dedupe(constraints: list[Constraint]) -> list[Constraint]:
     return [Constraint(c, reason[c]) for c in strongest([c.condition for c in constraints])]
 
 
-def _peak_activation_bytes(inputs: list[Input], nodes: list[Node], outputs) -> sympy.Expr:
+def _peak_activation_bytes(inputs: list[Input], nodes: list[Node], outputs, bounds: dict) -> sympy.Expr:
     """The largest sum of live activations while one layer runs: its inputs, its outputs and every
     earlier value still needed later (model inputs included, weights excluded)."""
-    # Every axis of a valid model is at least 1 long, so each distinct axis formula is stood in for
-    # by a positive symbol: `12·H·W·b` is then visibly at most `12·H·W·b + 64·b·(H - 2)·(W - 2)`.
+    # Every axis of a valid model is at least 1 long, so each axis formula with a floor in it is
+    # stood in for by a positive symbol, which the polynomial comparison of max_of can handle.
     standins: dict = {}
 
     def nbytes(shapes, dtype):
@@ -388,11 +388,11 @@ def _peak_activation_bytes(inputs: list[Input], nodes: list[Node], outputs) -> s
         live += size[node.name]
         peaks.append(live)
         live -= sympy.Add(*(size[n] for n in freed_at.get(step, ())))
-    return max_of(peaks).xreplace({v: k for k, v in standins.items()})
+    return max_of(peaks, bounds).xreplace({v: k for k, v in standins.items()})
 
 
 def _standin(dim, standins: dict):
-    if dim.is_number or dim.is_Symbol:
+    if dim.is_polynomial():
         return dim
     if dim not in standins:
         standins[dim] = sympy.Dummy(integer=True, positive=True)

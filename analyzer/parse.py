@@ -81,7 +81,8 @@ def _unclosed(bracket: Token) -> ShapeproofError:
 @functools.lru_cache(maxsize=1)
 def parser() -> Lark:
     return Lark.open("../grammar/shapeproof.lark", rel_to=__file__, parser="lalr",
-                     postlex=Indenter(), propagate_positions=True, maybe_placeholders=True)
+                     postlex=Indenter(), propagate_positions=True, maybe_placeholders=True,
+                     cache=True)  # the LALR tables, pickled in the temp folder: 0.15 s off every start
 
 
 def _span(meta) -> Span:

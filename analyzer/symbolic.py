@@ -27,15 +27,30 @@ def _positive_monomial(term) -> bool:
     return coeff > 0 and all(f.is_positive for f in sympy.Mul.make_args(rest))
 
 
-def max_of(terms: list) -> sympy.Expr:
-    """The maximum of non-negative terms, with terms that another term dominates dropped first."""
+def max_of(terms: list, lower_bounds: dict | None = None) -> sympy.Expr:
+    """The maximum of non-negative terms, with terms that another term dominates dropped first.
+
+    `lower_bounds` ({H: 3}) are known bounds of symbols (the model's constraints): comparing with
+    H shifted to H + 2 (still >= 1) proves `12·H·W ≤ 12·H·W + 64·(H - 2)·(W - 2)` where H >= 3.
+    """
+    shift = {s: s + (b - 1) for s, b in (lower_bounds or {}).items() if b > 1}
+
+    def at_most(a, b):
+        return nonnegative((b - a).xreplace(shift) if shift else b - a)
+
     kept: list = []
     for t in terms:
         t = sympy.sympify(t)
-        if any(nonnegative(k - t) for k in kept):
+        if any(at_most(t, k) for k in kept):
             continue
-        kept = [k for k in kept if not nonnegative(t - k)] + [t]
+        kept = [k for k in kept if not at_most(k, t)] + [t]
     return kept[0] if len(kept) == 1 else sympy.Max(*kept, evaluate=len(kept) <= 4)
+
+
+def lower_bounds(conditions: list) -> dict:
+    """{symbol: bound} from conditions of the form `symbol >= number`."""
+    return {c.lhs: c.rhs for c in conditions
+            if isinstance(c, sympy.GreaterThan) and c.lhs.is_Symbol and c.rhs.is_number}
 
 
 def normalize(condition):
