@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 
 import analyzer  # noqa: E402
 
-pytest.importorskip("keras")
+keras = pytest.importorskip("keras")
 
 from shapeproof.keras_peer import build_keras, keras_shape  # noqa: E402
 
@@ -40,3 +40,24 @@ def crosscheck(source: str, set: dict | None = None, model: str | None = None):
             f"{where}: params (trainable, non-trainable) = "
             f"{(node.trainable_params, node.non_trainable_params)} != Keras {(trainable, frozen)}")
     return ours
+
+
+def run_and_count(source: str):
+    """Run every layer of `source` (batch 2) in Keras on torch; assert that the real output shape and
+    the multiply-accumulates torch counts (conv, matmul) equal ours."""
+    if keras.backend.backend() != "torch":
+        pytest.skip("the MAC count runs on the torch backend")
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    ours = next(iter(analyzer.loads(source, set={"batch": 2}).models.values()))
+    _, layers = build_keras(ours)
+    for node in ours.nodes:
+        layer, _ = layers[node.name]
+        x = torch.randn(*(int(d) for d in node.input_shapes))
+        with FlopCounterMode(display=False) as counter:
+            y = layer(x)
+        where = f"{node.name} ({node.text})"
+        assert tuple(y.shape) == tuple(int(d) for d in node.output_shape), f"{where}: ran to {tuple(y.shape)}"
+        assert counter.get_total_flops() == 2 * int(node.macs), (
+            f"{where}: torch counts {counter.get_total_flops() / 2} MACs, we say {node.macs}")

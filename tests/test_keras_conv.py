@@ -2,31 +2,7 @@
 layer on the torch backend: real output shapes and MACs (torch's FLOP counter / 2)."""
 import pytest
 
-import analyzer
-from keras_harness import build_keras, crosscheck
-
-keras = pytest.importorskip("keras")
-
-
-def run_and_count(source: str):
-    """Run every layer of `source` (batch 2) in Keras on torch; assert that the real output shape and
-    the multiply-accumulates torch counts (conv, matmul) equal ours."""
-    if keras.backend.backend() != "torch":
-        pytest.skip("the MAC count runs on the torch backend")
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    ours = next(iter(analyzer.loads(source, set={"batch": 2}).models.values()))
-    _, layers = build_keras(ours)
-    for node in ours.nodes:
-        layer, _ = layers[node.name]
-        x = torch.randn(*(int(d) for d in node.input_shapes))
-        with FlopCounterMode(display=False) as counter:
-            y = layer(x)
-        where = f"{node.name} ({node.text})"
-        assert tuple(y.shape) == tuple(int(d) for d in node.output_shape), f"{where}: ran to {tuple(y.shape)}"
-        assert counter.get_total_flops() == 2 * int(node.macs), (
-            f"{where}: torch counts {counter.get_total_flops() / 2} MACs, we say {node.macs}")
+from keras_harness import crosscheck, run_and_count
 
 CASES = {
     "conv1d_kernel1": """

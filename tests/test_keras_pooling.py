@@ -1,8 +1,7 @@
 """Keras cross-check: pooling (windowed and global)."""
 import pytest
 
-from keras_harness import crosscheck
-from test_keras_conv import run_and_count
+from keras_harness import crosscheck, run_and_count
 
 CASES = {
     "pooling1d": """
