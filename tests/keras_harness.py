@@ -61,3 +61,64 @@ def run_and_count(source: str):
         assert tuple(y.shape) == tuple(int(d) for d in node.output_shape), f"{where}: ran to {tuple(y.shape)}"
         assert counter.get_total_flops() == 2 * int(node.macs), (
             f"{where}: torch counts {counter.get_total_flops() / 2} MACs, we say {node.macs}")
+
+
+def random_keras_weights(keras_model, rng):
+    """Random weights for every Keras variable (BatchNormalization variances kept positive), set on the
+    model and returned in get_weights() order: Keras's own initial zeros would hide bias bugs."""
+    weights = []
+    for variable in keras_model.weights:
+        w = rng.normal(0.0, 0.5, size=tuple(variable.shape)).astype("float32")
+        if "variance" in variable.path:
+            w = np.abs(w) + 0.5
+        weights.append(w)
+    keras_model.set_weights(weights)
+    return weights
+
+
+def random_inputs(model, batch, rng):
+    """One array per model input: normal floats, or token ids below every Embedding's input_dim."""
+    vocab = min([int(n.layer.input_dim) for n in model.nodes if n.type == "Embedding"] or [2])
+    arrays = []
+    for spec in model.inputs:
+        shape = (batch, *(int(d) for d in spec.shape[1:]))
+        if spec.dtype.startswith(("int", "uint")):
+            arrays.append(rng.integers(0, vocab, size=shape).astype(spec.dtype))
+        else:
+            arrays.append(rng.normal(size=shape).astype(spec.dtype))
+    return arrays
+
+
+def relative_error(ours, theirs) -> float:
+    """max |ours - theirs|, relative to the largest magnitude of theirs."""
+    ours, theirs = np.asarray(ours, dtype=np.float64), np.asarray(theirs, dtype=np.float64)
+    return float(np.max(np.abs(ours - theirs), initial=0.0) / max(np.max(np.abs(theirs), initial=0.0), 1e-6))
+
+
+def numeric_crosscheck(source: str, set: dict | None = None, model: str | None = None, batch: int = 3,
+                       seed: int = 0, tolerance: float = 1e-4):
+    """Run the spec in Keras (predict, random weights) and through analyzer.reference.forward on the
+    same inputs; assert every layer's output agrees within `tolerance`. Returns the analysed model."""
+    import keras
+
+    from analyzer.reference import forward
+
+    program = analyzer.loads(source, set=set)
+    ours = program.models[model] if model else next(iter(program.models.values()))
+    keras_model, layers = build_keras(ours)
+    rng = np.random.default_rng(seed)
+    weights = random_keras_weights(keras_model, rng)
+    inputs = random_inputs(ours, batch, rng)
+    names = [n.name for n in ours.nodes]
+    probe = keras.Model(keras_model.inputs, [t for name in names for t in layers[name][1]])
+    flat = probe.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)
+    flat = flat if isinstance(flat, list) else [flat]
+    _, by_layer = forward(ours, weights, *inputs, keep=True)
+    for name in names:
+        theirs = [flat.pop(0) for _ in layers[name][1]]
+        mine = by_layer[name] if isinstance(by_layer[name], list) else [by_layer[name]]
+        for i, (a, b) in enumerate(zip(mine, theirs)):
+            assert a.shape == b.shape, f"{name} output {i}: shape {a.shape} != Keras {b.shape}"
+            err = relative_error(a, b)
+            assert err <= tolerance, f"{name} output {i}: relative error {err:.2e} > {tolerance:g}"
+    return ours

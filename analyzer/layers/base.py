@@ -22,6 +22,7 @@ import sympy
 
 from .. import ir
 from ..errors import ShapeproofError
+from ..lazy import np
 from ..receptive import RF
 from ..values import did_you_mean, evaluate, is_integer
 
@@ -67,6 +68,16 @@ def lora(weights: list[Weight], rank, outputs) -> list[Weight]:
     kernel, *rest = weights
     return [Weight(kernel.name, kernel.shape, trainable=False), *rest,
             Weight("lora_kernel_a", (*kernel.shape[:-1], rank)), Weight("lora_kernel_b", (rank, outputs))]
+
+
+def lora_kernel(w: list, use_bias: bool, rank):
+    """The kernel a LoRA layer really applies, from its weights [kernel, (bias), a, b]: Keras adds
+    (alpha / rank) · a @ b to the frozen kernel. Keras 3's build() re-enables LoRA with the rank
+    alone, which resets alpha to the rank, so `lora_alpha=` has no effect and the scale is 1."""
+    if rank is None:
+        return w[0]
+    a, b = w[2 if use_bias else 1:][:2]
+    return w[0] + np.tensordot(a, b, axes=1)
 
 
 def lora_macs(fan_in, rank, outputs):
@@ -407,6 +418,12 @@ class Layer:
     def receptive_field(self, x, rf: RF) -> RF:
         """How the receptive-field state changes through this layer (element-wise: unchanged)."""
         return rf
+
+    def reference(self, x, w: list):
+        """The plain NumPy forward pass in inference mode: `x` an array (a list of arrays for merges),
+        `w` this layer's weights in weights() order; returns an array, or a list for several outputs.
+        Attributes are concrete here (analyzer/reference.py binds every symbol first)."""
+        raise NotImplementedError(f"{self.kind} has no NumPy reference yet")
 
     def sublayers(self) -> list["Layer"]:
         """Layers wrapped by this one (wrappers only)."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sympy
 
-from .base import (REQUIRED, Activation, OptionalInt, lora, lora_macs, Anything, Bool, Choice, Constraint, Float, Ignored, Int, Layer, Weight,
+from .base import (REQUIRED, Activation, OptionalInt, lora, lora_kernel, lora_macs, Anything, Bool, Choice, Constraint, Float, Ignored, Int, Layer, Weight,
                    _describe, format_shape, layer)
+from ..activations import activate
 from ..values import is_integer
 
 INITIALIZER_ARGS = {name: Ignored() for name in (
@@ -34,6 +35,13 @@ class Dense(Layer):
 
     def receptive_field(self, x, rf):
         return rf.mix_features()
+
+    def reference(self, x, w):
+        kernel = lora_kernel(w, self.use_bias, self.lora_rank)
+        y = x @ kernel
+        if self.use_bias:
+            y = y + w[1]
+        return activate(self.activation, y)
 
 
 def integers(layer: Layer, arg: str, value, example: str, allow_none: bool = False) -> tuple:

@@ -1,0 +1,59 @@
+"""Keras 3's activations as plain NumPy: the reference every generated kernel is compared with.
+
+Constants are Keras's: leaky_relu slope 0.2, elu alpha 1, selu's alpha and scale, exact
+(erf) gelu, hard_sigmoid = relu6(x + 3) / 6; softmax and log_softmax act on the last axis.
+"""
+from __future__ import annotations
+
+import math
+
+from .lazy import np
+
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+
+
+def _erf(x):
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _log_softmax(x):
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+FUNCTIONS = {
+    "linear": lambda x: x,
+    "relu": lambda x: np.maximum(x, 0),
+    "relu6": lambda x: np.clip(x, 0, 6),
+    "leaky_relu": lambda x: np.where(x >= 0, x, 0.2 * x),
+    "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
+    "selu": lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0))),
+    "gelu": lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
+    "sigmoid": _sigmoid,
+    "hard_sigmoid": lambda x: np.clip(x + 3.0, 0, 6) / 6.0,
+    "tanh": lambda x: np.tanh(x),
+    "softmax": _softmax,
+    "log_softmax": _log_softmax,
+    "softplus": lambda x: np.logaddexp(x, 0),
+    "softsign": lambda x: x / (1.0 + np.abs(x)),
+    "swish": lambda x: x * _sigmoid(x),
+    "silu": lambda x: x * _sigmoid(x),
+    "exponential": lambda x: np.exp(x),
+}
+
+
+def activate(name: str | None, x):
+    """`x` through the activation `name` (None: linear), keeping x's dtype."""
+    if name is None or name == "linear":
+        return x
+    return np.asarray(FUNCTIONS[name](x), dtype=x.dtype)
