@@ -1,0 +1,33 @@
+"""shapeproof's code generator: analysed model -> Numba forward kernels.
+
+    import analyzer, codegen
+    program = analyzer.load("examples/seeds.nn", set={"n_features": 50})
+    net = codegen.build(program.models["ConvModel"], target="cpu")
+    net.set_weights(weights)       # Keras get_weights() order and layouts
+    y = net(x)
+"""
+from __future__ import annotations
+
+from .cpu import CodegenError, emit_module
+from .net import Net, import_source
+
+TARGETS = ("cpu",)
+
+
+def generate(model, target: str = "cpu", dtype: str = "float32", source_file: str = "",
+             parallel: bool = True) -> str:
+    """The generated module's source text."""
+    if target not in TARGETS:
+        raise CodegenError(f"unknown target {target!r}; one of {', '.join(TARGETS)}")
+    if dtype not in ("float32", "float64"):
+        raise CodegenError(f"dtype must be float32 or float64, got {dtype!r}")
+    return emit_module(model, dtype, source_file, parallel)
+
+
+def build(model, target: str = "cpu", dtype: str = "float32", parallel: bool = True) -> Net:
+    """Generate, import (from the cache folder) and wrap the forward pass of an analysed model."""
+    source = generate(model, target, dtype, parallel=parallel)
+    return Net(model, source, import_source(source))
+
+
+__all__ = ["build", "generate", "Net", "CodegenError"]

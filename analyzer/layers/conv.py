@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import sympy
 
-from .base import (REGISTRY, Activation, OptionalInt, OptionalInts, lora, lora_macs, Bool, Choice, Constraint, Ignored, Int, Ints, Layer, Weight,
-                   format_shape, layer)
+from ..activations import activate
+from ..lazy import np
+from .base import (REGISTRY, Activation, OptionalInt, OptionalInts, lora, lora_macs, Bool, Choice, Constraint, Float,
+                   Ignored, Int, Ints, Layer, Weight, format_shape, layer)
 
 # Only channels_last is analysed; channels_first is accepted by the kind and refused by Spatial.validate.
 DATA_FORMAT = Choice("channels_last", "channels_first", default=None, allow_none=True)
@@ -44,6 +46,119 @@ def transpose_length(length, kernel, stride, dilation, padding, output_padding):
     if output_padding is None:
         return length * stride
     return (length - 1) * stride + sympy.Mod(reach, 2) + output_padding
+
+
+# --- the NumPy reference: shared by convolutions and pooling -----------------------------------
+# Arrays are channels last, (batch, *spatial, channels). A window op is computed one kernel tap at
+# a time: the strided slice of the (padded) input that tap sees at every output position.
+
+
+def ints(values) -> tuple:
+    """SymPy integers (a tuple of them) as Python ints."""
+    return tuple(int(v) for v in values)
+
+
+def same_padding(length: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """Keras's (TF's) padding="same" of one axis, (before, after): enough for ceil(length / stride)
+    outputs, split evenly with the odd position after (right / bottom)."""
+    reach = dilation * (kernel - 1) + 1
+    out = -(-length // stride)
+    total = max(0, (out - 1) * stride + reach - length)
+    return total // 2, total - total // 2
+
+
+def pad_input(x, padding: str, kernel, strides, dilation, value=0.0):
+    """`x` padded as `padding` asks ("valid": not; "same": as same_padding; "causal": d*(k-1)
+    before, 1-D only), with `value`; returns the padded array and the (before, after) pairs."""
+    if padding == "valid":
+        pads = [(0, 0)] * len(kernel)
+    elif padding == "same":
+        pads = [same_padding(L, k, s, d) for L, k, s, d in zip(x.shape[1:-1], kernel, strides, dilation)]
+    elif padding == "causal":
+        pads = [(d * (k - 1), 0) for k, d in zip(kernel, dilation)]
+    else:
+        raise ValueError(f"unknown padding {padding!r}")
+    if any(p != (0, 0) for p in pads):
+        x = np.pad(x, [(0, 0), *pads, (0, 0)], constant_values=value)
+    return x, pads
+
+
+def window_taps(x, kernel, strides, dilation):
+    """For an already padded `x`, yield (tap, view) for every kernel tap (a tuple of indices):
+    view[:, o1, o2, ...] = x[:, o1*s1 + t1*d1, o2*s2 + t2*d2, ...], over the valid output positions."""
+    out = [(L - d * (k - 1) - 1) // s + 1 for L, k, s, d in zip(x.shape[1:-1], kernel, strides, dilation)]
+    for tap in np.ndindex(*kernel):
+        window = tuple(slice(t * d, t * d + (n - 1) * s + 1, s) for t, n, s, d in zip(tap, out, strides, dilation))
+        yield tap, x[(slice(None), *window)]
+
+
+def convolve(x, kernel, strides, padding: str, dilation, groups: int = 1):
+    """Keras's ops.conv: x (batch, *spatial, C), kernel (*k, C / groups, F) -> (batch, *spatial', F).
+    With groups, input channels [g*C/groups, (g+1)*C/groups) feed filters [g*F/groups, (g+1)*F/groups)."""
+    rank = kernel.ndim - 2
+    k = kernel.shape[:rank]
+    x, _ = pad_input(x, padding, k, strides, dilation)
+    c, f = kernel.shape[-2], kernel.shape[-1] // groups
+    grouped = kernel.reshape(*k, c, groups, f)  # filter g*f + j is (group g, j)
+    y = None
+    for tap, view in window_taps(x, k, strides, dilation):
+        part = np.einsum("...gc,cgf->...gf", view.reshape(*view.shape[:-1], groups, c), grouped[tap])
+        y = part if y is None else y + part
+    return y.reshape(*y.shape[:-2], groups * f)
+
+
+def depthwise_convolve(x, kernel, strides, padding: str, dilation):
+    """Keras's ops.depthwise_conv: kernel (*k, C, M); output channel c*M + m is input channel c
+    convolved with kernel[..., c, m]: (batch, *spatial, C) -> (batch, *spatial', C*M)."""
+    rank = kernel.ndim - 2
+    k = kernel.shape[:rank]
+    x, _ = pad_input(x, padding, k, strides, dilation)
+    y = None
+    for tap, view in window_taps(x, k, strides, dilation):
+        part = view[..., :, None] * kernel[tap]  # (batch, *out, C, M)
+        y = part if y is None else y + part
+    return y.reshape(*y.shape[:-2], -1)
+
+
+def transpose_padding(kernel: int, stride: int, dilation: int, padding: str, output_padding) -> tuple[int, int]:
+    """Keras's transposed-convolution padding of one axis, (before, after), in the convolution view
+    (input dilated by the stride, padded, convolved with the flipped kernel): as Keras's
+    _convert_conv_transpose_padding_args_from_keras_to_jax."""
+    reach = dilation * (kernel - 1) + 1
+    if padding == "valid":
+        extra = max(reach, stride) - reach if output_padding is None else output_padding
+        return reach - 1, reach - 1 + extra
+    total = stride + reach - 2 if output_padding is None else reach + reach % 2 - 2 + output_padding
+    before = min(total // 2 + total % 2, reach - 1)
+    return before, total - before
+
+
+def convolve_transpose(x, kernel, strides, padding: str, output_padding, dilation):
+    """Keras's ops.conv_transpose: x (batch, *spatial, C), kernel (*k, F, C) -> (batch, *spatial', F).
+
+    Every input position i scatters x[i] @ kernel[tap].T to position i*s + tap*d of the "full"
+    output ((L-1)*s + reach long); Keras's result is the window of it that starts at
+    reach - 1 - before (zeros where that window passes either end), of the length
+    transpose_length gives."""
+    rank = kernel.ndim - 2
+    k = kernel.shape[:rank]
+    full = [(L - 1) * s + d * (kk - 1) + 1 for L, kk, s, d in zip(x.shape[1:-1], k, strides, dilation)]
+    y = np.zeros((x.shape[0], *full, kernel.shape[-2]), dtype=x.dtype)
+    for tap in np.ndindex(*k):
+        window = tuple(slice(t * d, t * d + (L - 1) * s + 1, s) for t, L, s, d in zip(tap, x.shape[1:-1], strides, dilation))
+        y[(slice(None), *window)] += x @ kernel[tap].T
+    paddings = output_padding or (None,) * rank
+    slices, pads = [], []
+    for axis, (kk, s, d, op) in enumerate(zip(k, strides, dilation, paddings)):
+        before, after = transpose_padding(kk, s, d, padding, op)
+        reach = d * (kk - 1) + 1
+        crop_before, crop_after = reach - 1 - before, reach - 1 - after  # negative: zeros to add
+        pads.append((max(0, -crop_before), max(0, -crop_after)))
+        slices.append(slice(max(0, crop_before), full[axis] - max(0, crop_after)))
+    y = y[(slice(None), *slices)]
+    if any(p != (0, 0) for p in pads):
+        y = np.pad(y, [(0, 0), *pads, (0, 0)])
+    return y
 
 
 @dataclass(frozen=True)
@@ -130,6 +245,36 @@ class Conv(Spatial):
     def receptive_field(self, x, rf):
         return rf.mix_features().window(self.windows())
 
+    def applied_kernel(self, w):
+        """The kernel Keras convolves with, from the weights [kernel, (bias), (lora_kernel_a, lora_kernel_b)]:
+        with LoRA, kernel + (lora_alpha / lora_rank) · a @ b. Unlike Dense, Keras's convolutions keep
+        lora_alpha when build() enables LoRA (it defaults to the rank: scale 1)."""
+        if self.lora_rank is None:
+            return w[0]
+        a, b = w[2 if self.use_bias else 1:][:2]
+        alpha = self.lora_rank if self.lora_alpha is None else self.lora_alpha
+        return (w[0] + (float(alpha) / int(self.lora_rank)) * np.tensordot(a, b, axes=1)).astype(w[0].dtype)
+
+    def reference(self, x, w):
+        # (ConvLSTM derives from Conv too, but Recurrent.reference comes first in its MRO.)
+        kernel = self.applied_kernel(w)
+        y = convolve(x, kernel, ints(self.strides), self.padding, ints(self.dilation_rate), int(self.groups))
+        if self.use_bias:
+            y = y + w[1]
+        return activate(self.activation, y)
+
+
+class OptionalFloat(Float):
+    """None, or a number (`lora_alpha`)."""
+
+    describe = "None or a number"
+
+    def __init__(self):
+        super().__init__(None)
+
+    def convert(self, value):
+        return None if value is None else super().convert(value)
+
 
 def conv_args(rank: int, paddings=("valid", "same")) -> dict:
     return dict(filters=Int(), kernel_size=Ints(rank), strides=Ints(rank, 1), padding=Choice(*paddings),
@@ -137,7 +282,7 @@ def conv_args(rank: int, paddings=("valid", "same")) -> dict:
                 dilation_rate=Ints(rank, 1), groups=Int(1), activation=Activation(), use_bias=Bool(True),
                 **ignored("kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
                           "activity_regularizer", "kernel_constraint", "bias_constraint"),
-                lora_rank=OptionalInt(), lora_alpha=Ignored())
+                lora_rank=OptionalInt(), lora_alpha=OptionalFloat())
 
 
 def ignored(*names) -> dict:
@@ -218,6 +363,13 @@ class ConvTranspose(Conv):
                    enumerate(zip(self.kernel_size, self.strides, self.dilation_rate), start=1)}
         return rf.mix_features().window(reaches).upsample(dict(enumerate(self.strides, start=1)))
 
+    def reference(self, x, w):
+        output_padding = None if self.output_padding is None else ints(self.output_padding)
+        y = convolve_transpose(x, w[0], ints(self.strides), self.padding, output_padding, ints(self.dilation_rate))
+        if self.use_bias:
+            y = y + w[1]
+        return activate(self.activation, y)
+
 
 def conv_transpose_args(rank: int) -> dict:
     return dict(filters=Int(), kernel_size=Ints(rank), strides=Ints(rank, 1), padding=Choice("valid", "same"),
@@ -271,6 +423,12 @@ class DepthwiseConv(Conv):
         # Each output channel reads one input channel: features are not mixed.
         return rf.window(self.windows())
 
+    def reference(self, x, w):
+        y = depthwise_convolve(x, w[0], ints(self.strides), self.padding, ints(self.dilation_rate))
+        if self.use_bias:
+            y = y + w[1]
+        return activate(self.activation, y)
+
 
 def depthwise_args(rank: int) -> dict:
     return dict(kernel_size=Ints(rank), strides=Ints(rank, 1), padding=Choice("valid", "same"),
@@ -311,6 +469,14 @@ class SeparableConv(Conv):
         mid = x[-1] * self.depth_multiplier
         return x[0] * sympy.Mul(*self.spatial_out(x)) * (sympy.Mul(*self.kernel_size) * mid + mid * self.filters)
 
+    def reference(self, x, w):
+        # Keras's ops.separable_conv: the depthwise convolution, then the 1x1 pointwise one.
+        y = depthwise_convolve(x, w[0], ints(self.strides), self.padding, ints(self.dilation_rate))
+        y = y @ w[1].reshape(w[1].shape[-2:])
+        if self.use_bias:
+            y = y + w[2]
+        return activate(self.activation, y)
+
 
 def separable_args(rank: int) -> dict:
     return dict(filters=Int(), kernel_size=Ints(rank), strides=Ints(rank, 1), padding=Choice("valid", "same"),
@@ -337,4 +503,5 @@ class SeparableConv2D(SeparableConv):
     rank = 2
 
 
-__all__ = ["DATA_FORMAT", "Spatial", "Conv", "conv_length", "transpose_length", "provably"]
+__all__ = ["DATA_FORMAT", "Spatial", "Conv", "conv_length", "transpose_length", "provably", "ints", "same_padding",
+           "pad_input", "window_taps", "convolve", "depthwise_convolve", "convolve_transpose"]

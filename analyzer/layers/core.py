@@ -7,6 +7,7 @@ import sympy
 from .base import (REQUIRED, Activation, OptionalInt, lora, lora_kernel, lora_macs, Anything, Bool, Choice, Constraint, Float, Ignored, Int, Layer, Weight,
                    _describe, format_shape, layer)
 from ..activations import activate
+from ..lazy import np
 from ..values import is_integer
 
 INITIALIZER_ARGS = {name: Ignored() for name in (
@@ -60,6 +61,9 @@ def integers(layer: Layer, arg: str, value, example: str, allow_none: bool = Fal
 class ActivationLayer(Layer):
     """Activation(activation): element-wise, shape unchanged."""
 
+    def reference(self, x, w):
+        return activate(self.activation, x)
+
 
 @layer("Dropout", rate=Float(), noise_shape=Anything(None), seed=Ignored())
 class Dropout(Layer):
@@ -94,6 +98,10 @@ class Dropout(Layer):
                            f"on axis {axis}", "noise_shape",
                            "each entry is None (the input's size), 1 (shared mask) or the input's size")
                 for axis, (n, d) in enumerate(zip(self.noise_shape, x)) if n is not None]
+
+    def reference(self, x, w):
+        # Inference: Keras's Dropout (and SpatialDropout, which derives from it) is the identity.
+        return x
 
 
 class SpatialDropout(Dropout):
@@ -151,6 +159,12 @@ class Flatten(Layer):
         # channels_first only reorders the elements before flattening, not their number.
         return (x[0], sympy.Mul(*x[1:]))
 
+    def reference(self, x, w):
+        # Keras moves channels_first's channel axis last before flattening (row-major order).
+        if self.data_format == "channels_first" and x.ndim > 2:
+            x = np.transpose(x, (0, *range(2, x.ndim), 1))
+        return x.reshape(x.shape[0], -1)
+
     def receptive_field(self, x, rf):
         return rf.fold(1)
 
@@ -194,6 +208,9 @@ class Reshape(Layer):
         total, known, _ = self._sizes(x)
         return (x[0], *(total / known if d == -1 else d for d in self.target_shape))
 
+    def reference(self, x, w):
+        return x.reshape(x.shape[0], *(int(d) for d in self.target_shape))  # row-major; -1 inferred
+
     def receptive_field(self, x, rf):
         # Row-major order: leading axes whose sizes are unchanged keep their index; the rest are
         # regrouped, so their positions are folded into features.
@@ -227,6 +244,9 @@ class Permute(Layer):
     def output_shape(self, x):
         return (x[0], *(x[d] for d in self.dims))
 
+    def reference(self, x, w):
+        return np.transpose(x, (0, *self.dims))
+
     def receptive_field(self, x, rf):
         return rf.move({old: new for new, old in enumerate(self.dims, start=1)})
 
@@ -240,6 +260,9 @@ class RepeatVector(Layer):
 
     def output_shape(self, x):
         return (x[0], self.n, x[1])
+
+    def reference(self, x, w):
+        return np.repeat(x[:, None, :], int(self.n), axis=1)
 
     def receptive_field(self, x, rf):
         # Every repeat is a copy of the same input element: dependencies are unchanged, and an
@@ -268,3 +291,12 @@ class Embedding(Layer):
         # A lookup is per id: each output vector depends on its own id only, and the ids' axes
         # keep their positions (the new feature axis is appended after them).
         return rf
+
+    def reference(self, x, w):
+        # Keras casts non-integer ids to int32 (truncating) and looks them up with ops.take, which
+        # wraps negative ids once. With LoRA it looks up in table + a @ b: as for Dense, build()
+        # re-enables LoRA with the rank alone, so lora_alpha is reset to the rank (scale 1).
+        # mask_zero only attaches a mask for later layers; the vectors of id 0 are looked up as usual.
+        ids = x if np.issubdtype(x.dtype, np.integer) else x.astype(np.int32)
+        table = lora_kernel(w, False, self.lora_rank)
+        return table[ids]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sympy
 
 from .base import AnyInt, Constraint, Layer, format_shape, layer
+from ..lazy import np
 
 
 class Merge(Layer):
@@ -79,10 +80,31 @@ class Elementwise(Merge):
                 out.append(self.equal(a, b, [(batch, *first), (batch, *second)], axis, constraints, hint))
         return tuple(out)
 
+    def aligned(self, x) -> list:
+        """The inputs as Keras's Merge.call has them: when ranks differ, each shorter one gets new
+        size-1 axes inserted right after the batch axis (expand_dims at axis 1) up to the longest
+        rank, so shapes align at their last axis; NumPy broadcasting then does the rest."""
+        rank = max(a.ndim for a in x)
+        return [a.reshape(a.shape[0], *[1] * (rank - a.ndim), *a.shape[1:]) for a in x]
+
+    def combine(self, a, b):
+        """The binary operation folded left to right over the inputs."""
+        raise NotImplementedError
+
+    def reference(self, x, w):
+        x = self.aligned(x)
+        y = x[0]
+        for a in x[1:]:
+            y = self.combine(y, a)
+        return y
+
 
 @layer("Add")
 class Add(Elementwise):
     """Add(): [a, b, ...] -> a + b + ... (broadcast shapes)."""
+
+    def combine(self, a, b):
+        return a + b
 
 
 @layer("Subtract")
@@ -91,25 +113,43 @@ class Subtract(Elementwise):
 
     arity = 2
 
+    def combine(self, a, b):
+        return a - b
+
 
 @layer("Multiply")
 class Multiply(Elementwise):
     """Multiply(): [a, b, ...] -> a * b * ... (broadcast shapes)."""
+
+    def combine(self, a, b):
+        return a * b
 
 
 @layer("Average")
 class Average(Elementwise):
     """Average(): [a, b, ...] -> their mean (broadcast shapes)."""
 
+    def combine(self, a, b):
+        return a + b
+
+    def reference(self, x, w):
+        return super().reference(x, w) / len(x)  # Keras: the sum, then divided by the count
+
 
 @layer("Maximum")
 class Maximum(Elementwise):
     """Maximum(): [a, b, ...] -> their element-wise maximum (broadcast shapes)."""
 
+    def combine(self, a, b):
+        return np.maximum(a, b)
+
 
 @layer("Minimum")
 class Minimum(Elementwise):
     """Minimum(): [a, b, ...] -> their element-wise minimum (broadcast shapes)."""
+
+    def combine(self, a, b):
+        return np.minimum(a, b)
 
 
 @layer("Concatenate", axis=AnyInt(-1))
@@ -144,3 +184,6 @@ class Concatenate(Merge):
         return tuple(out), constraints
 
     # receptive field: each output element is one input element (the graph merged the states).
+
+    def reference(self, x, w):
+        return np.concatenate(x, axis=int(self.axis))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sympy
 
 from .base import AnyInt, Anything, Bool, Float, Ignored, Layer, Weight, _describe, format_shape, layer
+from ..lazy import np
 from ..values import is_integer
 
 
@@ -69,6 +70,25 @@ class BatchNormalization(Normalization):
 
     # receptive field: at inference each element is scaled and shifted on its own (unchanged).
 
+    def reference(self, x, w):
+        # Inference (renorm too): Keras normalises with the moving statistics,
+        # (x - moving_mean) * (rsqrt(moving_variance + epsilon) * gamma) + beta, per channel;
+        # renorm's extra statistics (moving_stddev, renorm_mean, renorm_stddev) serve training only.
+        axis = self.positions(x.shape)[0]
+        w = list(w)
+        gamma = w.pop(0) if self.scale else None
+        beta = w.pop(0) if self.center else None
+        mean, variance = w[0], w[1]
+        shape = [1] * x.ndim
+        shape[axis] = x.shape[axis]
+        inv = 1.0 / np.sqrt(variance + self.epsilon)
+        if gamma is not None:
+            inv = inv * gamma
+        y = (x - mean.reshape(shape)) * inv.reshape(shape)
+        if beta is not None:
+            y = y + beta.reshape(shape)
+        return y.astype(x.dtype, copy=False)
+
 
 @layer("LayerNormalization", axis=Anything(-1), epsilon=Float(1e-3), center=Bool(True), scale=Bool(True),
        **ignored("beta_initializer", "gamma_initializer"), **REGULARIZER_ARGS, rms_scaling=Bool(False))
@@ -93,3 +113,31 @@ class LayerNormalization(Normalization):
         if len(x) - 1 in positions:
             rf = rf.mix_features()
         return rf.window({p: (sympy.oo, 1) for p in positions})
+
+    def reference(self, x, w):
+        # Keras (ops.layer_normalization) sorts the axes as given, e.g. [-1, 1] stays [-1, 1], and
+        # *reshapes* gamma and beta (shaped from that order) to the input's rank with the normalised
+        # sizes in place: for axes out of ascending position order this reorders their elements
+        # (row-major), which is what Keras computes, so the reference does the same.
+        positions = self.positions(x.shape)
+        broadcast = [1] * x.ndim
+        for a in sorted(self.axis_list()):
+            broadcast[a] = x.shape[a]
+        axes = tuple(sorted(positions))
+        w = list(w)
+        gamma = w.pop(0).reshape(broadcast) if self.scale or self.rms_scaling else None
+        beta = w.pop(0).reshape(broadcast) if self.center and not self.rms_scaling else None
+        mean = x.mean(axis=axes, keepdims=True)
+        variance = x.var(axis=axes, keepdims=True)  # population variance (no Bessel correction)
+        inv = 1.0 / np.sqrt(variance + self.epsilon)
+        if self.rms_scaling:
+            # Keras's (deprecated) rms_scaling divides by the standard deviation without
+            # subtracting the mean: x * rsqrt(var + epsilon) * gamma, no beta.
+            y = x * inv
+        else:
+            y = (x - mean) * inv
+        if gamma is not None:
+            y = y * gamma
+        if beta is not None:
+            y = y + beta
+        return y.astype(x.dtype, copy=False)

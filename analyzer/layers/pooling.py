@@ -8,9 +8,10 @@ from __future__ import annotations
 import sympy
 
 from ..errors import ShapeproofError
+from ..lazy import np
 from ..values import did_you_mean
 from .base import REQUIRED, Bool, Choice, Constraint, Ints, OptionalInts, layer
-from .conv import DATA_FORMAT, Spatial, conv_length
+from .conv import DATA_FORMAT, Spatial, conv_length, ints, pad_input, window_taps
 
 
 class ExactChoice(Choice):
@@ -47,6 +48,36 @@ class Pooling(Spatial):
     def receptive_field(self, x, rf):
         return rf.window({axis: (p, s) for axis, (p, s) in enumerate(zip(self.pool_size, self.strides), start=1)})
 
+    def pool_views(self, x, value):
+        """The input views of every pool tap (see window_taps), the input padded with `value` as
+        `padding` asks."""
+        pool, strides = ints(self.pool_size), ints(self.strides)
+        padded, _ = pad_input(x, self.padding, pool, strides, (1,) * self.rank, value)
+        return [view for _, view in window_taps(padded, pool, strides, (1,) * self.rank)]
+
+
+class MaxPooling(Pooling):
+    """Shared by max pooling: the maximum over the window; padded positions never win (-inf)."""
+
+    def reference(self, x, w):
+        views = self.pool_views(x, -np.inf)
+        y = views[0]
+        for view in views[1:]:
+            y = np.maximum(y, view)
+        return y
+
+
+class AveragePooling(Pooling):
+    """Shared by average pooling: the mean over the window's positions inside the input. With
+    padding="same", the padded positions are left out of the count, as in TF, JAX and Keras's own
+    definition. (Keras 3.15's torch backend deviates where the padding is uneven on some axis: it
+    pads by repeating the edge and counts those copies; keras-team/keras#23233 fixes that.)"""
+
+    def reference(self, x, w):
+        total = sum(self.pool_views(x, 0.0))
+        count = sum(self.pool_views(np.ones((1, *x.shape[1:-1], 1), dtype=x.dtype), 0.0))  # inputs per window
+        return (total / count).astype(x.dtype)
+
 
 def pooling_args(rank: int, pool_size) -> dict:
     return dict(pool_size=Ints(rank, pool_size), strides=OptionalInts(rank), padding=ExactChoice("valid", "same"),
@@ -54,21 +85,21 @@ def pooling_args(rank: int, pool_size) -> dict:
 
 
 @layer("MaxPooling1D", **pooling_args(1, 2))
-class MaxPooling1D(Pooling):
+class MaxPooling1D(MaxPooling):
     """MaxPooling1D(pool_size=2): (batch, steps, C) -> (batch, steps', C)."""
 
     rank = 1
 
 
 @layer("MaxPooling2D", **pooling_args(2, (2, 2)))
-class MaxPooling2D(Pooling):
+class MaxPooling2D(MaxPooling):
     """MaxPooling2D(pool_size=(2, 2)): (batch, H, W, C) -> (batch, H', W', C)."""
 
     rank = 2
 
 
 @layer("MaxPooling3D", **pooling_args(3, (2, 2, 2)))
-class MaxPooling3D(Pooling):
+class MaxPooling3D(MaxPooling):
     """MaxPooling3D(pool_size=(2, 2, 2)): (batch, D, H, W, C) -> (batch, D', H', W', C)."""
 
     rank = 3
@@ -78,21 +109,21 @@ class MaxPooling3D(Pooling):
 
 
 @layer("AveragePooling1D", **pooling_args(1, REQUIRED))
-class AveragePooling1D(Pooling):
+class AveragePooling1D(AveragePooling):
     """AveragePooling1D(pool_size): (batch, steps, C) -> (batch, steps', C)."""
 
     rank = 1
 
 
 @layer("AveragePooling2D", **pooling_args(2, REQUIRED))
-class AveragePooling2D(Pooling):
+class AveragePooling2D(AveragePooling):
     """AveragePooling2D(pool_size): (batch, H, W, C) -> (batch, H', W', C)."""
 
     rank = 2
 
 
 @layer("AveragePooling3D", **pooling_args(3, REQUIRED))
-class AveragePooling3D(Pooling):
+class AveragePooling3D(AveragePooling):
     """AveragePooling3D(pool_size): (batch, D, H, W, C) -> (batch, D', H', W', C)."""
 
     rank = 3
@@ -108,47 +139,64 @@ class GlobalPooling(Spatial):
     def receptive_field(self, x, rf):
         return rf.reduce(range(1, self.rank + 1))
 
+    def spatial_axes(self) -> tuple:
+        return tuple(range(1, self.rank + 1))
+
+
+class GlobalMaxPooling(GlobalPooling):
+    """Shared by global max pooling: the maximum over every spatial position."""
+
+    def reference(self, x, w):
+        return x.max(axis=self.spatial_axes(), keepdims=self.keepdims)
+
+
+class GlobalAveragePooling(GlobalPooling):
+    """Shared by global average pooling: the mean over every spatial position."""
+
+    def reference(self, x, w):
+        return x.mean(axis=self.spatial_axes(), keepdims=self.keepdims).astype(x.dtype)
+
 
 GLOBAL_ARGS = dict(data_format=DATA_FORMAT, keepdims=Bool(False))
 
 
 @layer("GlobalMaxPooling1D", **GLOBAL_ARGS)
-class GlobalMaxPooling1D(GlobalPooling):
+class GlobalMaxPooling1D(GlobalMaxPooling):
     """GlobalMaxPooling1D(): (batch, steps, C) -> (batch, C)."""
 
     rank = 1
 
 
 @layer("GlobalMaxPooling2D", **GLOBAL_ARGS)
-class GlobalMaxPooling2D(GlobalPooling):
+class GlobalMaxPooling2D(GlobalMaxPooling):
     """GlobalMaxPooling2D(): (batch, H, W, C) -> (batch, C)."""
 
     rank = 2
 
 
 @layer("GlobalMaxPooling3D", **GLOBAL_ARGS)
-class GlobalMaxPooling3D(GlobalPooling):
+class GlobalMaxPooling3D(GlobalMaxPooling):
     """GlobalMaxPooling3D(): (batch, D, H, W, C) -> (batch, C)."""
 
     rank = 3
 
 
 @layer("GlobalAveragePooling1D", **GLOBAL_ARGS)
-class GlobalAveragePooling1D(GlobalPooling):
+class GlobalAveragePooling1D(GlobalAveragePooling):
     """GlobalAveragePooling1D(): (batch, steps, C) -> (batch, C)."""
 
     rank = 1
 
 
 @layer("GlobalAveragePooling2D", **GLOBAL_ARGS)
-class GlobalAveragePooling2D(GlobalPooling):
+class GlobalAveragePooling2D(GlobalAveragePooling):
     """GlobalAveragePooling2D(): (batch, H, W, C) -> (batch, C)."""
 
     rank = 2
 
 
 @layer("GlobalAveragePooling3D", **GLOBAL_ARGS)
-class GlobalAveragePooling3D(GlobalPooling):
+class GlobalAveragePooling3D(GlobalAveragePooling):
     """GlobalAveragePooling3D(): (batch, D, H, W, C) -> (batch, C)."""
 
     rank = 3

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sympy
 
+from ..activations import activate
+from ..lazy import np
 from ..receptive import ALL, RF, Axis
 from .base import Activation, Anything, Bool, Choice, Constraint, Float, Ignored, Int, Ints, Layer, Weight, layer
 from .conv import Conv
@@ -107,6 +109,46 @@ class Recurrent(Layer):
         """Spatial windows of one whole recurrence (none for plain RNNs)."""
         return {}
 
+    # --- the NumPy reference ---------------------------------------------------------------------
+    # Keras runs the cell from zero states over the steps in order (reversed with go_backwards,
+    # whose output sequence stays in that processing order: step 0 is the last time step). The
+    # output of every cell here is its new h, so the last output is the final h. Dropout is off at
+    # inference; stateful and unroll change nothing in one call from zero states.
+
+    def project_input(self, x_t, kernel):
+        """One step's input times the kernel: (batch, C) @ (C, gates*u)."""
+        return x_t @ kernel
+
+    def project_state(self, h, kernel):
+        """The previous state times the recurrent kernel: (batch, u) @ (u, gates*u)."""
+        return h @ kernel
+
+    def initial_states(self, x):
+        """Zero states (h, and c for LSTMs) for input `x` (batch, T, *spatial, C)."""
+        shape = tuple(int(d) for d in self.state_shape(x.shape))
+        return [np.zeros(shape, dtype=x.dtype) for _ in range(self.states)]
+
+    def step(self, x_t, states: list, w: list) -> list:
+        """One step of the cell: the new states (h first) from input x_t and the previous states."""
+        kernel, recurrent_kernel, *bias = w
+        z = self.project_input(x_t, kernel) + self.project_state(states[0], recurrent_kernel)
+        if self.use_bias:
+            z = z + bias[0]
+        return [activate(self.activation, z)]
+
+    def reference(self, x, w):
+        states = self.initial_states(x)
+        steps = x[:, ::-1] if self.go_backwards else x
+        outputs = []
+        for t in range(steps.shape[1]):
+            states = self.step(steps[:, t], states, w)
+            outputs.append(states[0])
+        if self.return_sequences:
+            y = np.stack(outputs, axis=1) if outputs else np.zeros((x.shape[0], 0, *states[0].shape[1:]), x.dtype)
+        else:
+            y = states[0]
+        return [y, *states] if self.return_state else y
+
     def receptive_field(self, x, rf):
         # Features are mixed at every step (an axis carried on the feature axis is mixed too).
         rf = rf.fold(len(x) - 1).mix_features().window(self.recurrence_windows(x))
@@ -141,6 +183,31 @@ class GRU(Recurrent):
         # reset_after keeps separate input and recurrent biases, one row each.
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
+    def step(self, x_t, states, w):
+        kernel, recurrent_kernel, *bias = w
+        u = int(self.units)
+        h = states[0]
+        x_proj = x_t @ kernel  # (batch, 3u): z, r, h blocks
+        if self.use_bias:
+            x_proj = x_proj + (bias[0][0] if self.reset_after else bias[0])
+        x_z, x_r, x_h = x_proj[:, :u], x_proj[:, u:2 * u], x_proj[:, 2 * u:]
+        if self.reset_after:
+            # The reset gate multiplies the recurrent projection (its bias row 1 included).
+            h_proj = h @ recurrent_kernel
+            if self.use_bias:
+                h_proj = h_proj + bias[0][1]
+            h_z, h_r, h_h = h_proj[:, :u], h_proj[:, u:2 * u], h_proj[:, 2 * u:]
+            z = activate(self.recurrent_activation, x_z + h_z)
+            r = activate(self.recurrent_activation, x_r + h_r)
+            candidate = activate(self.activation, x_h + r * h_h)
+        else:
+            # The reset gate multiplies the state before its projection.
+            h_proj = h @ recurrent_kernel[:, :2 * u]
+            z = activate(self.recurrent_activation, x_z + h_proj[:, :u])
+            r = activate(self.recurrent_activation, x_r + h_proj[:, u:])
+            candidate = activate(self.activation, x_h + (r * h) @ recurrent_kernel[:, 2 * u:])
+        return [z * h + (1 - z) * candidate]
+
 
 @layer("LSTM", **rnn_args(
     "units", "activation", "recurrent_activation", "use_bias", "kernel_initializer", "recurrent_initializer",
@@ -152,6 +219,43 @@ class LSTM(Recurrent):
     """LSTM(units): (batch, T, C) -> (batch, units), or (batch, T, units) with return_sequences."""
 
     gates, states = 4, 2
+
+    def step(self, x_t, states, w):
+        kernel, recurrent_kernel, *bias = w
+        h, c = states
+        z = self.project_input(x_t, kernel) + self.project_state(h, recurrent_kernel)
+        if self.use_bias:
+            z = z + bias[0]
+        u = z.shape[-1] // 4  # gate blocks i, f, c, o on the last axis
+        i = activate(self.recurrent_activation, z[..., :u])
+        f = activate(self.recurrent_activation, z[..., u:2 * u])
+        o = activate(self.recurrent_activation, z[..., 3 * u:])
+        c = f * c + i * activate(self.activation, z[..., 2 * u:3 * u])
+        return [o * activate(self.activation, c), c]
+
+
+def _same_padding(length: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
+    """Keras/TF "same" padding of one axis: ceil(length / stride) outputs, the odd pixel on the right."""
+    reach = dilation * (k - 1) + 1
+    out = -(-length // stride)
+    total = max(0, (out - 1) * stride + reach - length)
+    return total // 2, total - total // 2
+
+
+def _conv(x, kernel, strides, dilation, padding: str):
+    """Plain N-D convolution, channels last: x (batch, *spatial, C) * kernel (*k, C, F) -> (batch, *spatial', F).
+    One tap at a time: the input window the tap sees at every output position, times kernel[tap]."""
+    rank = kernel.ndim - 2
+    k = kernel.shape[:rank]
+    if padding == "same":
+        pads = [_same_padding(L, kk, s, d) for L, kk, s, d in zip(x.shape[1:-1], k, strides, dilation)]
+        x = np.pad(x, [(0, 0), *pads, (0, 0)])
+    out = [(L - d * (kk - 1) - 1) // s + 1 for L, kk, s, d in zip(x.shape[1:-1], k, strides, dilation)]
+    y = np.zeros((x.shape[0], *out, kernel.shape[-1]), dtype=x.dtype)
+    for tap in np.ndindex(*k):
+        window = tuple(slice(t * d, t * d + (n - 1) * s + 1, s) for t, n, s, d in zip(tap, out, strides, dilation))
+        y += x[(slice(None), *window)] @ kernel[tap]
+    return y
 
 
 class ConvLSTM(Recurrent, Conv):
@@ -169,6 +273,16 @@ class ConvLSTM(Recurrent, Conv):
     def state_shape(self, x):
         # The input convolution sets the grid; the recurrent one is "same" with stride 1, keeping it.
         return (x[0], *self.spatial_out((x[0], *x[2:])), self.filters)
+
+    step = LSTM.step  # the LSTM cell, its products being convolutions
+
+    def project_input(self, x_t, kernel):
+        # The layer's own strides, dilation and padding.
+        return _conv(x_t, kernel, [int(s) for s in self.strides], [int(d) for d in self.dilation_rate], self.padding)
+
+    def project_state(self, h, kernel):
+        # "same" with stride 1 and no dilation: the state keeps its grid.
+        return _conv(h, kernel, [1] * self.rank, [1] * self.rank, "same")
 
     def constraints(self, x):
         if self.padding != "valid":

@@ -9,6 +9,7 @@ import copy
 from dataclasses import replace
 
 from ..errors import ShapeproofError
+from ..lazy import np
 from ..receptive import RF, Axis
 from ..values import did_you_mean
 from .base import Choice, Ignored, Layer, LayerArg, format_shape, layer
@@ -61,6 +62,12 @@ class TimeDistributed(Wrapper):
 
     def macs(self, x):
         return x[1] * self.layer.macs(self.inner_input(x))
+
+    def reference(self, x, w):
+        # Every step is independent: fold time into the batch, run the layer once, unfold.
+        batch, steps = x.shape[:2]
+        y = self.layer.reference(x.reshape(batch * steps, *x.shape[2:]), w)
+        return y.reshape(batch, steps, *y.shape[1:])
 
     def receptive_field(self, x, rf):
         # The inner layer never sees the time axis: hide it (size 0 means "untouched by layers"),
@@ -146,6 +153,31 @@ class Bidirectional(Wrapper):
 
     def macs(self, x):
         return sum(sub.macs(x) for sub in self.sublayers())
+
+    def reference(self, x, w):
+        # The weights are the forward layer's, then the backward layer's.
+        split = len(self.forward.weights(x.shape))
+        y, y_rev = self.forward.reference(x, w[:split]), self.backward.reference(x, w[split:])
+        states = []
+        if self.return_state:
+            # [output, *states] each; Keras returns the forward states, then the backward ones.
+            (y, *forward_states), (y_rev, *backward_states) = y, y_rev
+            states = forward_states + backward_states
+        if self.forward.return_sequences:
+            # The backward layer's sequence is in processing order: flip it back to time order.
+            y_rev = y_rev[:, ::-1]
+        if self.merge_mode == "concat":
+            outs = [np.concatenate([y, y_rev], axis=-1)]
+        elif self.merge_mode == "sum":
+            outs = [y + y_rev]
+        elif self.merge_mode == "ave":
+            outs = [(y + y_rev) / 2]
+        elif self.merge_mode == "mul":
+            outs = [y * y_rev]
+        else:  # None: both, unmerged
+            outs = [y, y_rev]
+        result = outs + states
+        return result if len(result) > 1 else result[0]
 
     def receptive_field(self, x, rf):
         return RF.merge([sub.receptive_field(x, rf) for sub in self.sublayers()])

@@ -1,0 +1,91 @@
+"""Generated Numba CPU kernels: the module itself, caching, and the exemplar kernels."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import analyzer
+import codegen
+from codegen_harness import check_generated
+
+SMALL = """
+model M(batch, T):
+    input (batch, T, 3)
+    Conv1D(8, 3, activation="relu")
+    Conv1D(6, 3, strides=2, padding="same", groups=2)
+    Dense(4, activation="softmax")
+"""
+
+
+def test_exemplar_kernels_match_reference_at_several_sizes():
+    check_generated(SMALL, sizes=[{"batch": 1, "T": 3}, {"batch": 2, "T": 12}, {"batch": 3, "T": 13}])
+
+
+def test_float64_build():
+    check_generated(SMALL, sizes=[{"T": 9}], dtype="float64", tolerance=1e-10)
+
+
+@pytest.mark.parametrize("layer", [
+    'Conv2D(6, (3, 2), strides=(2, 1), padding="same", dilation_rate=1)',
+    'Conv2D(4, 3, dilation_rate=(2, 1), groups=2, activation="tanh")',
+])
+def test_conv2d(layer):
+    check_generated(f"model M(batch):\n    input (batch, 9, 8, 4)\n    {layer}\n")
+
+
+def test_conv3d_and_dense_on_rank_5():
+    check_generated("model M(batch):\n    input (batch, 5, 6, 4, 2)\n    Conv3D(4, (3, 2, 2), padding=\"same\")\n"
+                    "    Dense(3, activation=\"gelu\")\n")
+
+
+def test_causal_dilated_and_lora():
+    check_generated("model M(batch, T):\n    input (batch, T, 4)\n"
+                    "    Conv1D(5, 3, padding=\"causal\", dilation_rate=2, lora_rank=2)\n"
+                    "    Dense(3, lora_rank=1)\n", sizes=[{"T": 5}, {"T": 8}])
+
+
+@pytest.mark.parametrize("activation", ["relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid",
+                                        "hard_sigmoid", "tanh", "softmax", "log_softmax", "softplus", "softsign",
+                                        "swish", "silu", "exponential", "linear"])
+def test_every_activation(activation):
+    check_generated(f"model M(batch):\n    input (batch, 3, 5)\n    Dense(4)\n    Activation(\"{activation}\")\n")
+
+
+def test_wrong_weights_and_inputs_are_named():
+    net = codegen.build(analyzer.loads(SMALL).models["M"])
+    with pytest.raises(ValueError, match="conv1d_1.*kernel.*\\(3, 4, 6\\)"):
+        net.set_weights([np.zeros(s) if i != 2 else np.zeros((3, 8, 6)) for i, (_, _, s) in
+                         enumerate(net.weight_shapes)])
+    with pytest.raises(ValueError, match="has 6 weight arrays, got 1"):
+        net.set_weights([np.zeros(1)])
+    net.random_weights()
+    with pytest.raises(ValueError, match="rank 3"):
+        net(np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="at least 3 positions"):
+        net(np.zeros((2, 2, 3)))
+
+
+def test_save_and_load_npz(tmp_path):
+    net = codegen.build(analyzer.loads(SMALL).models["M"])
+    weights = net.random_weights(3)
+    net.save_weights(tmp_path / "w.npz")
+    other = codegen.build(analyzer.loads(SMALL).models["M"])
+    other.load_weights(tmp_path / "w.npz")
+    x = np.ones((1, 6, 3), np.float32)
+    assert np.array_equal(net(x), other(x)) and len(weights) == 6
+
+
+def test_second_process_compiles_nothing(tmp_path):
+    script = ("import time, numpy as np, analyzer, codegen\n"
+              f"m = analyzer.loads({SMALL!r}).models['M']\n"
+              "net = codegen.build(m); net.random_weights()\n"
+              "t = time.perf_counter(); net(np.ones((1, 7, 3), np.float32)); print(time.perf_counter() - t)\n")
+    env = {**os.environ, "SHAPEPROOF_CACHE": str(tmp_path)}
+    first = float(subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                                 check=True).stdout)
+    second = float(subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                                  check=True).stdout)
+    assert any(p.suffix == ".nbi" for p in tmp_path.rglob("*")), "Numba wrote no cache index"
+    assert second < first / 5, f"second process took {second:.2f} s after {first:.2f} s: it recompiled"
