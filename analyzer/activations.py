@@ -18,7 +18,7 @@ def _erf(x):
 
 
 def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # = 1 / (1 + exp(-x)), without overflowing for very negative x
 
 
 def _softmax(x):

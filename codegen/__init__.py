@@ -5,11 +5,12 @@
     net = codegen.build(program.models["ConvModel"], target="cpu")
     net.set_weights(weights)       # Keras get_weights() order and layouts
     y = net(x)
+
+NumPy and Numba are imported on first use, so `import codegen` (and the CLI's `report`) stays fast.
 """
 from __future__ import annotations
 
-from .cpu import CodegenError, emit_module
-from .net import Net, import_source
+from .errors import CodegenError
 
 TARGETS = ("cpu",)
 
@@ -21,13 +22,17 @@ def generate(model, target: str = "cpu", dtype: str = "float32", source_file: st
         raise CodegenError(f"unknown target {target!r}; one of {', '.join(TARGETS)}")
     if dtype not in ("float32", "float64"):
         raise CodegenError(f"dtype must be float32 or float64, got {dtype!r}")
+    from .cpu import emit_module
+
     return emit_module(model, dtype, source_file, parallel)
 
 
-def build(model, target: str = "cpu", dtype: str = "float32", parallel: bool = True) -> Net:
-    """Generate, import (from the cache folder) and wrap the forward pass of an analysed model."""
+def build(model, target: str = "cpu", dtype: str = "float32", parallel: bool = True):
+    """Generate, import (from the cache folder) and wrap the forward pass of an analysed model: a Net."""
+    from .net import Net, import_source
+
     source = generate(model, target, dtype, parallel=parallel)
     return Net(model, source, import_source(source))
 
 
-__all__ = ["build", "generate", "Net", "CodegenError"]
+__all__ = ["build", "generate", "CodegenError"]

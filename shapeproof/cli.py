@@ -16,6 +16,7 @@ import analyzer
 from analyzer.assertions import evaluate_assertions
 from analyzer.errors import ShapeproofError
 from analyzer.report import program_json, render_report, verdict_text
+from codegen.errors import CodegenError
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_UNDECIDED = 0, 1, 2, 3
 
@@ -69,6 +70,42 @@ def cmd_check(args) -> int:
     return EXIT_OK
 
 
+def _model_of(args, program):
+    """The model named by --model, or the only one in the file."""
+    if args.model is None:
+        if len(program.models) != 1:
+            raise ShapeproofError(f"{program.file} has {len(program.models)} models: choose one with --model",
+                                  hint=f"models: {', '.join(program.models)}")
+        return next(iter(program.models.values()))
+    if args.model not in program.models:
+        raise _unknown_model(args.model, program)
+    return program.models[args.model]
+
+
+def cmd_gen(args) -> int:
+    import codegen
+
+    program = analyzer.load(args.file, set=parse_set(args.set))
+    model = _model_of(args, program)
+    source = codegen.generate(model, args.target, args.dtype, source_file=args.file)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(source)
+        Console(stderr=True).print(f"wrote {args.output}: {len(model.nodes)} kernels + forward for model "
+                                   f"{model.name} ({args.target}, {args.dtype})")
+    else:
+        sys.stdout.write(source)
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from shapeproof.run import run_model
+
+    program = analyzer.load(args.file, set=parse_set(args.set))
+    run_model(_model_of(args, program), args, Console())
+    return EXIT_OK
+
+
 def _unknown_model(name: str, program) -> ShapeproofError:
     from analyzer.values import did_you_mean
 
@@ -98,6 +135,26 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="parse, analyse and evaluate the file's assertions")
     common(check)
     check.set_defaults(run=cmd_check)
+
+    gen = sub.add_parser("gen", help="write the model's forward pass as a module of Numba kernels")
+    common(gen)
+    gen.add_argument("--model", help="the model (needed when the file has several)")
+    gen.add_argument("--target", default="cpu", choices=["cpu"], help="where the kernels run")
+    gen.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    gen.add_argument("-o", "--output", help="the .py file to write (default: standard output)")
+    gen.set_defaults(run=cmd_gen)
+
+    run = sub.add_parser("run", help="build the kernels, run them and time them")
+    common(run)
+    run.add_argument("--model", help="the model (needed when the file has several)")
+    run.add_argument("--target", default="cpu", choices=["cpu"])
+    run.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    run.add_argument("--weights", help="weights: .npz (save_weights), Keras .weights.h5 or .keras")
+    run.add_argument("--input", action="append", help=".npy input array (one per model input, in order)")
+    run.add_argument("--batch", type=int, default=1, help="batch size of the random input (default 1)")
+    run.add_argument("--repeat", type=int, default=20, help="timed calls after the first (default 20)")
+    run.add_argument("--seed", type=int, default=0, help="seed of the random input and weights")
+    run.set_defaults(run=cmd_run)
     return parser
 
 
@@ -109,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(e.render(_source(e.file)), file=sys.stderr)
+        return EXIT_INPUT
+    except (CodegenError, ValueError, OSError) as e:  # a model we cannot generate, a bad weight or input file
+        if args.debug:
+            raise
+        print(f"shapeproof: error: {e}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         return 130

@@ -164,9 +164,9 @@ BINDINGS = {"conv1d_same_strided": [{"n": 10}, {"n": 13}],
 def branches(source: str) -> list[str]:
     """The spec cut into one model per input (each branch with its own input statement).
 
-    The harness sets random weights on the Keras model from the inputs to the model's output (the
-    last value), which leaves out the layers of the other inputs' branches; one model per branch
-    keeps every layer checked."""
+    The harness draws random weights for the Keras model from the inputs to the model's output (the
+    last value) only: layers on other inputs' branches keep Keras's initial weights (zero biases,
+    zero LoRA factors), which would hide bugs there. One model per branch randomises every layer."""
     header, *lines = source.strip("\n").split("\n")
     parts: list[list[str]] = []
     for line in lines:

@@ -98,13 +98,14 @@ def convolve(x, kernel, strides, padding: str, dilation, groups: int = 1):
     rank = kernel.ndim - 2
     k = kernel.shape[:rank]
     x, _ = pad_input(x, padding, k, strides, dilation)
-    c, f = kernel.shape[-2], kernel.shape[-1] // groups
-    grouped = kernel.reshape(*k, c, groups, f)  # filter g*f + j is (group g, j)
+    c, f = kernel.shape[-2], kernel.shape[-1] // groups  # per group: input channels, filters
     y = None
     for tap, view in window_taps(x, k, strides, dilation):
-        part = np.einsum("...gc,cgf->...gf", view.reshape(*view.shape[:-1], groups, c), grouped[tap])
-        y = part if y is None else y + part
-    return y.reshape(*y.shape[:-2], groups * f)
+        if y is None:
+            y = np.zeros((*view.shape[:-1], kernel.shape[-1]), dtype=x.dtype)
+        for g in range(groups):
+            y[..., g * f:(g + 1) * f] += view[..., g * c:(g + 1) * c] @ kernel[tap][:, g * f:(g + 1) * f]
+    return y
 
 
 def depthwise_convolve(x, kernel, strides, padding: str, dilation):
@@ -144,8 +145,9 @@ def convolve_transpose(x, kernel, strides, padding: str, output_padding, dilatio
     k = kernel.shape[:rank]
     full = [(L - 1) * s + d * (kk - 1) + 1 for L, kk, s, d in zip(x.shape[1:-1], k, strides, dilation)]
     y = np.zeros((x.shape[0], *full, kernel.shape[-2]), dtype=x.dtype)
+    lengths = x.shape[1:-1]
     for tap in np.ndindex(*k):
-        window = tuple(slice(t * d, t * d + (L - 1) * s + 1, s) for t, L, s, d in zip(tap, x.shape[1:-1], strides, dilation))
+        window = tuple(slice(t * d, t * d + (L - 1) * s + 1, s) for t, L, s, d in zip(tap, lengths, strides, dilation))
         y[(slice(None), *window)] += x @ kernel[tap].T
     paddings = output_padding or (None,) * rank
     slices, pads = [], []

@@ -1,6 +1,7 @@
 """Numba CPU kernels: one emitter per layer kind, one module writer."""
-from . import conv, core  # noqa: F401  (each family module registers its emitters)
+from . import conv, core, merging, normalization, pooling, reshaping, recurrent, wrappers  # noqa: F401  (each family module registers its emitters)
 from .base import EMITTERS, Site, kernel
-from .module import CodegenError, emit_module
+from ..errors import CodegenError
+from .module import emit_module
 
 __all__ = ["EMITTERS", "Site", "kernel", "CodegenError", "emit_module"]

@@ -16,6 +16,7 @@ import sympy
 from analyzer.graph import Model
 from analyzer.layers import format_shape
 
+from ..errors import CodegenError
 from ..exprs import py, shape
 from ..writer import Writer
 from .base import EMITTERS, Site
@@ -23,10 +24,6 @@ from .prelude import PRELUDE
 from .runtime import RUNTIME
 
 RESERVED = {"math", "np", "njit", "prange", "DT", "forward"}
-
-
-class CodegenError(Exception):
-    """A model shapeproof can analyse but not (yet) generate code for."""
 
 
 def identifier(name: str) -> str:

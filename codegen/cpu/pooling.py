@@ -1,0 +1,97 @@
+"""CPU kernels of the pooling layers: MaxPooling1D/2D/3D, AveragePooling1D/2D/3D and
+GlobalMax/AveragePooling1D/2D/3D.
+
+Windowed pooling: one task per (sample, block of output positions), the inner loop over the
+contiguous channel axis. Each axis's window is clipped to the input (the taps in [lo, hi)), so
+padded cells are never read: they never win a maximum, and an average divides by the number of
+cells inside the input (Keras's definition with padding="same"; see analyzer/layers/pooling.py).
+Global pooling reduces chunks of positions in parallel into partial results, then combines them
+per sample, so one sample with many positions still keeps every core busy.
+"""
+from __future__ import annotations
+
+from ..writer import Writer
+from .base import Site, kernel
+from .conv import open_position_tasks, open_positions, padding_before
+
+POSITION_BLOCK = 64  # output positions per task: pooling does little work per position
+GLOBAL_CHUNK = 256  # input positions per partial reduction of global pooling
+
+MAX_KINDS = ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D")
+AVERAGE_KINDS = ("AveragePooling1D", "AveragePooling2D", "AveragePooling3D")
+
+
+@kernel(*MAX_KINDS, *AVERAGE_KINDS)
+def pooling(site: Site, w: Writer):
+    rank = len(site.x) - 2
+    average = site.layer.kind in AVERAGE_KINDS
+    pool, strides = site.ints("pool_size"), site.ints("strides")
+    channels = int(site.x[-1])
+    for a in range(rank):
+        w.line(f"pad{a + 1} = {padding_before(site, a + 1, pool[a], strides[a], 1)}")
+    sizes = open_position_tasks(site, w, rank, POSITION_BLOCK)
+    w.line(f"acc = np.empty({channels}, dtype=DT)")
+    out_idx = open_positions(w, sizes, POSITION_BLOCK)
+    for a in range(rank):
+        n = a + 1
+        w.line(f"s{n} = {out_idx[a]} * {strides[a]} - pad{n}")  # the window's first input position
+        w.line(f"lo{n} = max(0, -s{n})")
+        w.line(f"hi{n} = min({pool[a]}, {site.xd(n)} - s{n})")
+    with w.block(f"for c in range({channels})"):
+        w.line("acc[c] = " + ("ZERO" if average else "-np.inf"))
+    for a in range(rank):
+        n = a + 1
+        w.open(f"for t{n} in range(lo{n}, hi{n})")
+    spatial_in = ", ".join(f"s{a + 1} + t{a + 1}" for a in range(rank))
+    with w.block(f"for c in range({channels})"):
+        if average:
+            w.line(f"acc[c] += x[b, {spatial_in}, c]")
+        else:
+            w.line(f"acc[c] = max(acc[c], x[b, {spatial_in}, c])")
+    w.close(rank)
+    target = f"out[b, {', '.join(out_idx)}, c]"
+    if average:
+        count = " * ".join(f"(hi{a + 1} - lo{a + 1})" for a in range(rank))
+        w.line(f"inv = ONE / DT({count})")
+        with w.block(f"for c in range({channels})"):
+            w.line(f"{target} = acc[c] * inv")
+    else:
+        with w.block(f"for c in range({channels})"):
+            w.line(f"{target} = acc[c]")
+    w.close(2)
+
+
+@kernel("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+        "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D")
+def global_pooling(site: Site, w: Writer):
+    rank = len(site.x) - 2
+    average = "Average" in site.layer.kind
+    channels = int(site.x[-1])
+    batch = site.xd(0)
+
+    def combine(target: str, value: str) -> str:
+        return f"{target} += {value}" if average else f"{target} = max({target}, {value})"
+
+    w.line("n_pos = " + " * ".join(site.xd(a) for a in range(1, rank + 1)))
+    w.line(f"xr = x.reshape({batch}, n_pos, {channels})")
+    w.line(f"yr = out.reshape({batch}, {channels})")
+    w.line(f"n_chunks = (n_pos + {GLOBAL_CHUNK - 1}) // {GLOBAL_CHUNK}")
+    w.line(f"part = np.empty(({batch} * n_chunks, {channels}), dtype=DT)")
+    with w.block(f"for task in prange({batch} * n_chunks)"):
+        w.line("b = task // n_chunks")
+        w.line(f"p0 = (task % n_chunks) * {GLOBAL_CHUNK}")
+        with w.block(f"for c in range({channels})"):
+            w.line("part[task, c] = xr[b, p0, c]")
+        with w.block(f"for p in range(p0 + 1, min(p0 + {GLOBAL_CHUNK}, n_pos))"):
+            with w.block(f"for c in range({channels})"):
+                w.line(combine("part[task, c]", "xr[b, p, c]"))
+    with w.block(f"for b in prange({batch})"):
+        with w.block(f"for c in range({channels})"):
+            w.line("yr[b, c] = part[b * n_chunks, c]")
+        with w.block("for k in range(1, n_chunks)"):
+            with w.block(f"for c in range({channels})"):
+                w.line(combine("yr[b, c]", "part[b * n_chunks + k, c]"))
+        if average:
+            w.line("inv = ONE / DT(n_pos)")
+            with w.block(f"for c in range({channels})"):
+                w.line("yr[b, c] *= inv")

@@ -1,0 +1,129 @@
+"""CPU kernels of the wrappers: TimeDistributed and Bidirectional.
+
+Both reuse the emitters of the layers they wrap: each inner layer becomes a helper function
+(its own @njit kernel, written by its kind's emitter for the shapes it sees), which the wrapper's
+kernel calls on views of its arrays.
+
+TimeDistributed runs the inner layer once on the input viewed as (batch * T, ...), as its
+reference does. Bidirectional runs the forward and the backward recurrence into their outputs
+(states straight into the wrapper's state outputs), then merges: the backward sequence is in
+processing order, so it is read back in time order (step T - 1 - t) when merged.
+"""
+from __future__ import annotations
+
+import sympy
+
+from ..errors import CodegenError
+from ..writer import Writer
+from .base import EMITTERS, Site, kernel
+
+
+def inner_kernel(parent: Site, inner: Site) -> str:
+    """Write `inner` (a layer inside a wrapper) as a helper function of `parent`; returns its name.
+    The helper's own helpers come first (nested wrappers)."""
+    emitter = EMITTERS.get(inner.layer.kind)
+    if emitter is None:
+        raise CodegenError(f"no CPU kernel yet for {inner.layer.kind} (inside {parent.layer.kind})")
+    body = Writer()
+    body.level = 1
+    emitter(inner, body)
+    parent.helpers.extend(inner.helpers)
+    parallel = ", parallel=PARALLEL" if getattr(emitter, "parallel", True) else ""
+    lines = [f"@njit(cache=True{parallel}, fastmath=FASTMATH)", f"def {inner.fn}({', '.join(inner.args())}):",
+             *body.lines]
+    parent.helpers.append("\n".join(lines))
+    return inner.fn
+
+
+def product(site: Site, array: str, shape: tuple, axes) -> str:
+    """The product of some axes of an array as source (literal factors folded)."""
+    literal, symbolic = 1, []
+    for axis in axes:
+        d = sympy.sympify(shape[axis])
+        if d.is_number:
+            literal *= int(d)
+        else:
+            symbolic.append(site.dim(array, shape, axis))
+    return " * ".join(([str(literal)] if literal != 1 or not symbolic else []) + symbolic)
+
+
+def _shapes(out) -> list[tuple]:
+    return [tuple(s) for s in out] if isinstance(out, list) else [tuple(out)]
+
+
+@kernel("TimeDistributed", parallel=False)
+def time_distributed(site: Site, w: Writer):
+    inner_layer = site.layer.layer
+    x, y = site.x, site.y
+    folded_x = (x[0] * x[1], *x[2:])
+    folded_y = (y[0] * y[1], *y[2:])
+    inner = Site(inner_layer, site.fn + "_step", [folded_x], [folded_y], site.weights, site.text)
+    fn = inner_kernel(site, inner)
+    rows = product(site, "x", x, [0, 1])
+    x_dims = ", ".join([rows] + [site.xd(a) for a in range(2, len(x))])
+    y_dims = ", ".join([rows] + [site.yd(a) for a in range(2, len(y))])
+    w.line(f"xr = x.reshape({x_dims}{',' if len(x) == 2 else ''})")
+    w.line(f"yr = out.reshape({y_dims}{',' if len(y) == 2 else ''})")
+    weights = site.args()[1:-1]
+    w.line(f"{fn}({', '.join(['xr', *weights, 'yr'])})")
+
+
+MERGE = {"sum": "{a} + {b}", "mul": "{a} * {b}", "ave": "({a} + {b}) * HALF"}
+
+
+@kernel("Bidirectional")
+def bidirectional(site: Site, w: Writer):
+    layer = site.layer
+    forward, backward = layer.forward, layer.backward
+    x = site.x
+    sub_out = _shapes(forward.output_shape(x))
+    n_fw = len(forward.weights(x))
+    args = site.args()
+    n_in = 1
+    weights = args[n_in:n_in + len(site.weights)]
+    fw_weights, bw_weights = weights[:n_fw], weights[n_fw:]
+    fw = inner_kernel(site, Site(forward, site.fn + "_forward", [x], sub_out, site.weights[:n_fw], site.text))
+    bw = inner_kernel(site, Site(backward, site.fn + "_backward", [x], _shapes(backward.output_shape(x)),
+                                 site.weights[n_fw:], site.text))
+    outs = args[n_in + len(site.weights):]
+    mode = layer.merge_mode
+    n_merged = 2 if mode is None else 1
+    merged, states = outs[:n_merged], outs[n_merged:]
+    n_states = len(sub_out) - 1
+    fw_states, bw_states = states[:n_states], states[n_states:]
+    seq = bool(forward.return_sequences)
+    y_shape = sub_out[0]
+    units = int(y_shape[-1])
+    # The sub-layers' sequence outputs: straight into the wrapper's outputs where the layout allows.
+    y0 = merged[0]
+    dims = ", ".join(site.dim(y0, site.outputs[0], a) for a in range(len(y_shape) - 1)) + f", {units}"
+    fw_y = y0 if mode in ("sum", "mul", "ave", None) else "yf"
+    bw_y = merged[1] if mode is None and not seq else "yb"
+    for name in {fw_y, bw_y} - set(merged):
+        w.line(f"{name} = np.empty(({dims}), dtype=DT)")
+    w.line(f"{fw}({', '.join(['x', *fw_weights, fw_y, *fw_states])})")
+    w.line(f"{bw}({', '.join(['x', *bw_weights, bw_y, *bw_states])})")
+    if mode is None and not seq:
+        return
+    # Merge, position by position: (batch, T, positions, units), the backward steps reversed.
+    w.line(f"n_b = {site.xd(0)}")
+    w.line(f"n_t = {site.xd(1)}" if seq else "n_t = 1")
+    positions = product(site, y0, site.outputs[0], range(2 if seq else 1, len(y_shape) - 1))
+    w.line(f"n_p = {positions}")
+    w.line(f"f3 = {fw_y}.reshape(n_b, n_t, n_p, {units})")
+    w.line(f"b3 = {bw_y}.reshape(n_b, n_t, n_p, {units})")
+    target = merged[1] if mode is None else y0
+    w.line(f"o3 = {target}.reshape(n_b, n_t, n_p, {2 * units if mode == 'concat' else units})")
+    with w.block("for task in prange(n_b * n_t)"):
+        w.line("b = task // n_t")
+        w.line("t = task % n_t")
+        w.line("tb = n_t - 1 - t" if seq else "tb = t")
+        with w.block("for p in range(n_p)"):
+            with w.block(f"for k in range({units})"):
+                if mode == "concat":
+                    w.line("o3[b, t, p, k] = f3[b, t, p, k]")
+                    w.line(f"o3[b, t, p, {units} + k] = b3[b, tb, p, k]")
+                elif mode is None:
+                    w.line("o3[b, t, p, k] = b3[b, tb, p, k]")
+                else:
+                    w.line("o3[b, t, p, k] = " + MERGE[mode].format(a="f3[b, t, p, k]", b="b3[b, tb, p, k]"))

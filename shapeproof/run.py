@@ -1,0 +1,73 @@
+"""`shapeproof run`: build a model's kernels, run them on an input, print the output and timings."""
+from __future__ import annotations
+
+import statistics
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+from analyzer.errors import ShapeproofError
+
+
+def run_model(model, args, console: Console):
+    import numpy as np
+
+    import codegen
+
+    with console.status(f"generating and loading the kernels of {model.name} ..."):
+        start = time.perf_counter()
+        net = codegen.build(model, args.target, args.dtype)
+        build_s = time.perf_counter() - start
+    if args.weights:
+        net.load_weights(args.weights)
+        weights_from = args.weights
+    else:
+        net.random_weights(args.seed)
+        weights_from = f"random (seed {args.seed})"
+    inputs = _inputs(model, args, np)
+    with console.status("compiling (first call; later runs load the kernels from the cache) ..."):
+        start = time.perf_counter()
+        outputs = net(*inputs)
+        first_s = time.perf_counter() - start
+    cached = sum(net.module.forward.stats.cache_hits.values()) > 0
+    times = []
+    for _ in range(max(args.repeat, 1)):
+        start = time.perf_counter()
+        net(*inputs)
+        times.append(time.perf_counter() - start)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    table = Table(title=f"{model.name}: {', '.join(str(i.shape) for i in inputs)} -> "
+                  f"{', '.join(str(o.shape) for o in outputs)}", title_justify="left")
+    for column in ("output", "shape", "min", "max", "mean", "std"):
+        table.add_column(column, justify="right" if column not in ("output", "shape") else "left")
+    for (name, _), y in zip(model.outputs, outputs):
+        table.add_row(name, str(y.shape), *(f"{v:.6g}" for v in (y.min(), y.max(), y.mean(), y.std())))
+    console.print(table)
+    console.print(f"weights: {weights_from}; dtype {args.dtype}; target {args.target}")
+    console.print(f"build (generate + import): {build_s * 1e3:.0f} ms; first call: {first_s * 1e3:.0f} ms "
+                  f"({'kernels loaded from the cache' if cached else 'compiled now, cached for next time'}); "
+                  f"median of {len(times)} calls: {statistics.median(times) * 1e3:.3f} ms")
+
+
+def _inputs(model, args, np):
+    if args.input:
+        return [np.load(path) for path in args.input]
+    sizes = {"batch": args.batch}
+    free = [str(s) for s in model.free_symbols if str(s) not in sizes]
+    for spec in model.inputs:
+        if str(spec.shape[0]) not in sizes and not spec.shape[0].is_number:
+            sizes[str(spec.shape[0])] = args.batch  # the batch axis, whatever it is called
+    unbound = [s for s in free if s not in sizes]
+    if unbound:
+        raise ShapeproofError(f"give the free size{'s' * (len(unbound) > 1)} {', '.join(unbound)} a value to "
+                              "make a random input", hint=f"e.g. --set {unbound[0]}=16, or pass --input x.npy")
+    rng = np.random.default_rng(args.seed)
+    arrays = []
+    for spec in model.inputs:
+        shape = tuple(int(d.subs({s: sizes[str(s)] for s in d.free_symbols})) for d in spec.shape)
+        if spec.dtype.startswith(("int", "uint")):
+            arrays.append(rng.integers(0, 2, size=shape).astype(spec.dtype))
+        else:
+            arrays.append(rng.normal(size=shape).astype(spec.dtype))
+    return arrays
