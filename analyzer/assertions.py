@@ -1,6 +1,6 @@
 """Evaluate a file's `assert` lines: params and shape comparisons, symbolically for every value of
-the free symbols. Model equivalence (`assert A == B`) is decided by the equivalence stage; until
-that stage exists it is reported as undecided.
+the free symbols. Model equivalence (`assert A == B`, `A != B`, `A <= B`) is decided by
+analyzer/equivalence (proved, refuted, or undecided when neither a proof nor a counterexample is found).
 """
 from __future__ import annotations
 
@@ -24,24 +24,32 @@ class Verdict:
     reason: str
 
 
-def evaluate_assertions(program: Program) -> list[Verdict]:
-    """One verdict per assertion, in file order (raises ShapeproofError for a malformed one)."""
+def evaluate_assertions(program: Program, prove: bool = True) -> list[Verdict]:
+    """One verdict per assertion, in file order (raises ShapeproofError for a malformed one).
+    With `prove=False` model equivalences are left undecided (the report's way to stay fast:
+    `check` and `equiv` run the prover)."""
     verdicts = []
     for a in program.syntax.assertions:
         try:
-            verdicts.append(_evaluate(a, program))
+            verdicts.append(_evaluate(a, program, prove))
         except ShapeproofError as e:
             e.file = program.file
             raise
     return verdicts
 
 
-def _evaluate(a: ir.Assertion, program: Program) -> Verdict:
+def _evaluate(a: ir.Assertion, program: Program, prove: bool) -> Verdict:
     left, right = a.left, a.right
     if isinstance(left, ir.Name) and isinstance(right, ir.Name):
-        for side in (left, right):
-            _model(side, program)
-        return Verdict(a.span.line, a.text, UNDECIDED, "functional equivalence is not decided yet")
+        a_model, b_model = _model(left, program), _model(right, program)
+        if not prove:
+            return Verdict(a.span.line, a.text, UNDECIDED, "not decided by `report`: run `shapeproof check`")
+        # Imported on demand: the prover loads NumPy for its witness.
+        from .equivalence import decide
+        from .equivalence.report import summary
+
+        result = decide(a_model, b_model, a.op)
+        return Verdict(a.span.line, a.text, result.holds, summary(result))
     kind = _kind(left)
     if kind != _kind(right):
         raise ShapeproofError(f"cannot compare {kind}(...) with {_kind(right)}(...)", right.span,

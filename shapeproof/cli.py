@@ -44,7 +44,7 @@ def cmd_report(args) -> int:
     program = analyzer.load(args.file, set=parse_set(args.set))
     if args.model and args.model not in program.models:
         raise _unknown_model(args.model, program)
-    verdicts = evaluate_assertions(program) if args.model is None else []
+    verdicts = evaluate_assertions(program, prove=False) if args.model is None else []
     if args.json:
         print(json.dumps(program_json(program, verdicts, args.model), indent=1))
     else:
@@ -106,6 +106,12 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
+def _equiv(args) -> int:
+    from shapeproof.equiv import cmd_equiv
+
+    return cmd_equiv(args)
+
+
 def _unknown_model(name: str, program) -> ShapeproofError:
     from analyzer.values import did_you_mean
 
@@ -144,6 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-o", "--output", help="the .py file to write (default: standard output)")
     gen.set_defaults(run=cmd_gen)
 
+    equiv = sub.add_parser("equiv", help="prove or refute that two models compute the same functions "
+                           "(exit 0 proved, 1 refuted, 3 unknown)")
+    equiv.add_argument("file", help="a .nn file")
+    equiv.add_argument("a", metavar="A", help="a model of the file")
+    equiv.add_argument("b", metavar="B", help="another model of the file")
+    equiv.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                       help="override a model parameter with an integer or a new symbol name")
+    equiv.add_argument("--json", action="store_true", help="print JSON instead of the proof text")
+    equiv.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks")
+    equiv.set_defaults(run=_equiv)
+
     run = sub.add_parser("run", help="build the kernels, run them and time them")
     common(run)
     run.add_argument("--model", help="the model (needed when the file has several)")
@@ -155,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repeat", type=int, default=20, help="timed calls after the first (default 20)")
     run.add_argument("--seed", type=int, default=0, help="seed of the random input and weights")
     run.set_defaults(run=cmd_run)
+
+    from shapeproof.import_cli import add_parser as add_import  # `shapeproof import`: Keras file -> .nn
+
+    add_import(sub)
     return parser
 
 

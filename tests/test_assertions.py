@@ -39,7 +39,10 @@ def verdict(assertion: str):
     ("assert shape(A) == shape(C)", True),        # both (batch, 8·n)
     ("assert shape(A) == shape(D)", False),       # 8·n vs 8000: equal only when n = 1000
     ("assert shape(A) != shape(D)", False),       # ... so not different for every n either
-    ("assert A == B", None),                      # functional equivalence: not decided here
+    ("assert A == B", True),                      # functional equivalence: Dense(8) on (batch, n, 1) is Conv1D(8, 1)
+    ("assert A != B", False),
+    ("assert A <= B", True),
+    ("assert A == C", False),                     # the input shapes differ: (batch, n, 1) vs (batch, n, 2)
 ])
 def test_assertion_verdicts(assertion, holds):
     assert verdict(assertion).holds is holds

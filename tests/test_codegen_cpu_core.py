@@ -125,3 +125,21 @@ model Merges(batch, T):
 
 def test_merges():
     check_generated(MERGES, sizes=SIZES)
+
+
+# Dense's paths: one chunk of K (direct), several chunks, K split into slices (few rows) or not
+# (many rows), several blocks of units, LoRA on a split K, row counts that are not multiples of
+# the row block or group, no bias, softmax after the partial sums.
+DENSE = """
+model Dense(batch, T):
+    x = input (batch, T, 300)
+    h = Dense(270, activation="tanh")(x)
+    f = input (batch, 1100)
+    g = Dense(5, use_bias=False, lora_rank=2)(f)
+    k = Dense(300, activation="softmax")(f)
+    output h, g, k
+"""
+
+
+def test_dense_blocking():
+    check_generated(DENSE, sizes=[{"batch": 1, "T": 5}, {"batch": 3, "T": 30}, {"batch": 67, "T": 1}])

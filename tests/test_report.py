@@ -111,6 +111,10 @@ def test_check_exit_codes(tmp_path):
     bad = tmp_path / "bad.nn"
     bad.write_text(ok.read_text().replace("assert params(A) == params(B)", "assert params(A) != params(B)"))
     assert main(["check", str(bad)]) == 1
-    undecided = tmp_path / "undecided.nn"
-    undecided.write_text(ok.read_text().replace("assert params(A) == params(B)", "assert A == B"))
+    equivalent = tmp_path / "equivalent.nn"
+    equivalent.write_text(ok.read_text().replace("assert params(A) == params(B)", "assert A == B"))
+    assert main(["check", str(equivalent)]) == 0
+    undecided = tmp_path / "undecided.nn"  # MaxPooling has no element formula: neither proof nor counterexample
+    undecided.write_text("model A(batch):\n    input (batch, 4, 1)\n    MaxPooling1D(2)\nmodel B(batch):\n"
+                         "    input (batch, 4, 1)\n    MaxPooling1D(2)\nassert A == B\n")
     assert main(["check", str(undecided)]) == 3

@@ -70,14 +70,14 @@ def lora(weights: list[Weight], rank, outputs) -> list[Weight]:
             Weight("lora_kernel_a", (*kernel.shape[:-1], rank)), Weight("lora_kernel_b", (rank, outputs))]
 
 
-def lora_kernel(w: list, use_bias: bool, rank):
+def lora_kernel(w: list, use_bias: bool, rank, scale: float = 1.0):
     """The kernel a LoRA layer really applies, from its weights [kernel, (bias), a, b]: Keras adds
-    (alpha / rank) · a @ b to the frozen kernel. Keras 3's build() re-enables LoRA with the rank
-    alone, which resets alpha to the rank, so `lora_alpha=` has no effect and the scale is 1."""
+    scale · a @ b to the frozen kernel, scale = lora_alpha / lora_rank. (Dense and Embedding: Keras 3's
+    build() re-enables LoRA with the rank alone, which resets alpha to the rank: scale 1.)"""
     if rank is None:
         return w[0]
     a, b = w[2 if use_bias else 1:][:2]
-    return w[0] + np.tensordot(a, b, axes=1)
+    return (w[0] + float(scale) * np.tensordot(a, b, axes=1)).astype(w[0].dtype)
 
 
 def lora_macs(fan_in, rank, outputs):
@@ -424,6 +424,14 @@ class Layer:
         `w` this layer's weights in weights() order; returns an array, or a list for several outputs.
         Attributes are concrete here (analyzer/reference.py binds every symbol first)."""
         raise NotImplementedError(f"{self.kind} has no NumPy reference yet")
+
+    def element(self, x, w: list, idx: tuple, output: int = 0):
+        """One element of output `output` at index `idx`, in index notation (see analyzer/indexing.py):
+        `x` an operand (a list of them for merges), `w` the weights as SymPy IndexedBases in weights()
+        order. The equivalence prover composes these; a kind without one is never proved equal."""
+        from ..indexing import NoElement
+
+        raise NoElement(f"{self.kind} has no element formula")
 
     def sublayers(self) -> list["Layer"]:
         """Layers wrapped by this one (wrappers only)."""

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import sympy
 
+from .. import indexing as ix
 from ..activations import activate
 from ..lazy import np
-from .base import (REGISTRY, Activation, OptionalInt, OptionalInts, lora, lora_macs, Bool, Choice, Constraint, Float,
+from .base import (REGISTRY, Activation, OptionalInt, OptionalInts, lora, lora_kernel, lora_macs, Bool, Choice, Constraint, Float,
                    Ignored, Int, Ints, Layer, Weight, format_shape, layer)
 
 # Only channels_last is analysed; channels_first is accepted by the kind and refused by Spatial.validate.
@@ -46,6 +47,35 @@ def transpose_length(length, kernel, stride, dilation, padding, output_padding):
     if output_padding is None:
         return length * stride
     return (length - 1) * stride + sympy.Mod(reach, 2) + output_padding
+
+
+# --- element formulas: shared by convolutions, pooling and ConvLSTMs ---------------------------
+
+
+def padding_before(length, kernel, stride, dilation, padding):
+    """Positions of zero padding before the input along one axis, as a formula (see same_padding)."""
+    reach = dilation * (kernel - 1) + 1
+    if padding == "valid":
+        return sympy.Integer(0)
+    if padding == "causal":
+        return reach - 1
+    if stride == 1:
+        return sympy.floor((reach - 1) / 2)
+    out = sympy.floor((length - 1) / stride) + 1
+    return sympy.floor(sympy.Max(0, (out - 1) * stride + reach - length) / 2)
+
+
+def window_element(x, kernel, b, pos, kernel_size, strides, dilation, padding, channels, read):
+    """Σ over kernel taps and `channels` channels c of read(x at b, p·s + tap·d - before, c)·kernel(taps, c),
+    the input read as 0 in the padding."""
+    taps = [x.index("k") for _ in pos]
+    c = x.index("c")
+    lengths = x.shape[1:-1]
+    at = [p * s + t * d - padding_before(L, k, s, d, padding)
+          for p, t, L, k, s, d in zip(pos, taps, lengths, kernel_size, strides, dilation)]
+    term = read(b, at, c) * kernel(taps, c)
+    condition = sympy.true if padding == "valid" else sympy.And(*(ix.inside(a, L) for a, L in zip(at, lengths)))
+    return ix.Sum(ix.padded(term, condition), (c, 0, channels - 1), *((t, 0, k - 1) for t, k in zip(taps, kernel_size)))
 
 
 # --- the NumPy reference: shared by convolutions and pooling -----------------------------------
@@ -251,11 +281,35 @@ class Conv(Spatial):
         """The kernel Keras convolves with, from the weights [kernel, (bias), (lora_kernel_a, lora_kernel_b)]:
         with LoRA, kernel + (lora_alpha / lora_rank) · a @ b. Unlike Dense, Keras's convolutions keep
         lora_alpha when build() enables LoRA (it defaults to the rank: scale 1)."""
-        if self.lora_rank is None:
-            return w[0]
-        a, b = w[2 if self.use_bias else 1:][:2]
-        alpha = self.lora_rank if self.lora_alpha is None else self.lora_alpha
-        return (w[0] + (float(alpha) / int(self.lora_rank)) * np.tensordot(a, b, axes=1)).astype(w[0].dtype)
+        return lora_kernel(w, self.use_bias, self.lora_rank, self.lora_scale)
+
+    @property
+    def lora_scale(self) -> float:
+        """lora_alpha / lora_rank (alpha defaults to the rank)."""
+        if self.lora_rank is None or self.lora_alpha is None:
+            return 1.0
+        return float(self.lora_alpha) / int(self.lora_rank)
+
+    def element(self, x, w, idx, output=0):
+        """out[b, p..., f] = act(Σ_{taps, c} x[b, p·s + tap·d - pad, g·C/groups + c]·kernel[taps, c, f] + bias[f]),
+        g = f's group, the input 0 in the padding."""
+        b, *pos, f = idx
+        groups = self.groups
+        width = x.shape[-1] if groups == 1 else x.shape[-1] // groups
+        alpha = getattr(self, "lora_alpha", None)
+        scale = 1 if self.lora_rank is None or alpha is None else sympy.nsimplify(alpha) / self.lora_rank
+
+        def pre(f):
+            first = 0 if groups == 1 else sympy.floor(f / (self.filters // groups)) * width
+
+            def kernel(taps, c):
+                return ix.lora_kernel_element(w, self.use_bias, self.lora_rank, scale, (*taps, c, f), x.index)
+
+            total = window_element(x, kernel, b, pos, self.kernel_size, self.strides, self.dilation_rate,
+                                   self.padding, width, lambda b, at, c: x(b, *at, first + c))
+            return total + (w[1][f] if self.use_bias else 0)
+
+        return ix.activation(self.activation, pre, f, self.filters, x.index)
 
     def reference(self, x, w):
         # (ConvLSTM derives from Conv too, but Recurrent.reference comes first in its MRO.)
@@ -365,6 +419,9 @@ class ConvTranspose(Conv):
                    enumerate(zip(self.kernel_size, self.strides, self.dilation_rate), start=1)}
         return rf.mix_features().window(reaches).upsample(dict(enumerate(self.strides, start=1)))
 
+    def element(self, x, w, idx, output=0):
+        raise ix.NoElement(f"{self.kind} has no element formula yet")
+
     def reference(self, x, w):
         output_padding = None if self.output_padding is None else ints(self.output_padding)
         y = convolve_transpose(x, w[0], ints(self.strides), self.padding, output_padding, ints(self.dilation_rate))
@@ -425,6 +482,19 @@ class DepthwiseConv(Conv):
         # Each output channel reads one input channel: features are not mixed.
         return rf.window(self.windows())
 
+    def element(self, x, w, idx, output=0):
+        """out[b, p..., c·M + m] = act(Σ_taps x[b, p·s + tap·d - pad, c]·kernel[taps, c, m] + bias[c·M + m])."""
+        b, *pos, f = idx
+        M = self.depth_multiplier
+
+        def pre(f):
+            c, m = (f, 0) if M == 1 else (sympy.floor(f / M), sympy.Mod(f, M))
+            total = window_element(x, lambda taps, _: w[0][(*taps, c, m)], b, pos, self.kernel_size, self.strides,
+                                   self.dilation_rate, self.padding, 1, lambda b, at, _: x(b, *at, c))
+            return total + (w[1][f] if self.use_bias else 0)
+
+        return ix.activation(self.activation, pre, f, x.shape[-1] * M, x.index)
+
     def reference(self, x, w):
         y = depthwise_convolve(x, w[0], ints(self.strides), self.padding, ints(self.dilation_rate))
         if self.use_bias:
@@ -470,6 +540,22 @@ class SeparableConv(Conv):
     def macs(self, x):
         mid = x[-1] * self.depth_multiplier
         return x[0] * sympy.Mul(*self.spatial_out(x)) * (sympy.Mul(*self.kernel_size) * mid + mid * self.filters)
+
+    def element(self, x, w, idx, output=0):
+        """The depthwise convolution (channel q = c·M + m), then Σ_q depthwise[q]·pointwise[0.., q, f] + bias[f]."""
+        b, *pos, f = idx
+        M = self.depth_multiplier
+
+        def pre(f):
+            q = x.index("q")
+            c, m = (q, 0) if M == 1 else (sympy.floor(q / M), sympy.Mod(q, M))
+            depth = window_element(x, lambda taps, _: w[0][(*taps, c, m)], b, pos, self.kernel_size, self.strides,
+                                   self.dilation_rate, self.padding, 1, lambda b, at, _: x(b, *at, c))
+            point = w[1][(*(0,) * self.rank, q, f)]
+            total = ix.Sum(depth * point, (q, 0, x.shape[-1] * M - 1))
+            return total + (w[2][f] if self.use_bias else 0)
+
+        return ix.activation(self.activation, pre, f, self.filters, x.index)
 
     def reference(self, x, w):
         # Keras's ops.separable_conv: the depthwise convolution, then the 1x1 pointwise one.

@@ -6,6 +6,7 @@ import sympy
 
 from .base import (REQUIRED, Activation, OptionalInt, lora, lora_kernel, lora_macs, Anything, Bool, Choice, Constraint, Float, Ignored, Int, Layer, Weight,
                    _describe, format_shape, layer)
+from .. import indexing as ix
 from ..activations import activate
 from ..lazy import np
 from ..values import is_integer
@@ -34,6 +35,17 @@ class Dense(Layer):
     def macs(self, x):
         return sympy.Mul(*x[:-1]) * x[-1] * self.units + lora_macs(x[-1], self.lora_rank, self.units)
 
+    def element(self, x, w, idx, output=0):
+        """out[..., o] = act(Σ_c x[..., c]·kernel[c, o] + bias[o]) on the last axis."""
+        *lead, o = idx
+
+        def pre(o):
+            c = x.index("c")
+            kernel = ix.lora_kernel_element(w, self.use_bias, self.lora_rank, 1, (c, o), x.index)
+            return ix.Sum(x(*lead, c) * kernel, (c, 0, x.shape[-1] - 1)) + (w[1][o] if self.use_bias else 0)
+
+        return ix.activation(self.activation, pre, o, self.units, x.index)
+
     def receptive_field(self, x, rf):
         return rf.mix_features()
 
@@ -60,6 +72,10 @@ def integers(layer: Layer, arg: str, value, example: str, allow_none: bool = Fal
 @layer("Activation", activation=Activation(default=REQUIRED))
 class ActivationLayer(Layer):
     """Activation(activation): element-wise, shape unchanged."""
+
+    def element(self, x, w, idx, output=0):
+        *lead, last = idx
+        return ix.activation(self.activation, lambda j: x(*lead, j), last, x.shape[-1], x.index)
 
     def reference(self, x, w):
         return activate(self.activation, x)
@@ -98,6 +114,9 @@ class Dropout(Layer):
                            f"on axis {axis}", "noise_shape",
                            "each entry is None (the input's size), 1 (shared mask) or the input's size")
                 for axis, (n, d) in enumerate(zip(self.noise_shape, x)) if n is not None]
+
+    def element(self, x, w, idx, output=0):
+        return x(*idx)  # inference: the identity
 
     def reference(self, x, w):
         # Inference: Keras's Dropout (and SpatialDropout, which derives from it) is the identity.
@@ -159,6 +178,14 @@ class Flatten(Layer):
         # channels_first only reorders the elements before flattening, not their number.
         return (x[0], sympy.Mul(*x[1:]))
 
+    def element(self, x, w, idx, output=0):
+        """out[b, j] = x[b, unravel(j)]: a row-major reshape (channels_first: channel axis read last)."""
+        dims = x.shape[1:]
+        if self.data_format == "channels_first" and len(dims) > 1:
+            *rest, c = ix.unravel(idx[1], (*dims[1:], dims[0]))
+            return x(idx[0], c, *rest)
+        return x(idx[0], *ix.reshape_index(dims, (sympy.Mul(*dims),), (idx[1],)))
+
     def reference(self, x, w):
         # Keras moves channels_first's channel axis last before flattening (row-major order).
         if self.data_format == "channels_first" and x.ndim > 2:
@@ -208,6 +235,11 @@ class Reshape(Layer):
         total, known, _ = self._sizes(x)
         return (x[0], *(total / known if d == -1 else d for d in self.target_shape))
 
+    def element(self, x, w, idx, output=0):
+        """out[b, i...] = x[b, the same row-major position in the input's sizes]."""
+        out = self.output_shape(x.shape)
+        return x(idx[0], *ix.reshape_index(x.shape[1:], out[1:], idx[1:]))
+
     def reference(self, x, w):
         return x.reshape(x.shape[0], *(int(d) for d in self.target_shape))  # row-major; -1 inferred
 
@@ -244,6 +276,13 @@ class Permute(Layer):
     def output_shape(self, x):
         return (x[0], *(x[d] for d in self.dims))
 
+    def element(self, x, w, idx, output=0):
+        at = [None] * len(idx)
+        at[0] = idx[0]
+        for position, axis in enumerate(self.dims, start=1):
+            at[axis] = idx[position]
+        return x(*at)
+
     def reference(self, x, w):
         return np.transpose(x, (0, *self.dims))
 
@@ -260,6 +299,9 @@ class RepeatVector(Layer):
 
     def output_shape(self, x):
         return (x[0], self.n, x[1])
+
+    def element(self, x, w, idx, output=0):
+        return x(idx[0], idx[2])
 
     def reference(self, x, w):
         return np.repeat(x[:, None, :], int(self.n), axis=1)
@@ -291,6 +333,15 @@ class Embedding(Layer):
         # A lookup is per id: each output vector depends on its own id only, and the ids' axes
         # keep their positions (the new feature axis is appended after them).
         return rf
+
+    def element(self, x, w, idx, output=0):
+        """out[..., o] = embeddings[x[...], o]: a look-up indexed by the input's value."""
+        *lead, o = idx
+        row = x(*lead)
+        if self.lora_rank is None:
+            return w[0][row, o]
+        r = x.index("r")
+        return w[0][row, o] + ix.Sum(w[1][row, r] * w[2][r, o], (r, 0, self.lora_rank - 1))
 
     def reference(self, x, w):
         # Keras casts non-integer ids to int32 (truncating) and looks them up with ops.take, which

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sympy
 
 from .base import AnyInt, Constraint, Layer, format_shape, layer
+from .. import indexing as ix
 from ..lazy import np
 
 
@@ -91,6 +92,17 @@ class Elementwise(Merge):
         """The binary operation folded left to right over the inputs."""
         raise NotImplementedError
 
+    def element(self, x, w, idx, output=0):
+        values = [operand(*ix.broadcast_index(operand.shape, idx)) for operand in x]
+        y = values[0]
+        for v in values[1:]:
+            y = self.combine_element(y, v)
+        return y
+
+    def combine_element(self, a, b):
+        """The binary operation on two elements (formulas)."""
+        return self.combine(a, b)
+
     def reference(self, x, w):
         x = self.aligned(x)
         y = x[0]
@@ -132,6 +144,9 @@ class Average(Elementwise):
     def combine(self, a, b):
         return a + b
 
+    def element(self, x, w, idx, output=0):
+        return super().element(x, w, idx) / len(x)
+
     def reference(self, x, w):
         return super().reference(x, w) / len(x)  # Keras: the sum, then divided by the count
 
@@ -143,6 +158,9 @@ class Maximum(Elementwise):
     def combine(self, a, b):
         return np.maximum(a, b)
 
+    def combine_element(self, a, b):
+        return sympy.Max(a, b)
+
 
 @layer("Minimum")
 class Minimum(Elementwise):
@@ -150,6 +168,9 @@ class Minimum(Elementwise):
 
     def combine(self, a, b):
         return np.minimum(a, b)
+
+    def combine_element(self, a, b):
+        return sympy.Min(a, b)
 
 
 @layer("Concatenate", axis=AnyInt(-1))
@@ -184,6 +205,15 @@ class Concatenate(Merge):
         return tuple(out), constraints
 
     # receptive field: each output element is one input element (the graph merged the states).
+
+    def element(self, x, w, idx, output=0):
+        axis = int(self.axis) % len(idx)
+        pieces, offset = [], sympy.Integer(0)
+        for operand in x:
+            at = (*idx[:axis], idx[axis] - offset, *idx[axis + 1:])
+            offset += operand.shape[axis]
+            pieces.append((operand(*at), idx[axis] <= offset - 1))
+        return sympy.Piecewise(*pieces[:-1], (pieces[-1][0], True))
 
     def reference(self, x, w):
         return np.concatenate(x, axis=int(self.axis))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sympy
 
 from .base import AnyInt, Anything, Bool, Float, Ignored, Layer, Weight, _describe, format_shape, layer
+from .. import indexing as ix
 from ..lazy import np
 from ..values import is_integer
 
@@ -70,6 +71,18 @@ class BatchNormalization(Normalization):
 
     # receptive field: at inference each element is scaled and shifted on its own (unchanged).
 
+    def element(self, x, w, idx, output=0):
+        """(x - moving_mean[c])·gamma[c]/√(moving_variance[c] + ε) + beta[c], c the index on `axis`."""
+        c = idx[self.positions(x.shape)[0]]
+        w = list(w)
+        gamma = w.pop(0) if self.scale else None
+        beta = w.pop(0) if self.center else None
+        mean, variance = w[0], w[1]
+        y = (x(*idx) - mean[c]) / sympy.sqrt(variance[c] + sympy.Float(self.epsilon))
+        if gamma is not None:
+            y = y * gamma[c]
+        return y + beta[c] if beta is not None else y
+
     def reference(self, x, w):
         # Inference (renorm too): Keras normalises with the moving statistics,
         # (x - moving_mean) * (rsqrt(moving_variance + epsilon) * gamma) + beta, per channel;
@@ -113,6 +126,33 @@ class LayerNormalization(Normalization):
         if len(x) - 1 in positions:
             rf = rf.mix_features()
         return rf.window({p: (sympy.oo, 1) for p in positions})
+
+    def element(self, x, w, idx, output=0):
+        """(x - mean)/√(variance + ε)·gamma + beta, mean and (population) variance over the axes;
+        gamma and beta read as Keras reshapes them (see reference)."""
+        axes = sorted(self.positions(x.shape))
+        count = sympy.Mul(*(x.shape[a] for a in axes))
+
+        def over(body):
+            at, limits = list(idx), []
+            for a in axes:
+                at[a] = x.index("n")
+                limits.append((at[a], 0, x.shape[a] - 1))
+            return ix.Sum(body(at), *limits) / count
+
+        mean = over(lambda at: x(*at))
+        variance = over(lambda at: (x(*at) - over(lambda inner: x(*inner))) ** 2)
+        scale = 1 / sympy.sqrt(variance + sympy.Float(self.epsilon))
+        y = x(*idx) * scale if self.rms_scaling else (x(*idx) - mean) * scale
+        given = sorted(self.axis_list())
+        weight_at = ix.reshape_index(tuple(x.shape[a] for a in given), tuple(x.shape[a] for a in axes),
+                                     tuple(idx[a] for a in axes))
+        w = list(w)
+        if self.scale or self.rms_scaling:
+            y = y * w.pop(0)[weight_at]
+        if self.center and not self.rms_scaling:
+            y = y + w.pop(0)[weight_at]
+        return y
 
     def reference(self, x, w):
         # Keras (ops.layer_normalization) sorts the axes as given, e.g. [-1, 1] stays [-1, 1], and

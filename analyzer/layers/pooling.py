@@ -7,11 +7,20 @@ from __future__ import annotations
 
 import sympy
 
+from .. import indexing as ix
 from ..errors import ShapeproofError
 from ..lazy import np
 from ..values import did_you_mean
 from .base import REQUIRED, Bool, Choice, Constraint, Ints, OptionalInts, layer
-from .conv import DATA_FORMAT, Spatial, conv_length, ints, pad_input, window_taps
+from .conv import (
+    DATA_FORMAT,
+    Spatial,
+    conv_length,
+    ints,
+    pad_input,
+    window_element,
+    window_taps,
+)
 
 
 class ExactChoice(Choice):
@@ -72,6 +81,18 @@ class AveragePooling(Pooling):
     padding="same", the padded positions are left out of the count, as in TF, JAX and Keras's own
     definition. (Keras 3.15's torch backend deviates where the padding is uneven on some axis: it
     pads by repeating the edge and counts those copies; keras-team/keras#23233 fixes that.)"""
+
+    def element(self, x, w, idx, output=0):
+        """The window's sum over the positions inside the input, divided by their number."""
+        b, *pos, c = idx
+        ones = (1,) * self.rank
+
+        def window(read):
+            return window_element(x, lambda taps, _: 1, b, pos, self.pool_size, self.strides, ones, self.padding, 1, read)
+
+        total = window(lambda b, at, _: x(b, *at, c))
+        count = sympy.Mul(*self.pool_size) if self.padding == "valid" else window(lambda b, at, _: 1)
+        return total / count
 
     def reference(self, x, w):
         total = sum(self.pool_views(x, 0.0))
@@ -152,6 +173,12 @@ class GlobalMaxPooling(GlobalPooling):
 
 class GlobalAveragePooling(GlobalPooling):
     """Shared by global average pooling: the mean over every spatial position."""
+
+    def element(self, x, w, idx, output=0):
+        positions = [x.index("p") for _ in range(self.rank)]
+        lengths = x.shape[1:-1]
+        total = ix.Sum(x(idx[0], *positions, idx[-1]), *((p, 0, L - 1) for p, L in zip(positions, lengths)))
+        return total / sympy.Mul(*lengths)
 
     def reference(self, x, w):
         return x.mean(axis=self.spatial_axes(), keepdims=self.keepdims).astype(x.dtype)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import sympy
 
+from .. import indexing as ix
 from ..activations import activate
 from ..lazy import np
 from ..receptive import ALL, RF, Axis
 from .base import Activation, Anything, Bool, Choice, Constraint, Float, Ignored, Int, Ints, Layer, Weight, layer
-from .conv import Conv
+from .conv import Conv, window_element
 from .core import INITIALIZER_ARGS
 
 # Keras's arguments that change no shape or count, by name; each layer picks its own, in its own order
@@ -149,7 +150,46 @@ class Recurrent(Layer):
             y = states[0]
         return [y, *states] if self.return_state else y
 
+    # --- the element formula ----------------------------------------------------------------------
+    # A recurrence is a state sequence s(*state index, step), s(..., -1) = 0, with s(..., t) given by
+    # cell_element from the input at step t and the states at t - 1 (the prover compares one cell
+    # step and inducts over t). `x.recurrence` names the sequences of this layer in the composition.
+
+    def element(self, x, w, idx, output=0):
+        """h at the last step (at every step with return_sequences); with return_state, outputs 1.. are
+        the states (h, c) at the last step."""
+        states = x.recurrence(self, w)
+        last = x.shape[1] - 1
+        if output == 0 and self.return_sequences:
+            return states[0](idx[0], *idx[2:], idx[1])
+        return states[0 if output == 0 else output - 1](*idx, last)
+
+    def gate_element(self, x_t, h, w, sidx, gate):
+        """Gate block `gate` before its activation at state index `sidx`: the input projection, the
+        recurrent one and the bias."""
+        kernel, recurrent, *bias = w
+        offset = gate * self.size
+        z = self.project_input_element(x_t, kernel, sidx, offset) + self.project_state_element(h, recurrent, sidx, offset)
+        return z + (bias[0][offset + sidx[-1]] if self.use_bias else 0)
+
+    def project_input_element(self, x_t, kernel, sidx, offset):
+        """Σ_c x_t[..., c]·kernel[c, offset + o]."""
+        *lead, o = sidx
+        c = x_t.index("c")
+        return ix.Sum(x_t(*lead, c) * kernel[c, offset + o], (c, 0, x_t.shape[-1] - 1))
+
+    def project_state_element(self, h, kernel, sidx, offset):
+        """Σ_v h[..., v]·recurrent_kernel[v, offset + o]."""
+        *lead, o = sidx
+        v = h.index("v")
+        return ix.Sum(h(*lead, v) * kernel[v, offset + o], (v, 0, self.size - 1))
+
+    def cell_element(self, x_t, states, w, sidx) -> list:
+        """The new states at `sidx` from the step's input `x_t` and the previous `states` (operands)."""
+        return [ix.activate(self.activation, self.gate_element(x_t, states[0], w, sidx, 0))]
+
     def receptive_field(self, x, rf):
+        # Features are mixed at every step (an axis carried on the feature axis is mixed too).    def receptive_field(self, x, rf):
         # Features are mixed at every step (an axis carried on the feature axis is mixed too).
         rf = rf.fold(len(x) - 1).mix_features().window(self.recurrence_windows(x))
         if self.return_sequences:
@@ -208,6 +248,34 @@ class GRU(Recurrent):
             candidate = activate(self.activation, x_h + (r * h) @ recurrent_kernel[:, 2 * u:])
         return [z * h + (1 - z) * candidate]
 
+    def cell_element(self, x_t, states, w, sidx):
+        h = states[0]
+        kernel, recurrent, *bias = w
+        u = self.units
+
+        def projected(operand, weights, row, gate, at):
+            """Σ operand[..., v]·weights[v, gate block] + that block's bias (row `row` with reset_after)."""
+            *lead, o = at
+            v = operand.index("v" if operand is h else "c")
+            size = u if operand is h else x_t.shape[-1]
+            total = ix.Sum(operand(*lead, v) * weights[v, gate * u + o], (v, 0, size - 1))
+            if self.use_bias and (self.reset_after or operand is x_t):  # without reset_after: one bias
+                total += bias[0][row, gate * u + o] if self.reset_after else bias[0][gate * u + o]
+            return total
+
+        def gate(g, at):
+            return ix.activate(self.recurrent_activation, projected(x_t, kernel, 0, g, at) + projected(h, recurrent, 1, g, at))
+
+        z = gate(0, sidx)
+        if self.reset_after:
+            candidate = projected(x_t, kernel, 0, 2, sidx) + gate(1, sidx) * projected(h, recurrent, 1, 2, sidx)
+        else:
+            *lead, o = sidx
+            v = h.index("v")
+            reset = gate(1, (*lead, v)) * h(*lead, v)
+            candidate = projected(x_t, kernel, 0, 2, sidx) + ix.Sum(reset * recurrent[v, 2 * u + o], (v, 0, u - 1))
+        return [z * h(*sidx) + (1 - z) * ix.activate(self.activation, candidate)]
+
 
 @layer("LSTM", **rnn_args(
     "units", "activation", "recurrent_activation", "use_bias", "kernel_initializer", "recurrent_initializer",
@@ -232,6 +300,12 @@ class LSTM(Recurrent):
         o = activate(self.recurrent_activation, z[..., 3 * u:])
         c = f * c + i * activate(self.activation, z[..., 2 * u:3 * u])
         return [o * activate(self.activation, c), c]
+
+    def cell_element(self, x_t, states, w, sidx):
+        h, c = states
+        i, f, o = (ix.activate(self.recurrent_activation, self.gate_element(x_t, h, w, sidx, g)) for g in (0, 1, 3))
+        cell = f * c(*sidx) + i * ix.activate(self.activation, self.gate_element(x_t, h, w, sidx, 2))
+        return [o * ix.activate(self.activation, cell), cell]
 
 
 def _same_padding(length: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
@@ -275,6 +349,19 @@ class ConvLSTM(Recurrent, Conv):
         return (x[0], *self.spatial_out((x[0], *x[2:])), self.filters)
 
     step = LSTM.step  # the LSTM cell, its products being convolutions
+    cell_element = LSTM.cell_element
+
+    def project_input_element(self, x_t, kernel, sidx, offset):
+        b, *pos, o = sidx
+        return window_element(x_t, lambda taps, c: kernel[(*taps, c, offset + o)], b, pos, self.kernel_size,
+                              self.strides, self.dilation_rate, self.padding, x_t.shape[-1],
+                              lambda b, at, c: x_t(b, *at, c))
+
+    def project_state_element(self, h, kernel, sidx, offset):
+        b, *pos, o = sidx
+        ones = (1,) * self.rank
+        return window_element(h, lambda taps, v: kernel[(*taps, v, offset + o)], b, pos, self.kernel_size, ones, ones,
+                              "same", self.size, lambda b, at, v: h(b, *at, v))
 
     def project_input(self, x_t, kernel):
         # The layer's own strides, dilation and padding.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sympy
 
+from .. import indexing as ix
 from ..lazy import np
 from .base import Choice, Constraint, Int, Ints, Pairs, layer
 from .conv import DATA_FORMAT, Spatial
@@ -36,6 +37,11 @@ class Padding(Spatial):
         return (x[0], *(L + a + b for L, (a, b) in zip(x[1:-1], self.padding)), x[-1])
 
     # Receptive field: unchanged, as padded positions read no input.
+
+    def element(self, x, w, idx, output=0):
+        b, *pos, c = idx
+        at = [p - before for p, (before, _) in zip(pos, self.padding)]
+        return ix.padded(x(b, *at, c), sympy.And(*(ix.inside(a, L) for a, L in zip(at, x.shape[1:-1]))))
 
     def reference(self, x, w):
         return np.pad(x, [(0, 0), *((int(a), int(b)) for a, b in self.padding), (0, 0)])
@@ -72,6 +78,10 @@ class Cropping(Spatial):
         return [Constraint(sympy.Ge(L - a - b, 1), f"{self.kind} crops {a + b} of the {L} positions on axis {axis}; "
                      f"at least one must remain", "cropping", "crop less, or make the input larger")
                 for axis, (L, (a, b)) in enumerate(zip(x[1:-1], self.cropping), start=1)]
+
+    def element(self, x, w, idx, output=0):
+        b, *pos, c = idx
+        return x(b, *(p + before for p, (before, _) in zip(pos, self.cropping)), c)
 
     def reference(self, x, w):
         kept = tuple(slice(int(a), L - int(b)) for L, (a, b) in zip(x.shape[1:-1], self.cropping))
@@ -165,6 +175,12 @@ class UpSampling(Spatial):
         taps = INTERPOLATION_TAPS[getattr(self, "interpolation", "nearest")]
         windows = {axis: (sympy.Integer(taps), 1) for axis in range(1, self.rank + 1)}
         return rf.window(windows).upsample(dict(enumerate(self.factors(), start=1)))
+
+    def element(self, x, w, idx, output=0):
+        if getattr(self, "interpolation", "nearest") not in ("nearest", "area"):
+            raise ix.NoElement(f"{self.kind} with interpolation={self.interpolation!r} has no element formula")
+        b, *pos, c = idx
+        return x(b, *(sympy.floor(p / f) for p, f in zip(pos, self.factors())), c)
 
     def reference(self, x, w):
         # Nearest neighbour (Keras's ops.repeat along each axis). "area" is the same when enlarging by

@@ -8,6 +8,8 @@ from __future__ import annotations
 import copy
 from dataclasses import replace
 
+import sympy
+
 from ..errors import ShapeproofError
 from ..lazy import np
 from ..receptive import RF, Axis
@@ -62,6 +64,14 @@ class TimeDistributed(Wrapper):
 
     def macs(self, x):
         return x[1] * self.layer.macs(self.inner_input(x))
+
+    def element(self, x, w, idx, output=0):
+        """The inner layer's element at row b·T + t of the input with time folded into the batch."""
+        b, t, *rest = idx
+        steps = x.shape[1]
+        folded = x.view((x.shape[0] * steps, *x.shape[2:]),
+                        lambda j, *r: x(sympy.floor(j / steps), sympy.Mod(j, steps), *r))
+        return self.layer.element(folded, w, (b * steps + t, *rest))
 
     def reference(self, x, w):
         # Every step is independent: fold time into the batch, run the layer once, unfold.
@@ -153,6 +163,34 @@ class Bidirectional(Wrapper):
 
     def macs(self, x):
         return sum(sub.macs(x) for sub in self.sublayers())
+
+    def element(self, x, w, idx, output=0):
+        """Both recurrences (the backward one's sequence read back in time order), merged."""
+        split = len(self.forward.weights(x.shape))
+        forward = x.recurrence(self.forward, w[:split], ":forward")
+        backward = x.recurrence(self.backward, w[split:], ":backward")
+        last = x.shape[1] - 1
+        outputs = 2 if self.merge_mode is None else 1
+        if output >= outputs:  # the states: the forward layer's, then the backward layer's
+            k = output - outputs
+            states = forward if k < self.forward.states else backward
+            return states[k % self.forward.states](*idx, last)
+
+        def sequence(states, backwards, at):
+            if self.forward.return_sequences:
+                b, t, *rest = at
+                return states[0](b, *rest, last - t if backwards else t)
+            return states[0](*at, last)
+
+        if self.merge_mode is None:
+            return sequence(forward if output == 0 else backward, output == 1, idx)
+        if self.merge_mode == "concat":
+            *lead, o = idx
+            units = self.forward.size
+            return sympy.Piecewise((sequence(forward, False, idx), o <= units - 1),
+                                   (sequence(backward, True, (*lead, o - units)), True))
+        a, b = sequence(forward, False, idx), sequence(backward, True, idx)
+        return {"sum": a + b, "mul": a * b, "ave": (a + b) / 2}[self.merge_mode]
 
     def reference(self, x, w):
         # The weights are the forward layer's, then the backward layer's.

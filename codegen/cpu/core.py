@@ -2,6 +2,8 @@
 Flatten, Reshape, Permute, RepeatVector, Embedding."""
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import sympy
 
 from ..writer import Writer
@@ -9,50 +11,170 @@ from .activations import element, last_axis_pass
 from .base import Site, kernel, rows
 from .module import CodegenError
 
-ROW_BLOCK = 4  # rows sharing each loaded kernel row: a fourth of the weight traffic at batch >= 4
-OUT_BLOCK = 64  # output units per task: two tasks keep two cores busy at batch 1
+# Dense is a blocked GEMM, (rows, K) @ (K, units). One task per (group of rows, block of units,
+# slice of K): each slice is walked in chunks of K small enough that their kernel rows stay in cache
+# while every block of ROW_BLOCK rows of the group passes over them; a block of rows accumulates
+# in a small local array whose inner loop runs over the contiguous units. With few rows (batch 1
+# on a big kernel) K is split into slices so that every core streams its part of the kernel; the
+# slices' partial sums are then added in a short serial pass. Otherwise the last chunk of K adds
+# the bias (and LoRA's term) and applies the activation as it stores: one parallel loop only
+# (each prange loop costs about half a second of compilation).
+ROW_BLOCK = 4  # rows sharing each loaded kernel element
+ROW_GROUP = 64  # rows per task: they share each chunk of kernel rows while it is in cache
+K_CHUNK = 256  # kernel rows per chunk (256 x 256 floats: 256 KiB, in L2)
+OUT_BLOCK = 256  # units per task at most
+GRANULE = 16  # block widths are multiples of this
+TASKS = 64  # K is split until there are about this many tasks (enough for 64 cores)
+MIN_SLICE = 512  # kernel rows per slice of K at least
+
+
+def unit_blocks(n_out: int) -> tuple[int, int]:
+    """(width, count) of the blocks of units: all of them if at most OUT_BLOCK, else about equal
+    blocks of a multiple of 16 units. The width is a literal in the loops: LLVM vectorises a loop
+    16 wide and 4 deep, and runs a loop whose run-time trip count is below 64 (a last, narrower
+    block) in scalar code, 5-10 times slower."""
+    if n_out <= OUT_BLOCK:
+        return n_out, 1
+    count = -(-n_out // OUT_BLOCK)
+    width = min((-(-n_out // count) + GRANULE - 1) // GRANULE * GRANULE, n_out)
+    return width, -(-n_out // width)
 
 
 @kernel("Dense")
 def dense(site: Site, w: Writer):
-    n_out = int(site.layer.units)
-    rank = len(site.x)
-    w.line(f"n_rows = {rows(site, site.x, 'x', rank - 1)}")
-    w.line(f"xr = x.reshape(n_rows, {site.xd(-1)})")
+    layer = site.layer
+    n_in, n_out = int(site.x[-1]), int(layer.units)
+    rank = layer.lora_rank
+    w.line(f"n_rows = {rows(site, site.x, 'x', len(site.x) - 1)}")
+    w.line(f"xr = x.reshape(n_rows, {n_in})")
     w.line(f"yr = out.reshape(n_rows, {n_out})")
-    weight = "kernel"
-    if site.layer.lora_rank is not None:
-        _merge_lora(site, w)
-        weight = "merged"
-    out_blocks = -(-n_out // OUT_BLOCK)
-    w.line(f"n_tasks = ((n_rows + {ROW_BLOCK - 1}) // {ROW_BLOCK}) * {out_blocks}")
-    with w.block("for task in prange(n_tasks)"):
-        w.line(f"r0 = (task // {out_blocks}) * {ROW_BLOCK}")
-        w.line(f"o0 = (task % {out_blocks}) * {OUT_BLOCK}")
-        w.line(f"r1 = min(r0 + {ROW_BLOCK}, n_rows)")
-        w.line(f"o1 = min(o0 + {OUT_BLOCK}, {n_out})")
-        w.line(f"acc = np.zeros(({ROW_BLOCK}, {OUT_BLOCK}), dtype=DT)")
-        with w.block(f"for i in range({site.xd(-1)})"):
-            with w.block("for r in range(r0, r1)"):
-                w.line("v = xr[r, i]")
-                with w.block("for o in range(o0, o1)"):
-                    w.line(f"acc[r - r0, o - o0] += v * {weight}[i, o]")
-        with w.block("for r in range(r0, r1)"):
-            with w.block("for o in range(o0, o1)"):
-                w.line("s = acc[r - r0, o - o0]" + (" + bias[o]" if site.layer.use_bias else ""))
-                w.line(f"yr[r, o] = {element(site.layer.activation, 's')}")
-    after = last_axis_pass(site.layer.activation, "out")
+    width, out_blocks = unit_blocks(n_out)
+    sliced = min(TASKS, n_in // MIN_SLICE) > 1
+    chunked = n_in > K_CHUNK
+    w.line(f"n_groups = (n_rows + {ROW_GROUP - 1}) // {ROW_GROUP}")
+    tasks = "n_groups" + (f" * {out_blocks}" if out_blocks > 1 else "")
+    if sliced:
+        # Partial sums per slice; with one slice, the output itself.
+        w.line(f"slices = max(1, min({min(TASKS, n_in // MIN_SLICE)}, {TASKS} // max("
+               f"{tasks}, 1)))")
+        w.line(f"span = ({n_in} + slices - 1) // slices")
+        with w.block("if slices == 1"):
+            w.line(f"part = yr.reshape(1, n_rows, {n_out})")
+        with w.block("else"):
+            w.line(f"part = np.empty((slices, n_rows, {n_out}), dtype=DT)")
+        tasks += " * slices"
+    if rank is not None:
+        _lora_rows(w, n_in)
+    cols = str(width)  # a literal trip count: LLVM vectorises it fully (see unit_blocks)
+    owned = "range(skip, {})".format(width) if out_blocks > 1 else f"range({width})"
+    unit = "o0 + o" if out_blocks > 1 else "o"
+    with w.block(f"for task in prange({tasks})"):
+        per_group = " * ".join((["slices"] if sliced else []) + ([str(out_blocks)] if out_blocks > 1 else []))
+        if not per_group:
+            w.line(f"r0 = task * {ROW_GROUP}")
+        else:
+            w.line(f"r0 = (task // {per_group if ' ' not in per_group else f'({per_group})'}) * {ROW_GROUP}")
+        w.line(f"r1 = min(r0 + {ROW_GROUP}, n_rows)")
+        if out_blocks > 1:
+            w.line(f"ob = (task // slices) % {out_blocks}" if sliced else f"ob = task % {out_blocks}")
+            # Every block is `width` units wide: the last one starts earlier, overlapping the one
+            # before, and stores only the units from `skip` on (the others are that block's).
+            w.line(f"o0 = min(ob * {width}, {n_out - width})")
+            w.line(f"skip = ob * {width} - o0")
+        if sliced:
+            w.line("sl = task % slices")
+            w.line("k0 = sl * span")
+            w.line(f"k1 = min(k0 + span, {n_in})")
+        w.line(f"acc = np.empty(({ROW_BLOCK}, {width}), dtype=DT)")
+        if chunked:
+            w.open(f"for c0 in range({'k0' if sliced else '0'}, {'k1' if sliced else n_in}, {K_CHUNK})")
+            w.line(f"c1 = min(c0 + {K_CHUNK}, {'k1' if sliced else n_in})")
+        span = "c0, c1" if chunked else str(n_in)
+        with w.block(f"for r in range(r0, r1, {ROW_BLOCK})"):
+            w.line(f"nr = min(r1 - r, {ROW_BLOCK})")
+            with w.block(f"if nr == {ROW_BLOCK}"):
+                with w.block(f"for o in range({cols})"):
+                    for a in range(ROW_BLOCK):
+                        w.line(f"acc[{a}, o] = ZERO")
+                with w.block(f"for i in range({span})"):
+                    w.line("; ".join(f"v{a} = xr[r{f' + {a}' if a else ''}, i]" for a in range(ROW_BLOCK)))
+                    with w.block(f"for o in range({cols})"):
+                        w.line(f"k = kernel[i, {unit}]")
+                        for a in range(ROW_BLOCK):
+                            w.line(f"acc[{a}, o] += v{a} * k")
+            with w.block("else"):
+                with w.block("for a in range(nr)"):
+                    with w.block(f"for o in range({cols})"):
+                        w.line("acc[a, o] = ZERO")
+                    with w.block(f"for i in range({span})"):
+                        w.line("v = xr[r + a, i]")
+                        with w.block(f"for o in range({cols})"):
+                            w.line(f"acc[a, o] += v * kernel[i, {unit}]")
+            with w.block("for a in range(nr)"):
+                target = f"part[sl, r + a, {unit}]" if sliced else f"yr[r + a, {unit}]"
+                if not chunked:
+                    with w.block(f"for o in {owned}"):
+                        w.line("v = acc[a, o]")
+                        _finish(w, layer, "r + a", unit)
+                        w.line(f"{target} = v")
+                else:
+                    # Separate plain loops: a branch inside this one slows the whole kernel down 2-3x.
+                    with w.block(f"if c0 == {'k0' if sliced else '0'}"):
+                        with w.block(f"for o in {owned}"):
+                            w.line(f"{target} = acc[a, o]")
+                    with w.block("else"):
+                        with w.block(f"for o in {owned}"):
+                            w.line(f"{target} += acc[a, o]")
+        if chunked:
+            w.close()
+        if chunked and _finishes(layer):
+            # The task's rows are complete (unless K is split): bias, LoRA and activation in place.
+            with w.block("if slices == 1") if sliced else nullcontext():
+                with w.block("for r in range(r0, r1)"):
+                    with w.block(f"for o in {owned}"):
+                        w.line(f"v = yr[r, {unit}]")
+                        _finish(w, layer, "r", unit)
+                        w.line(f"yr[r, {unit}] = v")
+    if sliced:
+        # The slices' partial sums (few rows: a short serial pass), then bias, LoRA and activation.
+        with w.block("if slices > 1"):
+            with w.block("for r in range(n_rows)"):
+                with w.block(f"for o in range({n_out})"):
+                    w.line("v = part[0, r, o]")
+                    with w.block("for p in range(1, slices)"):
+                        w.line("v += part[p, r, o]")
+                    _finish(w, layer, "r", "o")
+                    w.line("yr[r, o] = v")
+    after = last_axis_pass(layer.activation, "out")
     if after:
         w.line(after)
 
 
-def _merge_lora(site: Site, w: Writer):
-    """LoRA: the kernel applied is kernel + a @ b (Keras's scale is 1; see analyzer lora_kernel)."""
-    w.line("merged = kernel.copy()")
-    with w.block("for i in range(kernel.shape[0])"):
-        with w.block("for r in range(lora_kernel_a.shape[1])"):
-            with w.block("for o in range(kernel.shape[1])"):
-                w.line("merged[i, o] += lora_kernel_a[i, r] * lora_kernel_b[r, o]")
+def _finishes(layer) -> bool:
+    """Whether a sum needs more than storing: a bias, LoRA's term or an element-wise activation."""
+    return layer.use_bias or layer.lora_rank is not None or element(layer.activation, "v") not in ("v", "(v)")
+
+
+def _finish(w: Writer, layer, row: str, unit: str):
+    """The sum `v` of output (row, unit) -> its value: bias, LoRA's low-rank term, activation."""
+    if layer.use_bias:
+        w.line(f"v += bias[{unit}]")
+    if layer.lora_rank is not None:
+        with w.block(f"for j in range({int(layer.lora_rank)})"):
+            w.line(f"v += xa[{row}, j] * lora_kernel_b[j, {unit}]")
+    if element(layer.activation, "v") not in ("v", "(v)"):
+        w.line(f"v = {element(layer.activation, 'v')}")
+
+
+def _lora_rows(w: Writer, n_in: int):
+    """LoRA: the kernel applied is kernel + a @ b (Keras's scale is 1; see analyzer lora_kernel),
+    computed as x @ kernel + (x @ a) @ b: xa = x @ a here, its product with b as each sum is finished."""
+    w.line("xa = np.zeros((n_rows, lora_kernel_a.shape[1]), dtype=DT)")
+    with w.block("for r in prange(n_rows)"):
+        with w.block(f"for i in range({n_in})"):
+            w.line("v = xr[r, i]")
+            with w.block("for j in range(lora_kernel_a.shape[1])"):
+                w.line("xa[r, j] += v * lora_kernel_a[i, j]")
 
 
 @kernel("Activation")

@@ -80,18 +80,23 @@ def global_pooling(site: Site, w: Writer):
     with w.block(f"for task in prange({batch} * n_chunks)"):
         w.line("b = task // n_chunks")
         w.line(f"p0 = (task % n_chunks) * {GLOBAL_CHUNK}")
+        w.line(f"acc = np.empty({channels}, dtype=DT)")  # a task-local vector stays in registers
         with w.block(f"for c in range({channels})"):
-            w.line("part[task, c] = xr[b, p0, c]")
-        with w.block(f"for p in range(p0 + 1, min(p0 + {GLOBAL_CHUNK}, n_pos))"):
+            w.line("acc[c] = " + ("ZERO" if average else "-np.inf"))
+        with w.block(f"for p in range(p0, min(p0 + {GLOBAL_CHUNK}, n_pos))"):
+            w.line("row = xr[b, p]")  # a row view keeps index arithmetic out of the channel loop
             with w.block(f"for c in range({channels})"):
-                w.line(combine("part[task, c]", "xr[b, p, c]"))
-    with w.block(f"for b in prange({batch})"):
+                w.line(combine("acc[c]", "row[c]"))
         with w.block(f"for c in range({channels})"):
-            w.line("yr[b, c] = part[b * n_chunks, c]")
+            w.line("part[task, c] = acc[c]")
+    with w.block(f"for b in prange({batch})"):
+        w.line(f"acc = np.empty({channels}, dtype=DT)")
+        with w.block(f"for c in range({channels})"):
+            w.line("acc[c] = part[b * n_chunks, c]")
         with w.block("for k in range(1, n_chunks)"):
             with w.block(f"for c in range({channels})"):
-                w.line(combine("yr[b, c]", "part[b * n_chunks + k, c]"))
+                w.line(combine("acc[c]", "part[b * n_chunks + k, c]"))
         if average:
             w.line("inv = ONE / DT(n_pos)")
-            with w.block(f"for c in range({channels})"):
-                w.line("yr[b, c] *= inv")
+        with w.block(f"for c in range({channels})"):
+            w.line("yr[b, c] = acc[c]" + (" * inv" if average else ""))

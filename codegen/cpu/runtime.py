@@ -2,6 +2,15 @@
 
 It uses only what the module defines (INPUTS, SYMBOLS, WEIGHT_SHAPES, LAYER_NAMES, input_shapes,
 violated_constraint), NumPy, and h5py when a Keras .h5 or .keras file is read.
+
+Note: where Keras 3 keeps a layer's weights. `model.weights.h5` (alone, or inside a `.keras` zip)
+names each layer's group after its *class*, numbered within its container in the model's layer
+order (`layers/dense`, `layers/dense_1`, a nested model's `layers/sequential/layers/dense`), not
+after the layer's own name. A `.keras` archive also holds config.json, which gives the exact group
+of every named layer; for a bare `.weights.h5`, the caller may pass `hints` (the class-based
+groups in its own layer order: codegen/net.py does); the layer's own name is the last resort.
+Legacy `.h5` files (tf.keras 2, or Keras 3's `save("m.h5")`) keep `layer_names`/`weight_names`
+attributes and are read by name.
 """
 
 RUNTIME = '''\
@@ -44,43 +53,140 @@ def check_weights(weights):
 
 def load_weights(path):
     """Weights in WEIGHT_SHAPES order from an .npz (arr_0, arr_1, ...), a Keras .weights.h5 or a .keras archive."""
+    return read_weights(path)
+
+
+def read_weights(path, hints=None):
+    """load_weights(path); `hints` maps a layer name to the groups of a bare .weights.h5 to try first.
+    Every problem is a ValueError that names the file."""
     path = str(path)
-    if path.endswith(".npz"):
-        with np.load(path) as f:
-            return check_weights([f[f"arr_{i}"] for i in range(len(f.files))])
-    import h5py
+    try:
+        if path.endswith(".npz"):
+            with np.load(path) as f:
+                return check_weights([f[f"arr_{i}"] for i in range(len(f.files))])
+        import h5py
 
-    if path.endswith(".keras"):
-        import io
-        import zipfile
+        if path.endswith(".keras"):
+            import io
+            import json
+            import zipfile
 
-        with zipfile.ZipFile(path) as archive:
-            data = io.BytesIO(archive.read("model.weights.h5"))
-        with h5py.File(data, "r") as f:
-            return check_weights(_keras_h5_weights(f))
-    with h5py.File(path, "r") as f:
-        return check_weights(_keras_h5_weights(f))
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+                if "model.weights.h5" not in names:
+                    raise ValueError("the archive has no model.weights.h5 (is it a Keras 3 .keras file?)")
+                data = io.BytesIO(archive.read("model.weights.h5"))
+                config = json.loads(archive.read("config.json")) if "config.json" in names else None
+            with h5py.File(data, "r") as f:
+                return check_weights(_keras_h5_weights(f, keras_groups(config) if config else {}, hints))
+        with h5py.File(path, "r") as f:
+            return check_weights(_keras_h5_weights(f, {}, hints))
+    except (OSError, KeyError, ValueError, EOFError) as e:
+        message = str(e) if isinstance(e, ValueError) else f"cannot read it: {e}"
+        if isinstance(e, OSError) and not isinstance(e, FileNotFoundError) and path.endswith((".h5", ".hdf5")):
+            message = f"not a readable HDF5 file ({e})"
+        raise ValueError(f"{path}: {message}") from None
+    except Exception as e:  # zipfile.BadZipFile, zlib.error, json.JSONDecodeError: a damaged file
+        raise ValueError(f"{path}: cannot read it: {type(e).__name__}: {e}") from None
 
 
-def _keras_h5_weights(f):
-    """Keras 3's layout: layers/<name>/.../vars/<i>; a wrapper's forward layer before its backward one."""
-    order = {"vars": 0, "forward_layer": 1, "backward_layer": 2}
+def keras_groups(config):
+    """{layer name: its group in model.weights.h5}, from a .keras archive's config.json."""
+    groups = {}
+
+    def walk(model, prefix):
+        used = {}
+        layers = (model.get("config") or {}).get("layers") or []
+        for entry in layers:
+            cls = entry.get("class_name", "")
+            if model.get("class_name") == "Sequential" and cls == "InputLayer":
+                continue  # Sequential.layers leaves its InputLayer out
+            base = _snake_case(cls)
+            used[base] = used.get(base, -1) + 1
+            group = f"{prefix}/{base}" + (f"_{used[base]}" if used[base] else "")
+            if cls in ("Sequential", "Functional", "Model"):
+                walk(entry, group + "/layers")
+            else:
+                groups.setdefault((entry.get("config") or {}).get("name"), group)
+
+    walk(config, "layers")
+    return groups
+
+
+def _snake_case(name):
+    import re
+
+    name = re.sub(r"\\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\\1_\\2", name)
+    return re.sub("([a-z])([A-Z])", r"\\1_\\2", name).lower()
+
+
+def _keras_h5_weights(f, groups, hints=None):
+    """Every layer's arrays in WEIGHT_SHAPES order: Keras 3's layers/<group>/.../vars/<i> (a wrapper's
+    forward layer before its backward one), or a legacy file's layer_names/weight_names."""
+    root = f["model_weights"] if "model_weights" in f else f
+    legacy = "layer_names" in root.attrs
+    if not legacy and "layers" not in f:
+        raise ValueError("no Keras weights in this HDF5 file (neither layers/ nor layer_names)")
+    expected = {}
+    for layer, _, shape in WEIGHT_SHAPES:
+        expected.setdefault(layer, []).append(shape)
     weights = []
     for layer in LAYER_NAMES:
-        if layer not in f["layers"]:
-            raise ValueError(f"the file has no weights for layer {layer!r}")
-        group = f["layers"][layer]
-        found = []
-        group.visititems(lambda path, item, found=found: found.append(path) if hasattr(item, "shape") else None)
-        weights += [np.asarray(group[p]) for p in sorted(found, key=lambda p: _h5_order(p, order))]
+        if legacy:
+            arrays, tried = _legacy_arrays(root, layer), [layer]
+        else:
+            tried = [groups[layer]] if layer in groups else [*(hints or {}).get(layer, ()), f"layers/{layer}"]
+            tried = list(dict.fromkeys(tried))
+            found = [_group_arrays(f[g]) for g in tried if g in f]
+            found = [a for a in found if a]
+            fits = [a for a in found if [tuple(w.shape) for w in a] == expected[layer]]
+            arrays = (fits or found or [None])[0]
+        if arrays is None:
+            raise ValueError(f"the file has no weights for layer {layer!r} (looked for {', '.join(tried)})")
+        shapes = [tuple(w.shape) for w in arrays]
+        if len(shapes) != len(expected[layer]):
+            raise ValueError(f"layer {layer!r} has {len(shapes)} weight arrays in the file {shapes}, the model "
+                             f"expects {len(expected[layer])} {expected[layer]}")
+        for (_, name, shape), got in zip([w for w in WEIGHT_SHAPES if w[0] == layer], shapes):
+            if got != shape:
+                raise ValueError(f"layer {layer!r} weight {name!r}: the file has shape {got}, the model expects {shape}")
+        weights += arrays
     return weights
+
+
+def _group_arrays(group):
+    order = {"vars": 0, "forward_layer": 1, "backward_layer": 2}
+    found = []
+    group.visititems(lambda path, item: found.append(path) if hasattr(item, "shape") else None)
+    found = [p for p in found if "seed_generator" not in p]  # random-state counters, not weights
+    return [np.asarray(group[p]) for p in sorted(found, key=lambda p: _h5_order(p, order))]
 
 
 def _h5_order(path, order):
     return [(order.get(p, 3), int(p) if p.isdigit() else 0, p) for p in path.split("/")]
 
 
+def _legacy_arrays(root, layer):
+    names = [n.decode() if isinstance(n, bytes) else n for n in root.attrs["layer_names"]]
+    if layer not in names:
+        return None
+    group = root[layer]
+    return [np.asarray(group[n.decode() if isinstance(n, bytes) else n]) for n in group.attrs["weight_names"]]
+
+
 def run(*arrays, weights):
     """forward() on checked inputs and weights (a list as returned by load_weights)."""
     return forward(*check_inputs(*arrays), *weights)
 '''
+
+
+def weight_reader(model_name: str, layer_names, weight_shapes, dtype: str = "float32") -> dict:
+    """The runtime's weight readers without generating kernels (NumPy and h5py only): a namespace
+    with `read_weights(path, hints)`, for tools that only check a weight file against a model."""
+    import numpy as np
+
+    namespace = {"np": np, "MODEL": model_name, "LAYER_NAMES": tuple(layer_names),
+                 "WEIGHT_SHAPES": tuple(weight_shapes), "DT": getattr(np, dtype)}
+    exec(compile(RUNTIME, "<shapeproof runtime>", "exec"), namespace)  # our own fixed text
+    return namespace

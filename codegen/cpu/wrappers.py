@@ -16,6 +16,7 @@ import sympy
 from ..errors import CodegenError
 from ..writer import Writer
 from .base import EMITTERS, Site, kernel
+from .recurrent import Direction, emit_conv_lstm, emit_rnn
 
 
 def inner_kernel(parent: Site, inner: Site) -> str:
@@ -27,7 +28,7 @@ def inner_kernel(parent: Site, inner: Site) -> str:
     body = Writer()
     body.level = 1
     emitter(inner, body)
-    parent.helpers.extend(inner.helpers)
+    parent.helpers.extend(h for h in inner.helpers if h not in parent.helpers)
     parallel = ", parallel=PARALLEL" if getattr(emitter, "parallel", True) else ""
     lines = [f"@njit(cache=True{parallel}, fastmath=FASTMATH)", f"def {inner.fn}({', '.join(inner.args())}):",
              *body.lines]
@@ -68,10 +69,41 @@ def time_distributed(site: Site, w: Writer):
     w.line(f"{fn}({', '.join(['xr', *weights, 'yr'])})")
 
 
-MERGE = {"sum": "{a} + {b}", "mul": "{a} * {b}", "ave": "({a} + {b}) * HALF"}
+# Shared by every Bidirectional kernel of a module (the same text, so compiled once).
+MERGE = '''\
+@njit(cache=True, parallel=PARALLEL, fastmath=FASTMATH)
+def bidirectional_merge(f3, b3, o3, mode, reverse):
+    """o3[b, t, p] = merge(f3[b, t, p], b3[b, t', p]) on (batch, T, positions, units) views, t' = T - 1 - t
+    when `reverse` (a backward sequence is in processing order). mode: 0 concat (o3 twice as wide),
+    1 sum, 2 mul, 3 ave, 4 the backward output alone."""
+    n_t = f3.shape[1]
+    n_u = f3.shape[3]
+    for task in prange(f3.shape[0] * n_t):
+        b = task // n_t
+        t = task % n_t
+        tb = n_t - 1 - t if reverse else t
+        for p in range(f3.shape[2]):
+            if mode == 0:
+                for k in range(n_u):
+                    o3[b, t, p, k] = f3[b, t, p, k]
+                    o3[b, t, p, n_u + k] = b3[b, tb, p, k]
+            elif mode == 1:
+                for k in range(n_u):
+                    o3[b, t, p, k] = f3[b, t, p, k] + b3[b, tb, p, k]
+            elif mode == 2:
+                for k in range(n_u):
+                    o3[b, t, p, k] = f3[b, t, p, k] * b3[b, tb, p, k]
+            elif mode == 3:
+                for k in range(n_u):
+                    o3[b, t, p, k] = (f3[b, t, p, k] + b3[b, tb, p, k]) * HALF
+            else:
+                for k in range(n_u):
+                    o3[b, t, p, k] = b3[b, tb, p, k]
+'''
+MODES = {"concat": 0, "sum": 1, "mul": 2, "ave": 3, None: 4}
 
 
-@kernel("Bidirectional")
+@kernel("Bidirectional", parallel=False)
 def bidirectional(site: Site, w: Writer):
     layer = site.layer
     forward, backward = layer.forward, layer.backward
@@ -79,13 +111,9 @@ def bidirectional(site: Site, w: Writer):
     sub_out = _shapes(forward.output_shape(x))
     n_fw = len(forward.weights(x))
     args = site.args()
-    n_in = 1
-    weights = args[n_in:n_in + len(site.weights)]
+    weights = args[1:1 + len(site.weights)]
     fw_weights, bw_weights = weights[:n_fw], weights[n_fw:]
-    fw = inner_kernel(site, Site(forward, site.fn + "_forward", [x], sub_out, site.weights[:n_fw], site.text))
-    bw = inner_kernel(site, Site(backward, site.fn + "_backward", [x], _shapes(backward.output_shape(x)),
-                                 site.weights[n_fw:], site.text))
-    outs = args[n_in + len(site.weights):]
+    outs = args[1 + len(site.weights):]
     mode = layer.merge_mode
     n_merged = 2 if mode is None else 1
     merged, states = outs[:n_merged], outs[n_merged:]
@@ -94,36 +122,39 @@ def bidirectional(site: Site, w: Writer):
     seq = bool(forward.return_sequences)
     y_shape = sub_out[0]
     units = int(y_shape[-1])
-    # The sub-layers' sequence outputs: straight into the wrapper's outputs where the layout allows.
+    # The directions' outputs: straight into the wrapper's outputs where the layout allows.
     y0 = merged[0]
     dims = ", ".join(site.dim(y0, site.outputs[0], a) for a in range(len(y_shape) - 1)) + f", {units}"
-    fw_y = y0 if mode in ("sum", "mul", "ave", None) else "yf"
+    fw_y = "yf" if mode == "concat" else y0
     bw_y = merged[1] if mode is None and not seq else "yb"
-    for name in {fw_y, bw_y} - set(merged):
-        w.line(f"{name} = np.empty(({dims}), dtype=DT)")
-    w.line(f"{fw}({', '.join(['x', *fw_weights, fw_y, *fw_states])})")
-    w.line(f"{bw}({', '.join(['x', *bw_weights, bw_y, *bw_states])})")
+    for name in (fw_y, bw_y):
+        if name not in merged:
+            w.line(f"{name} = np.empty(({dims}), dtype=DT)")
+    if layer.backward_layer is None:
+        # The backward layer is the forward one with go_backwards=True: one kernel body runs both
+        # directions, as tasks of the same parallel loops.
+        dirs = [Direction(*fw_weights[:2], fw_weights[2] if forward.use_bias else None, fw_y,
+                          *(fw_states + [None, None])[:2], False),
+                Direction(*bw_weights[:2], bw_weights[2] if forward.use_bias else None, bw_y,
+                          *(bw_states + [None, None])[:2], True)]
+        both = Site(forward, site.fn, [x], sub_out, site.weights[:n_fw], site.text, site.helpers)
+        (emit_conv_lstm if forward.rank else emit_rnn)(both, w, dirs)
+    else:
+        fw = inner_kernel(site, Site(forward, site.fn + "_forward", [x], sub_out, site.weights[:n_fw], site.text))
+        bw = inner_kernel(site, Site(backward, site.fn + "_backward", [x], _shapes(backward.output_shape(x)),
+                                     site.weights[n_fw:], site.text))
+        w.line(f"{fw}({', '.join(['x', *fw_weights, fw_y, *fw_states])})")
+        w.line(f"{bw}({', '.join(['x', *bw_weights, bw_y, *bw_states])})")
     if mode is None and not seq:
         return
-    # Merge, position by position: (batch, T, positions, units), the backward steps reversed.
+    # Merge on (batch, T, positions, units) views, the backward steps back in time order.
+    if MERGE not in site.helpers:
+        site.helpers.append(MERGE)
     w.line(f"n_b = {site.xd(0)}")
     w.line(f"n_t = {site.xd(1)}" if seq else "n_t = 1")
-    positions = product(site, y0, site.outputs[0], range(2 if seq else 1, len(y_shape) - 1))
-    w.line(f"n_p = {positions}")
+    w.line(f"n_p = {product(site, y0, site.outputs[0], range(2 if seq else 1, len(y_shape) - 1))}")
     w.line(f"f3 = {fw_y}.reshape(n_b, n_t, n_p, {units})")
     w.line(f"b3 = {bw_y}.reshape(n_b, n_t, n_p, {units})")
     target = merged[1] if mode is None else y0
     w.line(f"o3 = {target}.reshape(n_b, n_t, n_p, {2 * units if mode == 'concat' else units})")
-    with w.block("for task in prange(n_b * n_t)"):
-        w.line("b = task // n_t")
-        w.line("t = task % n_t")
-        w.line("tb = n_t - 1 - t" if seq else "tb = t")
-        with w.block("for p in range(n_p)"):
-            with w.block(f"for k in range({units})"):
-                if mode == "concat":
-                    w.line("o3[b, t, p, k] = f3[b, t, p, k]")
-                    w.line(f"o3[b, t, p, {units} + k] = b3[b, tb, p, k]")
-                elif mode is None:
-                    w.line("o3[b, t, p, k] = b3[b, tb, p, k]")
-                else:
-                    w.line("o3[b, t, p, k] = " + MERGE[mode].format(a="f3[b, t, p, k]", b="b3[b, tb, p, k]"))
+    w.line(f"bidirectional_merge(f3, b3, o3, np.int64({MODES[mode]}), np.bool_({seq}))")

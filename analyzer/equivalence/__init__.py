@@ -1,0 +1,15 @@
+"""Functional equivalence of two models: proved, refuted or unknown, for every size at once.
+
+    from analyzer.equivalence import decide
+    result = decide(program.models["A"], program.models["B"])      # A == B ?
+    result.verdict, result.reason, result.weight_map
+
+Imported only when an equivalence is asked (`assert A == B`, `shapeproof equiv`): it loads NumPy
+for the witness. Modules, in pipeline order: elements (compose the layers' element formulas),
+ranges (index bounds), rewrite (the named rules), canonical (α-renaming), maps (candidate weight, input
+and state maps), embed (maps derived for inclusions), setup (one comparison), refute (shapes,
+counterexamples), witness (numbers), prove (the decision), report (Rich and JSON).
+"""
+from .prove import Inclusion, Result, decide
+
+__all__ = ["Inclusion", "Result", "decide"]

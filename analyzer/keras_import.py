@@ -1,0 +1,1058 @@
+"""Keras model files -> readable .nn text: `shapeproof import model.keras`.
+
+Reads the files directly (zipfile, json, h5py for legacy .h5): Keras itself is not needed.
+
+    text = import_keras("model.keras", symbolic=parse_symbolic(["batch,T"]))
+
+Inputs understood:
+- a Keras 3 `.keras` archive (a zip holding config.json, metadata.json and model.weights.h5);
+- a model JSON: Keras 3 `model.to_json()` (inbound nodes as {"args": [...], "kwargs": {...}}) and
+  tf.keras 2 (inbound nodes as [[name, node, tensor, kwargs], ...], `batch_input_shape`,
+  class_name "Model" or "Functional", old Sequential configs that are a bare list of layers);
+- a legacy full-model `.h5` (its `model_config` attribute).
+
+Note: what is written. One model; Sequential chains as a chain of statements, Functional graphs as
+named values (`h = Dense(8, name="d")(x)`, merges with lists, several inputs and outputs); nested
+Sequential and Functional models are flattened into the outer one. A layer keeps its Keras name
+(`name=` is left out only where the analyzer would give the same name by itself); an argument is
+written only when it differs from the registry's default (compared after each argument kind's
+conversion, so `kernel_size=[3]` is `3` and `activation="linear"` is the default None).
+Initializers, regularizers, constraints and the registry's Ignored arguments are accepted and
+dropped; `trainable=False` is kept (it moves weights to the non-trainable count).
+
+Note: nothing is dropped silently. A layer kind, an argument or a value the registry does not
+take, a shared layer, a call with extra tensors (`initial_state=`, `mask=`): each is collected,
+with its place in the config, and the import fails with the whole list (one ShapeproofError).
+
+Note: --symbolic. Names are matched to an input's axes by position, the batch axis first; `_` keeps
+an axis as Keras has it. `batch,T` on a Keras input (None, 100, 8) gives `input (batch, T, 8)` and
+the model parameters (batch, T). `INPUT:NAMES` applies to one input only. An axis Keras leaves as
+None and no name is given for becomes `batch` (axis 0) or `d<axis>` (`<input>_d<axis>` when the
+model has several inputs).
+"""
+from __future__ import annotations
+
+import io
+import json
+import keyword
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ShapeproofError
+from .graph import DTYPE_BYTES, Names
+from .layers import ACTIVATIONS, REGISTRY, to_snake_case
+from .layers.base import REQUIRED, Activation, Choice, Ignored, Ints, LayerArg, OptionalInts, Pairs
+from .values import did_you_mean
+
+MODEL_CLASSES = ("Sequential", "Functional", "Model")
+RESERVED = {"model", "input", "output", "assert", "True", "False", "None"}
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+# Config keys that are not layer arguments, or that change nothing at inference when they hold
+# these values (tf.keras 2's RNN `time_major`; Keras 3's InputLayer flags).
+HARMLESS = {"time_major": False, "ragged": False, "sparse": False, "optional": False}
+# Argument names accepted and ignored on every layer (README: "Arguments accepted and ignored").
+IGNORED_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
+# Keras activation layers that are plain activations with these arguments (LeakyReLU: the slope of
+# the "leaky_relu" activation; tf.keras 2 calls it alpha).
+ACTIVATION_LAYERS = {
+    "ReLU": [("relu", {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}),
+             ("relu6", {"max_value": 6.0, "negative_slope": 0.0, "threshold": 0.0})],
+    "Softmax": [("softmax", {"axis": -1})],
+    "ELU": [("elu", {"alpha": 1.0})],
+    "LeakyReLU": [("leaky_relu", {"negative_slope": 0.2}), ("leaky_relu", {"alpha": 0.2})],
+}
+# Keras's RNN kinds and their state counts (return_state adds these outputs).
+STATES = {"SimpleRNN": 1, "GRU": 1, "LSTM": 2, "ConvLSTM1D": 2, "ConvLSTM2D": 2, "ConvLSTM3D": 2}
+
+
+# --- the pieces of an imported model ------------------------------------------------------------
+
+
+@dataclass
+class Spec:
+    """One converted layer call: kind, arguments (checked values, non-defaults only) and name."""
+
+    kind: str
+    args: dict  # argument -> value (Python ints, floats, str, bool, None, tuples, Spec)
+    name: str | None  # the Keras name
+    where: str
+    comment: str = ""  # written after the statement (a Keras activation layer written as Activation)
+
+    @property
+    def outputs(self) -> int:
+        """How many tensors the layer returns (return_state, merge_mode=None)."""
+        if self.kind in STATES:
+            return 1 + STATES[self.kind] * bool(self.args.get("return_state"))
+        if self.kind == "Bidirectional":
+            inner = self.args.get("layer")
+            merged = 2 if "merge_mode" in self.args and self.args["merge_mode"] is None else 1
+            states = STATES.get(inner.kind, 0) if isinstance(inner, Spec) and inner.args.get("return_state") else 0
+            return merged + 2 * states
+        return 1
+
+    def output_suffixes(self) -> list[str]:
+        """Value-name suffixes of the outputs: ["", "_h", "_c"] for an LSTM with return_state."""
+        n = self.outputs
+        if n == 1:
+            return [""]
+        if self.kind in STATES:
+            return ["", "_h", "_c"][:n]
+        if self.kind == "Bidirectional":
+            merged = 2 if "merge_mode" in self.args and self.args["merge_mode"] is None else 1
+            states = (n - merged) // 2
+            heads = ["_fwd", "_bwd"] if merged == 2 else [""]
+            names = ["h", "c"][:states]
+            return heads + [f"_f{s}" for s in names] + [f"_b{s}" for s in names]
+        return [""] + [f"_{i}" for i in range(1, n)]
+
+
+@dataclass
+class InputDef:
+    name: str  # the Keras name
+    shape: list  # Keras's batch shape: ints and None
+    dtype: str
+    where: str
+    value: str = ""  # the value name in the text
+
+
+@dataclass
+class GNode:
+    spec: Spec | None  # None: an unsupported layer (a problem is recorded)
+    inputs: list  # refs: ("input", i, 0) or ("node", k, index)
+    many: bool
+
+
+@dataclass
+class Graph:
+    name: str
+    inputs: list[InputDef] = field(default_factory=list)
+    nodes: list[GNode] = field(default_factory=list)
+    outputs: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # header comments (renamed layers)
+    seen: set = field(default_factory=set)  # layer and input names so far
+
+    def unique(self, name: str) -> str:
+        """`name`, or `name_2`, ... when a flattened nested model reused it (noted in the header)."""
+        new, k = name, 1
+        while new in self.seen:
+            k += 1
+            new = f"{name}_{k}"
+        if new != name:
+            self.notes.append(f"{new}: renamed from {name!r}, a name a nested model reuses")
+        self.seen.add(new)
+        return new
+
+
+class Problems:
+    """Every unsupported layer or argument, with where it is in the config."""
+
+    def __init__(self):
+        self.items: list[str] = []
+
+    def add(self, where: str, message: str):
+        self.items.append(f"{where}: {message}" if where else message)
+
+
+# --- reading the files ----------------------------------------------------------------------------
+
+
+def read_model_config(path: str) -> tuple[dict, dict]:
+    """(the model's config dict, facts about the file: kind, keras_version, archive). ShapeproofError
+    naming the file for anything that is not a readable Keras model."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise ShapeproofError(f"cannot read the file: {e.strerror or e}", file=path) from None
+    info: dict = {"path": path}
+    if p.suffix == ".keras" or data[:4] == b"PK\x03\x04":
+        info["kind"] = "keras"
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                names = archive.namelist()
+                if "config.json" not in names:
+                    raise ShapeproofError("the archive has no config.json: not a Keras 3 .keras file", file=path,
+                                          hint="save the model with model.save(\"model.keras\") (Keras 3)")
+                text = archive.read("config.json")
+                meta = json.loads(archive.read("metadata.json")) if "metadata.json" in names else {}
+                info["keras_version"] = meta.get("keras_version") if isinstance(meta, dict) else None
+                info["has_weights"] = "model.weights.h5" in names
+        except ShapeproofError:
+            raise
+        except zipfile.BadZipFile as e:
+            raise ShapeproofError(f"not a valid .keras archive (a zip file): {e}", file=path,
+                                  hint="the file may be truncated; save it again with model.save(\"model.keras\")") from None
+        except Exception as e:  # zlib.error, EOFError, a damaged member
+            raise ShapeproofError(f"the .keras archive is damaged: {type(e).__name__}: {e}", file=path,
+                                  hint="the file may be truncated; save it again with model.save(\"model.keras\")") from None
+        config = _json(text, path, "config.json in the archive")
+    elif p.suffix in (".h5", ".hdf5") or data[:8] == HDF5_MAGIC:
+        info["kind"] = "h5"
+        config = _h5_config(path)
+    else:
+        info["kind"] = "json"
+        config = _json(data, path, "the file")
+    if isinstance(config, dict) and "model_config" in config and "class_name" not in config:
+        config = config["model_config"]  # some tools wrap the config
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str) or "config" not in config:
+        raise ShapeproofError("not a Keras model: expected a JSON object with \"class_name\" (Sequential, "
+                              "Functional or Model) and \"config\"", file=path,
+                              hint="write it with model.to_json(), or import the .keras file")
+    if config["class_name"] not in MODEL_CLASSES:
+        what = f"a {config['class_name']} layer's config" if config["class_name"] in REGISTRY else \
+            f"a {config['class_name']!r} object"
+        raise ShapeproofError(f"not a Keras model: this is {what}, not a Sequential or Functional model",
+                              file=path, hint="write the whole model with model.to_json()")
+    info.setdefault("keras_version", config.get("keras_version"))
+    return config, info
+
+
+def _json(data: bytes, path: str, what: str):
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError:
+        raise ShapeproofError(f"{what} is neither JSON text nor a .keras archive", file=path,
+                              hint="import a .keras file, a model JSON (model.to_json()) or a full-model .h5") from None
+    except json.JSONDecodeError as e:
+        raise ShapeproofError(f"{what} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
+                              file=path, hint="import a .keras file, a model JSON (model.to_json()) or a "
+                              "full-model .h5") from None
+
+
+def _h5_config(path: str):
+    try:
+        import h5py
+    except ImportError:
+        raise ShapeproofError("reading an .h5 file needs h5py", file=path, hint="pip install h5py") from None
+    try:
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get("model_config")
+    except OSError as e:
+        raise ShapeproofError(f"not a readable HDF5 file: {e}", file=path) from None
+    if raw is None:
+        raise ShapeproofError("this HDF5 file holds weights only, no architecture (no model_config)", file=path,
+                              hint="import the .keras file or the model JSON, and check the weights with "
+                              "--weights FILE")
+    return _json(raw if isinstance(raw, bytes) else str(raw).encode(), path, "the model_config attribute")
+
+
+# --- config -> graph ------------------------------------------------------------------------------
+
+
+def _plain(value):
+    """JSON values as Python: lists become tuples (shapes, kernel sizes)."""
+    if isinstance(value, list):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def _unwrap(value):
+    """Keras 3's serialized built-in function ({"class_name": "function", "config": "relu"}) -> "relu"."""
+    if isinstance(value, dict) and value.get("class_name") == "function" and isinstance(value.get("config"), str):
+        return value["config"]
+    return value
+
+
+def _same(kind, a, b) -> bool:
+    """Whether two values of one argument kind mean the same (after the kind's own conversion)."""
+    if isinstance(kind, Activation):
+        a, b = ("linear" if a is None else a), ("linear" if b is None else b)
+    if isinstance(kind, Choice) and kind.allow_none and "channels_last" in kind.options:
+        a, b = ("channels_last" if a is None else a), ("channels_last" if b is None else b)
+    try:
+        return _converted(kind, a) == _converted(kind, b)
+    except ShapeproofError:
+        return False
+
+
+def _converted(kind, value):
+    return value if value is None or value is REQUIRED else kind.convert(value)
+
+
+class Converter:
+    """Keras config -> Graph; every problem collected in `problems`."""
+
+    def __init__(self, problems: Problems):
+        self.problems = problems
+        self.graph = Graph("model")
+
+    # -- models
+
+    def top(self, config: dict) -> Graph:
+        cfg = config.get("config")
+        name = cfg.get("name") if isinstance(cfg, dict) else None
+        self.graph.name = name or "model"
+        self.graph.outputs = self.model(config, "", None, frozen=False)
+        return self.graph
+
+    def model(self, entry: dict, where: str, given: list | None, frozen: bool) -> list:
+        """Add a (nested) model's layers; returns its output refs. `given`: the refs its inputs take."""
+        cfg = entry.get("config")
+        frozen = frozen or (isinstance(cfg, dict) and cfg.get("trainable") is False)
+        if entry["class_name"] == "Sequential":
+            return self.sequential(entry, where, given, frozen)
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("layers"), list):
+            self.problems.add(where, f"a {entry['class_name']} config without a list of layers")
+            return []
+        return self.functional(cfg, where, given, frozen)
+
+    def sequential(self, entry: dict, where: str, given: list | None, frozen: bool) -> list:
+        cfg = entry["config"]
+        layers = cfg if isinstance(cfg, list) else cfg.get("layers") if isinstance(cfg, dict) else None
+        if not isinstance(layers, list):
+            self.problems.add(where, "a Sequential config without a list of layers")
+            return []
+        current = given[0] if given else None
+        if given and len(given) != 1:
+            self.problems.add(where, f"a nested Sequential called on {len(given)} tensors")
+        for i, layer in enumerate(layers):
+            here = f"{where}layers[{i}]"
+            if not isinstance(layer, dict) or "class_name" not in layer:
+                self.problems.add(here, "not a layer config")
+                continue
+            here = _describe(here, layer)
+            lcfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+            if layer["class_name"] == "InputLayer":
+                if current is None:
+                    current = self.add_input(lcfg, here)
+                continue
+            if current is None:  # no InputLayer: the first layer's batch_input_shape, or the model's build shape
+                shape = lcfg.get("batch_input_shape") or lcfg.get("batch_shape")
+                if shape is None and lcfg.get("input_shape") is not None:
+                    shape = [None, *lcfg["input_shape"]]
+                if shape is None and isinstance(cfg, dict):
+                    shape = cfg.get("build_input_shape")
+                if shape is None:
+                    shape = (layer.get("build_config") or {}).get("input_shape")
+                if shape is None:
+                    self.problems.add(where or "model", "the Sequential model has no input shape (no InputLayer, "
+                                      "batch_input_shape or build_input_shape)")
+                    return []
+                current = self.add_input({"name": "input", "batch_shape": shape,
+                                          "dtype": lcfg.get("dtype") if isinstance(lcfg.get("dtype"), str) else
+                                          "float32"}, here)
+            outs = self.call(layer, here, [current], False, frozen)
+            if len(outs) != 1:
+                if outs:
+                    self.problems.add(here, f"a layer with {len(outs)} outputs inside a Sequential model")
+                current = outs[0] if outs else ("none", i, 0)
+            else:
+                current = outs[0]
+        return [current] if current is not None else []
+
+    def functional(self, cfg: dict, where: str, given: list | None, frozen: bool) -> list:
+        tensors: dict = {}
+        input_keys = _keys(cfg.get("input_layers"))
+        if given is not None:
+            if len(given) != len(input_keys):
+                self.problems.add(where, f"a nested model with {len(input_keys)} inputs called on {len(given)} tensors")
+            for key, ref in zip(input_keys, given):
+                tensors[key] = ref
+        pending = list(enumerate(cfg["layers"]))
+        for _ in range(len(pending) + 1):  # Keras writes layers in order; tolerate any order
+            later = []
+            for i, layer in pending:
+                here = f"{where}layers[{i}]"
+                if not isinstance(layer, dict) or "class_name" not in layer:
+                    self.problems.add(here, "not a layer config")
+                    continue
+                here = _describe(here, layer)
+                lcfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+                name = layer.get("name") or lcfg.get("name")
+                if layer["class_name"] == "InputLayer":
+                    if given is None:
+                        tensors[(name, 0, 0)] = self.add_input(lcfg, here)
+                    continue
+                nodes = layer.get("inbound_nodes") or []
+                if not nodes:
+                    continue  # a layer the model never calls
+                parsed = _inbound(nodes[0], here, Problems())
+                if parsed is not None and any(k not in tensors for k in parsed[0]):
+                    later.append((i, layer))
+                    continue
+                parsed = _inbound(nodes[0], here, self.problems)
+                if parsed is None:
+                    continue
+                keys, many = parsed
+                if len(nodes) > 1:
+                    self.problems.add(here, f"a shared layer (called {len(nodes)} times): each .nn statement is a "
+                                      "layer with its own weights")
+                if not many and layer["class_name"] in REGISTRY and REGISTRY[layer["class_name"]].inputs == "many":
+                    many = True  # tf.keras 2 lists a merge's inputs as separate entries
+                outs = self.call(layer, here, [tensors[k] for k in keys], many or len(keys) > 1, frozen)
+                if len(outs) == 1 and self.graph.nodes and outs[0][0] == "node" and \
+                        self.graph.nodes[outs[0][1]].spec is None:
+                    outs = outs * 8  # an unsupported layer: whatever reads it is not reported again
+                for t, ref in enumerate(outs):
+                    for call in range(len(nodes)):  # a shared layer's other calls: reported above
+                        tensors[(name, call, t)] = ref
+            if not later or len(later) == len(pending):
+                for i, layer in later:
+                    missing = [k[0] for k in _inbound(layer["inbound_nodes"][0], "", Problems())[0] if k not in tensors]
+                    self.problems.add(_describe(f"{where}layers[{i}]", layer),
+                                      f"its input {', '.join(map(repr, missing))} is not produced by any layer")
+                break
+            pending = later
+        outputs = []
+        for key in _keys(cfg.get("output_layers")):
+            if key in tensors:
+                outputs.append(tensors[key])
+            else:
+                self.problems.add(where or "model", f"the model output {key[0]!r} (tensor {key[2]}) is not produced")
+        return outputs
+
+    def add_input(self, cfg: dict, where: str):
+        shape = cfg.get("batch_shape", cfg.get("batch_input_shape"))
+        if shape is None and cfg.get("input_shape") is not None:
+            shape = [None, *cfg["input_shape"]]
+        dtype = cfg.get("dtype") or "float32"
+        if isinstance(dtype, dict):
+            dtype = (dtype.get("config") or {}).get("name", "float32")
+        if not isinstance(shape, (list, tuple)) or len(shape) < 2 or \
+                not all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in shape):
+            self.problems.add(where, f"input shape {shape!r}: expected the batch axis and at least one more, "
+                              "each a positive integer or None")
+            shape = [None, 1]
+        if dtype not in DTYPE_BYTES:
+            self.problems.add(where, f"input dtype {dtype!r} is not supported (one of {', '.join(DTYPE_BYTES)})")
+            dtype = "float32"
+        for key in ("sparse", "ragged", "optional"):
+            if cfg.get(key):
+                self.problems.add(where, f"{key}=True inputs are not supported")
+        self.graph.inputs.append(InputDef(self.graph.unique(cfg.get("name") or "input"), list(shape), dtype, where))
+        return ("input", len(self.graph.inputs) - 1, 0)
+
+    def call(self, layer: dict, where: str, refs: list, many: bool, frozen: bool) -> list:
+        """Add one layer (or a nested model) applied to `refs`; returns its output refs."""
+        if layer["class_name"] in MODEL_CLASSES:
+            return self.model(layer, f"{where} > ", refs, frozen)
+        spec = self.convert(layer, where, frozen)
+        if spec is not None and spec.name:
+            spec.name = self.graph.unique(spec.name)
+        self.graph.nodes.append(GNode(spec, refs, many))
+        k = len(self.graph.nodes) - 1
+        return [("node", k, t) for t in range(spec.outputs if spec else 1)]
+
+    # -- layers
+
+    def convert(self, layer: dict, where: str, frozen: bool = False, inner: str | None = None) -> Spec | None:
+        """One layer config -> Spec (None, with problems recorded, when it cannot be written)."""
+        kind_name = layer.get("class_name")
+        cfg = layer.get("config")
+        if not isinstance(cfg, dict):
+            self.problems.add(where, "a layer without a config object")
+            return None
+        module = layer.get("module") or ""
+        if kind_name in ACTIVATION_LAYERS and not module.startswith(("keras.src.ops", "keras.ops")):
+            return self.activation_layer(kind_name, cfg, where, frozen)
+        cls = REGISTRY.get(kind_name)
+        if cls is None or (module and not module.startswith(("keras.layers", "keras.src.layers", "tensorflow",
+                                                                "tf_keras", "keras"))) \
+                or module.startswith(("keras.src.ops", "keras.ops")):
+            close = did_you_mean(kind_name, {c.kind for c in REGISTRY.values()}) if cls is None else None
+            what = f"operation {kind_name!r} ({module})" if cls is not None else f"layer {kind_name!r}"
+            self.problems.add(where, f"{what} is not supported" + (f" ({close})" if close else ""))
+            return None
+        bad = len(self.problems.items)
+        args: dict = {}
+        for key, value in cfg.items():
+            if key in ("name", "trainable") or key.endswith(IGNORED_SUFFIXES) or key == "activity_regularizer":
+                continue
+            kind = cls.args.get(key)
+            if kind is None:
+                if key in HARMLESS and value == HARMLESS[key]:
+                    continue
+                if key in ("batch_input_shape", "batch_shape", "build_input_shape"):
+                    continue
+                self.problems.add(where, f"argument {key}={_show_json(value)} is not supported by {kind_name}")
+                continue
+            if isinstance(kind, Ignored):
+                continue
+            if isinstance(kind, LayerArg):
+                if value is None:
+                    continue
+                if not isinstance(value, dict) or "class_name" not in value:
+                    self.problems.add(where, f"argument {key}: expected a layer config")
+                    continue
+                sub = self.convert(value, f"{where} > {key} {_name_of(value)}({value['class_name']})", inner=kind_name)
+                if sub is not None:
+                    args[key] = sub
+                continue
+            value = _plain(_unwrap(value))
+            if key == "axis" and isinstance(value, tuple) and len(value) == 1:
+                value = value[0]  # tf.keras 2 writes a normalisation's axis as a list
+            if isinstance(value, dict):
+                self.problems.add(where, f"argument {key}: a serialized {value.get('class_name', 'object')!r} "
+                                  "is not supported (only built-in names and numbers)")
+                continue
+            try:
+                _converted(kind, value)
+            except ShapeproofError as e:
+                why = f"not a supported activation (one of {', '.join(ACTIVATIONS)})" \
+                    if isinstance(kind, Activation) else e.message
+                self.problems.add(where, f"argument {key}={_show_json(value)}: {why}")
+                continue
+            args[key] = value
+        if cfg.get("trainable") is False or frozen:
+            args["trainable"] = False
+        spec = Spec(cls.kind, self.non_defaults(cls, args, cfg, inner), cfg.get("name"), where)
+        if len(self.problems.items) > bad:
+            return None
+        problem = _validate(spec)
+        if problem:
+            self.problems.add(where, problem)
+            return None
+        return spec
+
+    def activation_layer(self, kind_name: str, cfg: dict, where: str, frozen: bool) -> Spec | None:
+        """ReLU(), Softmax(), ELU(), LeakyReLU(0.2) with the arguments that make them plain activations
+        are written as Activation("relu"), ... (a comment names the Keras class); any other is refused."""
+        given = {k: _plain(v) for k, v in cfg.items() if k not in ("name", "trainable", "dtype")}
+        for name, defaults in ACTIVATION_LAYERS[kind_name]:
+            if all(_close(given.get(k, d), d) for k, d in defaults.items()) and set(given) <= set(defaults):
+                args = {"activation": name}
+                if cfg.get("trainable") is False or frozen:
+                    args["trainable"] = False
+                return Spec("Activation", args, cfg.get("name"), where, comment=f"Keras {kind_name} layer")
+        shown = ", ".join(f"{k}={_show_json(v)}" for k, v in given.items())
+        forms = " or ".join(f"{kind_name}({', '.join(f'{k}={v}' for k, v in d.items())})"
+                            for _, d in ACTIVATION_LAYERS[kind_name])
+        self.problems.add(where, f"{kind_name}({shown}) is not supported: only {forms}, which are plain activations")
+        return None
+
+    def non_defaults(self, cls, args: dict, cfg: dict, inner: str | None) -> dict:
+        """Only the arguments that differ from the registry's defaults (Keras-specific equivalences too)."""
+        kept = {}
+        for key, value in args.items():
+            kind = cls.args[key]
+            if key == "backward_layer" and isinstance(value, Spec) and isinstance(args.get("layer"), Spec) and \
+                    _mirrors(args["layer"], value):
+                continue
+            if isinstance(kind, OptionalInts) and key == "strides" and "pool_size" in cls.args and \
+                    _same(Ints(len(_converted(kind, value))), value, args.get("pool_size", cls.args["pool_size"].default)):
+                continue  # pooling's strides default to the pool size
+            if key == "zero_output_for_mask" and inner == "Bidirectional" and \
+                    value == bool(args.get("return_sequences", False)):
+                continue  # Bidirectional sets it to return_sequences on both layers
+            if kind.default is not REQUIRED and not isinstance(kind, LayerArg) and _same(kind, value, kind.default):
+                continue
+            kept[key] = value
+        return kept
+
+
+def _close(a, b) -> bool:
+    if isinstance(a, tuple) and len(a) == 1:
+        a = a[0]
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return abs(a - b) <= 1e-7 * max(1.0, abs(b))
+    return a == b
+
+
+def _describe(where: str, layer: dict) -> str:
+    return f"{where} {_name_of(layer)}({layer.get('class_name')})"
+
+
+def _name_of(layer: dict) -> str:
+    cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    name = layer.get("name") or cfg.get("name")
+    return f"{name!r} " if name else ""
+
+
+def _mirrors(forward: Spec, backward: Spec) -> bool:
+    """Whether a Bidirectional's backward layer is Keras's own copy of the forward one (go_backwards set)."""
+    a = {k: v for k, v in forward.args.items() if k not in ("go_backwards",)}
+    b = {k: v for k, v in backward.args.items() if k not in ("go_backwards",)}
+    return forward.kind == backward.kind and a == b and backward.args.get("go_backwards") is True
+
+
+def _keys(value) -> list:
+    """input_layers / output_layers: [[name, node, tensor], ...], one bare [name, node, tensor], or a dict."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if not isinstance(value, list):
+        return []
+    if len(value) >= 1 and isinstance(value[0], str):
+        value = [value]
+    keys = []
+    for v in value:
+        if isinstance(v, list) and len(v) >= 3 and isinstance(v[0], str):
+            keys.append((v[0], int(v[1]), int(v[2])))
+        elif isinstance(v, list):
+            keys += _keys(v)
+    return keys
+
+
+def _inbound(node, where: str, problems: Problems):
+    """One inbound node -> ([(layer, node, tensor)], called on a list). Keras 3: {"args", "kwargs"};
+    tf.keras 2: [[name, node, tensor, kwargs], ...]."""
+    if isinstance(node, dict):
+        args, kwargs = node.get("args") or [], node.get("kwargs") or {}
+        if not args:
+            problems.add(where, "a layer call without tensor arguments")
+            return None
+        first = args[0]
+        many = isinstance(first, list)
+        tensors = first if many else [first]
+        keys = []
+        for t in tensors:
+            history = (t.get("config") or {}).get("keras_history") if isinstance(t, dict) else None
+            if not history:
+                problems.add(where, f"a call argument that is not a tensor: {_show_json(t)}")
+                return None
+            keys.append((history[0], int(history[1]), int(history[2])))
+        if len(args) > 1:
+            problems.add(where, f"a call with {len(args)} positional arguments (only the input tensor(s) are supported)")
+        _check_kwargs(kwargs, where, problems)
+        return keys, many
+    if isinstance(node, list):
+        keys = []
+        for entry in node:
+            if not (isinstance(entry, list) and len(entry) >= 3 and isinstance(entry[0], str)):
+                problems.add(where, f"an inbound node entry that is not [layer, node, tensor, kwargs]: {_show_json(entry)}")
+                return None
+            keys.append((entry[0], int(entry[1]), int(entry[2])))
+            if len(entry) > 3 and isinstance(entry[3], dict):
+                _check_kwargs(entry[3], where, problems)
+        return keys, False
+    problems.add(where, f"inbound nodes in an unknown format: {_show_json(node)}")
+    return None
+
+
+def _check_kwargs(kwargs: dict, where: str, problems: Problems):
+    for key, value in kwargs.items():
+        if key == "training" or (key == "mask" and value is None):
+            continue
+        problems.add(where, f"called with {key}={_show_json(value)}: only the input tensor(s) are supported")
+
+
+def _show_json(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _validate(spec: Spec) -> str | None:
+    """The registry's own checks of the arguments together (e.g. data_format="channels_first")."""
+    from .graph import Names
+    from .layers import build_layer
+    from .parse import parse
+
+    line = f"    {call_text(spec, Names(), reserved=set())}"
+    try:
+        stmt = parse(f"model M(b):\n    input (b, 1)\n{line}\n", "<import>").models[0].body[1]
+        build_layer(stmt.call, {}, Names())
+    except ShapeproofError as e:
+        span = e.span
+        culprit = ""
+        if span is not None and span.line == 3 and span.end_line == 3 and span.end_column and \
+                (span.column, span.end_column) != (stmt.call.span.column, stmt.call.span.end_column):
+            culprit = line[span.column - 1:span.end_column - 1]
+            if culprit in spec.args and not isinstance(spec.args[culprit], Spec):
+                culprit = f"{culprit}={value_text(spec.args[culprit])}"
+            culprit += ": "
+        return culprit + e.message + (f" ({e.hint})" if e.hint else "")
+    return None
+
+
+# --- graph -> .nn text ----------------------------------------------------------------------------
+
+
+def value_text(value, kind=None) -> str:
+    """A value as .nn source: integers, floats, strings, tuples (all-equal Ints folded), nested layers."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        if text in ("inf", "-inf", "nan"):
+            raise ShapeproofError(f"the number {text} cannot be written in a .nn file")
+        return text
+    if isinstance(value, str):
+        return f"'{value}'" if '"' in value else f'"{value}"'
+    if isinstance(value, tuple):
+        if isinstance(kind, (Ints, Pairs)):
+            value = _fold(value)
+            if not isinstance(value, tuple):
+                return value_text(value)
+        items = [value_text(v) for v in value]
+        return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
+    raise AssertionError(f"not a value: {value!r}")
+
+
+def _fold(value: tuple):
+    """(3, 3) -> 3, ((1, 1), (2, 2)) -> (1, 2), ((1, 1),) -> 1: Keras's own shorthand."""
+    if all(isinstance(v, tuple) and len(v) == 2 and v[0] == v[1] for v in value):
+        value = tuple(v[0] for v in value)
+    if value and all(v == value[0] for v in value) and not isinstance(value[0], tuple):
+        return value[0]
+    return value
+
+
+def call_text(spec: Spec, names: Names, reserved: set, explicit_names: bool = True) -> str:
+    """`Kind(required..., key=value..., name="...")`; claims names in `names` as the analyzer will."""
+    cls = REGISTRY[spec.kind]
+    parts = []
+    positional = True
+    inner_texts = {}
+    for key, value in spec.args.items():  # inner layers are built (and named) before the outer one
+        if isinstance(value, Spec):
+            inner_texts[key] = call_text(value, names, reserved, explicit_names=False)
+    for key in cls.args:
+        if key not in spec.args or key in ("name", "trainable"):
+            positional = positional and key in spec.args and cls.args[key].default is REQUIRED
+            continue
+        value = spec.args[key]
+        text = inner_texts[key] if key in inner_texts else value_text(value, cls.args[key])
+        if positional and key in cls.positional and cls.args[key].default is REQUIRED:
+            parts.append(text)
+        else:
+            positional = False
+            parts.append(f"{key}={text}")
+    if spec.args.get("trainable") is False:
+        parts.append("trainable=False")
+    name = _claim(spec, names, reserved, explicit_names)
+    if name is not None:
+        parts.append(f"name={value_text(name)}")
+    return f"{spec.kind}({', '.join(parts)})"
+
+
+def _claim(spec: Spec, names: Names, reserved: set, keep: bool) -> str | None:
+    """The name= to write (None: the analyzer's own name is right), claiming it as the analyzer will.
+    A top-level layer keeps its Keras name; a wrapped layer's name is written only when the one the
+    analyzer would give it is taken by another layer of the model."""
+    auto = to_snake_case(spec.kind)
+    probe = Names()
+    probe.taken, probe.next_suffix = set(names.taken), dict(names.next_suffix)
+    would_be = probe.claim(auto)
+    if keep and spec.name:
+        if would_be == spec.name:
+            names.claim(auto)
+            return None
+        names.claim(spec.name, explicit=True)
+        return spec.name
+    if would_be not in reserved:
+        names.claim(auto)
+        return None
+    k, fresh = 1, f"{auto}_inner"
+    while fresh in reserved or fresh in names.taken:
+        k, fresh = k + 1, f"{auto}_inner_{k}"
+    names.claim(fresh, explicit=True)
+    return fresh
+
+
+def identifier(name: str, taken: set) -> str:
+    """A value name for `name`: an identifier that is no keyword, reserved word or other value's name."""
+    text = re.sub(r"\W", "_", name) or "v"
+    if text[0].isdigit():
+        text = "_" + text
+    if keyword.iskeyword(text) or text in RESERVED:
+        text += "_"
+    base, k = text, 1
+    while text in taken:
+        k += 1
+        text = f"{base}_{k}"
+    taken.add(text)
+    return text
+
+
+def parse_symbolic(items: list[str] | None) -> dict:
+    """`--symbolic batch,T` / `--symbolic tokens:batch,L` -> {None or input name: [name or None per axis]}."""
+    result: dict = {}
+    for item in items or ():
+        target, sep, names = item.rpartition(":")
+        target = target.strip() if sep else None
+        axes = [n.strip() for n in names.split(",")]
+        parsed = []
+        for n in axes:
+            if n in ("", "_"):
+                parsed.append(None)
+            elif not n.isidentifier() or keyword.iskeyword(n) or n in RESERVED:
+                raise ShapeproofError(f"--symbolic {item!r}: {n!r} is not a usable symbol name",
+                                      hint="names are identifiers, e.g. --symbolic batch,T (use _ to keep an axis)")
+            else:
+                parsed.append(n)
+        if target in result:
+            raise ShapeproofError(f"--symbolic given twice for {'every input' if target is None else target!r}")
+        result[target] = parsed
+    return result
+
+
+def _input_dims(graph: Graph, symbolic: dict) -> tuple[list[list], list[str], list[str]]:
+    """Per input, its dims as text; the model parameters in order; notes for the header."""
+    names = {i.name for i in graph.inputs}
+    for target in symbolic:
+        if target is not None and target not in names:
+            hint = did_you_mean(target, names)
+            raise ShapeproofError(f"--symbolic {target}:...: the model has no input {target!r}",
+                                  hint=hint or f"inputs: {', '.join(sorted(names))}")
+    params: list[str] = []
+    notes: list[str] = []
+    dims_of = []
+    for inp in graph.inputs:
+        chosen = symbolic.get(inp.name, symbolic.get(None, []))
+        if len(chosen) > len(inp.shape):
+            raise ShapeproofError(f"--symbolic names {len(chosen)} axes, but input {inp.name!r} has rank "
+                                  f"{len(inp.shape)} {_shape_text(inp.shape)}",
+                                  hint=f"give at most {len(inp.shape)} names, the batch axis first")
+        dims = []
+        for axis, d in enumerate(inp.shape):
+            name = chosen[axis] if axis < len(chosen) else None
+            if name is None and d is None:
+                name = "batch" if axis == 0 else (f"d{axis}" if len(graph.inputs) == 1 else
+                                                  identifier(f"{inp.name}_d{axis}", set()))
+                if axis:
+                    notes.append(f"{name}: axis {axis} of input {inp.name!r} has no fixed size in Keras "
+                                 "(name it with --symbolic)")
+            elif name is not None and d is not None:
+                notes.append(f"{name}: axis {axis} of input {inp.name!r}, {d} in the Keras model")
+            if name is None:
+                dims.append(str(d))
+            else:
+                dims.append(name)
+                if name not in params:
+                    params.append(name)
+        dims_of.append(dims)
+    return dims_of, params, list(dict.fromkeys(notes))
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _auto_input_name(name: str) -> bool:
+    return bool(re.fullmatch(r"input(_layer)?(_\d+)?|.*_input", name))
+
+
+def emit(graph: Graph, symbolic: dict, header: list[str], model_name: str | None = None) -> str:
+    """The .nn text of one imported model."""
+    dims_of, params, notes = _input_dims(graph, symbolic)
+    name = identifier(model_name or graph.name, set())
+    out = [f"# {line}" if line else "#" for line in header]
+    out += [f"# {n}" for n in graph.notes + notes]
+    out.append(f"model {name}({', '.join(params)}):")
+    reserved = {i.name for i in graph.inputs} | {n.spec.name for n in graph.nodes if n.spec and n.spec.name}
+    names = Names()
+    chain = _is_chain(graph)
+    taken = set(params)
+    values: dict = {}
+    for i, (inp, dims) in enumerate(zip(graph.inputs, dims_of)):
+        shape = "(" + ", ".join(dims) + ")"
+        dtype = "" if inp.dtype == "float32" else f" {inp.dtype}"
+        if chain and _auto_input_name(inp.name) and "input" not in reserved:
+            names.claim("input")
+            out.append(f"    input {shape}{dtype}")
+        else:
+            inp.value = identifier(inp.name, taken)
+            names.claim(inp.value, explicit=True)
+            values[("input", i, 0)] = inp.value
+            out.append(f"    {inp.value} = input {shape}{dtype}")
+    for k, node in enumerate(graph.nodes):
+        text = call_text(node.spec, names, reserved)
+        comment = f"  # {node.spec.comment}" if node.spec.comment else ""
+        if chain:
+            out.append(f"    {text}{comment}")
+            continue
+        base = node.spec.name or to_snake_case(node.spec.kind)
+        targets = [identifier(base + s, taken) for s in node.spec.output_suffixes()]
+        for t, target in enumerate(targets):
+            values[("node", k, t)] = target
+        given = [values[r] for r in node.inputs]
+        arg = "[" + ", ".join(given) + "]" if node.many else given[0]
+        out.append(f"    {', '.join(targets)} = {text}({arg}){comment}")
+    if not chain:
+        last = ("node", len(graph.nodes) - 1, 0)
+        if graph.outputs != [last] or graph.nodes[-1].spec.outputs != 1:
+            out.append("    output " + ", ".join(values[r] for r in graph.outputs))
+    return "\n".join(out) + "\n"
+
+
+def _is_chain(graph: Graph) -> bool:
+    """One input, each layer applied to the one before, one output at the end: written as a plain chain."""
+    if len(graph.inputs) != 1 or not graph.nodes:
+        return False
+    previous = ("input", 0, 0)
+    for k, node in enumerate(graph.nodes):
+        if node.many or node.inputs != [previous] or node.spec.outputs != 1:
+            return False
+        previous = ("node", k, 0)
+    return graph.outputs == [previous]
+
+
+# --- the whole import -----------------------------------------------------------------------------
+
+
+@dataclass
+class Imported:
+    text: str  # the .nn text
+    program: object  # the analysed Program of that text
+    concrete: object  # the analysed model with Keras's own sizes (batch symbolic), for weight checks
+    info: dict  # file facts (kind, keras_version, ...)
+
+
+def import_keras(path: str, symbolic: dict | None = None, weights: str | None = None,
+                 model_name: str | None = None, out_name: str = "<import>") -> Imported:
+    """Read a Keras model file and return its .nn text, analysed. Raises ShapeproofError (file = `path`)
+    for a file that is not a Keras model, an unsupported layer or argument (all of them listed), a
+    model the analyzer rejects, or weights (the archive's, or `weights`) that do not fit."""
+    path = str(path)
+    config, info = read_model_config(path)
+    problems = Problems()
+    graph = Converter(problems).top(config)
+    if not graph.inputs and not problems.items:
+        problems.add("model", "the model has no input")
+    if not graph.outputs and not problems.items:
+        problems.add("model", "the model has no output")
+    if problems.items:
+        n = len(problems.items)
+        raise ShapeproofError(f"{n} unsupported layer{'s' * (n > 1)} or argument{'s' * (n > 1)} "
+                              f"(nothing is imported):\n" + "\n".join(f"  - {p}" for p in problems.items),
+                              file=path, hint="see the README for the supported layers and arguments; "
+                              "initializers, regularizers and constraints are accepted and ignored")
+    version = info.get("keras_version")
+    source = f"{Path(path).name}" + (f" (Keras {version})" if version else "")
+    header = [f"Imported from {source} by `shapeproof import`.",
+              "Layer names are Keras's; arguments at Keras's defaults are left out."]
+    concrete_text = emit(graph, {}, header, model_name)
+    concrete = _analyse(concrete_text, path, out_name)
+    concrete_text = _simplify_axes(graph, concrete, concrete_text, header, model_name)
+    concrete = _analyse(concrete_text, path, out_name) if concrete_text is not None else concrete
+    model = next(iter(concrete.models.values()))
+    _check_build_shapes(config, model, path)
+    if weights is not None or (info["kind"] == "keras" and info.get("has_weights")) or info["kind"] == "h5":
+        check_weights(model, weights or path, path if weights is None else weights)
+    if symbolic:
+        text = emit(graph, symbolic, header, model_name)
+        program = _analyse(text, path, out_name, symbolic=True)
+        _check_still_symbolic(next(iter(program.models.values())), symbolic, path)
+    else:
+        text, program = concrete.source, concrete
+    return Imported(text, program, model, info)
+
+
+def _analyse(text: str, path: str, out_name: str, symbolic: bool = False):
+    import analyzer
+
+    try:
+        return analyzer.loads(text, file=out_name)
+    except ShapeproofError as e:
+        line = ""
+        if e.span is not None:
+            lines = text.splitlines()
+            if 0 < e.span.line <= len(lines):
+                line = f"\n    {lines[e.span.line - 1].strip()}"
+        why = "with the --symbolic sizes" if symbolic else "as imported"
+        hint = e.hint
+        if symbolic:
+            hint = (hint + "; " if hint else "") + "a layer of the model fixes that axis (Reshape, Flatten + Dense): " \
+                "leave it concrete"
+        raise ShapeproofError(f"the model does not analyse {why}: {e.message}{line}", file=path, hint=hint) from None
+
+
+def _check_still_symbolic(model, symbolic: dict, path: str):
+    """A --symbolic axis that a layer pins to one size (Reshape((6, 1)) on (batch, N)) is an error:
+    the report would be symbolic in name only."""
+    import sympy
+
+    chosen = {n for names in symbolic.values() for n in names if n}
+    for c in model.constraints:
+        if isinstance(c.condition, sympy.Equality) and {s.name for s in c.condition.free_symbols} & chosen:
+            raise ShapeproofError(f"with the --symbolic sizes the model is only valid when "
+                                  f"{c.condition.lhs} = {c.condition.rhs}: {c.reason}", file=path,
+                                  hint="a layer of the model fixes that axis (Reshape, Flatten + Dense, ...): "
+                                  "leave it concrete")
+
+
+def _simplify_axes(graph: Graph, program, text: str, header, model_name):
+    """Normalisation axes given from the front (tf.keras 2 writes axis=[3]) become -1 when they are the
+    last axis, the default: the text is emitted again (None when nothing changed)."""
+    model = next(iter(program.models.values()))
+    by_name = {n.name: n for n in model.nodes}
+    changed = False
+    for node in graph.nodes:
+        axis = node.spec.args.get("axis")
+        ours = by_name.get(node.spec.name)
+        if node.spec.kind in ("BatchNormalization", "LayerNormalization") and isinstance(axis, int) and axis > 0 \
+                and ours is not None and axis == len(ours.input_shapes) - 1:
+            del node.spec.args["axis"]
+            changed = True
+    return emit(graph, {}, header, model_name) if changed else None
+
+
+def _check_build_shapes(config: dict, model, path: str):
+    """Keras 3 records each layer's input shape (build_config): ours must agree on every fixed axis."""
+    expected = {}
+
+    def walk(entry):
+        cfg = entry.get("config") if isinstance(entry, dict) else None
+        layers = cfg if isinstance(cfg, list) else (cfg or {}).get("layers") if isinstance(cfg, dict) else None
+        for layer in layers or []:
+            if not isinstance(layer, dict):
+                continue
+            if layer.get("class_name") in MODEL_CLASSES:
+                walk(layer)
+                continue
+            shape = (layer.get("build_config") or {}).get("input_shape")
+            name = (layer.get("config") or {}).get("name") if isinstance(layer.get("config"), dict) else None
+            if shape is not None and name:
+                expected[name] = shape
+
+    walk(config)
+    for node in model.nodes:
+        if node.name not in expected:
+            continue
+        theirs = expected[node.name]
+        ours = node.input_shapes if isinstance(node.input_shapes, list) else [node.input_shapes]
+        theirs = theirs if theirs and isinstance(theirs[0], (list, type(None))) and isinstance(node.input_shapes, list) \
+            else [theirs]
+        for a, b in zip(ours, theirs):
+            if not isinstance(b, (list, tuple)) or len(a) != len(b):
+                continue
+            for d, k in zip(a[1:], b[1:]):
+                if k is not None and d.is_number and int(d) != k:
+                    raise ShapeproofError(
+                        f"layer {node.name!r}: shapeproof derives the input shape {tuple(a)}, but Keras built the "
+                        f"layer for {tuple(b)}", file=path,
+                        hint="please report this: the import or a layer's semantics is wrong")
+
+
+def check_weights(model, weights_path: str, shown: str):
+    """The Keras weight file's arrays against the model's weight shapes (layer names and shapes)."""
+    import sympy
+
+    if any(not sympy.sympify(d).is_number for n in model.nodes for w in n.weights for d in w.shape):
+        return
+    try:
+        import h5py  # noqa: F401
+    except ImportError:
+        return  # checked when the weights are loaded
+    from codegen.cpu.runtime import weight_reader
+    from codegen.net import keras_hints
+
+    shapes = [(n.name, w.name, tuple(int(d) for d in w.shape)) for n in model.nodes for w in n.weights]
+    reader = weight_reader(model.name, [n.name for n in model.nodes if n.weights], shapes)
+    try:
+        reader["read_weights"](weights_path, keras_hints(model))
+    except ValueError as e:
+        message = str(e)
+        prefix = f"{weights_path}: "
+        message = message[len(prefix):] if message.startswith(prefix) else message
+        raise ShapeproofError(f"the weights do not fit the model: {message}", file=shown,
+                              hint="the weights must come from this same model (model.save or save_weights)") from None
+
+
+def import_to_file(path: str, output: str | None, symbolic: list[str] | None = None, weights: str | None = None,
+                   model_name: str | None = None) -> Imported:
+    """The command's work: import, then write `output` (when given)."""
+    result = import_keras(path, parse_symbolic(symbolic), weights, model_name, out_name=output or "<import>")
+    if output:
+        try:
+            Path(output).write_text(result.text, encoding="utf-8")
+        except OSError as e:
+            raise ShapeproofError(f"cannot write {output}: {e.strerror or e}", file=path) from None
+    return result
+
+
+__all__ = ["import_keras", "import_to_file", "parse_symbolic", "read_model_config", "Imported"]
