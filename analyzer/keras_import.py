@@ -49,6 +49,7 @@ from .values import did_you_mean
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 RESERVED = {"model", "input", "output", "assert", "True", "False", "None"}
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+RESAVE = 'the file may be truncated; save it again with model.save("model.keras")'
 
 # Config keys that are not layer arguments, or that change nothing at inference when they hold
 # these values (tf.keras 2's RNN `time_major`; Keras 3's InputLayer flags).
@@ -183,11 +184,10 @@ def read_model_config(path: str) -> tuple[dict, dict]:
         except ShapeproofError:
             raise
         except zipfile.BadZipFile as e:
-            raise ShapeproofError(f"not a valid .keras archive (a zip file): {e}", file=path,
-                                  hint="the file may be truncated; save it again with model.save(\"model.keras\")") from None
-        except Exception as e:  # zlib.error, EOFError, a damaged member
+            raise ShapeproofError(f"not a valid .keras archive (a zip file): {e}", file=path, hint=RESAVE) from None
+        except Exception as e:  # noqa: BLE001  (zlib.error, EOFError, a damaged member: all one answer)
             raise ShapeproofError(f"the .keras archive is damaged: {type(e).__name__}: {e}", file=path,
-                                  hint="the file may be truncated; save it again with model.save(\"model.keras\")") from None
+                                  hint=RESAVE) from None
         config = _json(text, path, "config.json in the archive")
     elif p.suffix in (".h5", ".hdf5") or data[:8] == HDF5_MAGIC:
         info["kind"] = "h5"
@@ -328,9 +328,10 @@ class Converter:
                 if shape is None:
                     shape = (layer.get("build_config") or {}).get("input_shape")
                 if shape is None:
-                    self.problems.add(where or "model", "the Sequential model has no input shape (no InputLayer, "
-                                      "batch_input_shape or build_input_shape)")
-                    return []
+                    raise ShapeproofError("the Sequential model has no input shape: it was never built (no "
+                                          "InputLayer, batch_input_shape or build_input_shape in its config)",
+                                          hint="give it keras.Input(shape) as its first layer, or call "
+                                          "model.build((None, ...)) before saving")
                 current = self.add_input({"name": "input", "batch_shape": shape,
                                           "dtype": lcfg.get("dtype") if isinstance(lcfg.get("dtype"), str) else
                                           "float32"}, here)
@@ -349,7 +350,7 @@ class Converter:
         if given is not None:
             if len(given) != len(input_keys):
                 self.problems.add(where, f"a nested model with {len(input_keys)} inputs called on {len(given)} tensors")
-            for key, ref in zip(input_keys, given):
+            for key, ref in zip(input_keys, given):  # noqa: B905  (a count mismatch is reported above)
                 tensors[key] = ref
         pending = list(enumerate(cfg["layers"]))
         for _ in range(len(pending) + 1):  # Keras writes layers in order; tolerate any order
@@ -373,7 +374,10 @@ class Converter:
                 if parsed is not None and any(k not in tensors for k in parsed[0]):
                     later.append((i, layer))
                     continue
-                parsed = _inbound(nodes[0], here, self.problems)
+                known = layer["class_name"] in (*REGISTRY, *ACTIVATION_LAYERS, *MODEL_CLASSES) and \
+                    not str(layer.get("module") or "").startswith(("keras.src.ops", "keras.ops"))
+                # the call of a layer that is refused anyway is not reported again
+                parsed = _inbound(nodes[0], here, self.problems if known else Problems())
                 if parsed is None:
                     continue
                 keys, many = parsed
@@ -531,8 +535,9 @@ class Converter:
             if key == "backward_layer" and isinstance(value, Spec) and isinstance(args.get("layer"), Spec) and \
                     _mirrors(args["layer"], value):
                 continue
-            if isinstance(kind, OptionalInts) and key == "strides" and "pool_size" in cls.args and \
-                    _same(Ints(len(_converted(kind, value))), value, args.get("pool_size", cls.args["pool_size"].default)):
+            pool_size = args.get("pool_size", cls.args["pool_size"].default) if "pool_size" in cls.args else None
+            if isinstance(kind, OptionalInts) and key == "strides" and pool_size is not None and \
+                    _same(Ints(len(_converted(kind, value))), value, pool_size):
                 continue  # pooling's strides default to the pool size
             if key == "zero_output_for_mask" and inner == "Bidirectional" and \
                     value == bool(args.get("return_sequences", False)):
@@ -604,14 +609,16 @@ def _inbound(node, where: str, problems: Problems):
                 return None
             keys.append((history[0], int(history[1]), int(history[2])))
         if len(args) > 1:
-            problems.add(where, f"a call with {len(args)} positional arguments (only the input tensor(s) are supported)")
+            problems.add(where, f"a call with {len(args)} positional arguments (only the input tensor(s) "
+                         "are supported)")
         _check_kwargs(kwargs, where, problems)
         return keys, many
     if isinstance(node, list):
         keys = []
         for entry in node:
             if not (isinstance(entry, list) and len(entry) >= 3 and isinstance(entry[0], str)):
-                problems.add(where, f"an inbound node entry that is not [layer, node, tensor, kwargs]: {_show_json(entry)}")
+                problems.add(where, "an inbound node entry that is not [layer, node, tensor, kwargs]: "
+                             f"{_show_json(entry)}")
                 return None
             keys.append((entry[0], int(entry[1]), int(entry[2])))
             if len(entry) > 3 and isinstance(entry[3], dict):
@@ -623,7 +630,8 @@ def _inbound(node, where: str, problems: Problems):
 
 def _check_kwargs(kwargs: dict, where: str, problems: Problems):
     for key, value in kwargs.items():
-        if key == "training" or (key == "mask" and value is None):
+        if key == "training" or (key == "mask" and (value is None or isinstance(value, list) and
+                                                    all(v is None for v in value))):
             continue
         problems.add(where, f"called with {key}={_show_json(value)}: only the input tensor(s) are supported")
 
@@ -838,7 +846,7 @@ def emit(graph: Graph, symbolic: dict, header: list[str], model_name: str | None
     chain = _is_chain(graph)
     taken = set(params)
     values: dict = {}
-    for i, (inp, dims) in enumerate(zip(graph.inputs, dims_of)):
+    for i, (inp, dims) in enumerate(zip(graph.inputs, dims_of, strict=True)):
         shape = "(" + ", ".join(dims) + ")"
         dtype = "" if inp.dtype == "float32" else f" {inp.dtype}"
         if chain and _auto_input_name(inp.name) and "input" not in reserved:
@@ -900,7 +908,11 @@ def import_keras(path: str, symbolic: dict | None = None, weights: str | None = 
     path = str(path)
     config, info = read_model_config(path)
     problems = Problems()
-    graph = Converter(problems).top(config)
+    try:
+        graph = Converter(problems).top(config)
+    except ShapeproofError as e:
+        e.file = path
+        raise
     if not graph.inputs and not problems.items:
         problems.add("model", "the model has no input")
     if not graph.outputs and not problems.items:
@@ -1005,12 +1017,12 @@ def _check_build_shapes(config: dict, model, path: str):
             continue
         theirs = expected[node.name]
         ours = node.input_shapes if isinstance(node.input_shapes, list) else [node.input_shapes]
-        theirs = theirs if theirs and isinstance(theirs[0], (list, type(None))) and isinstance(node.input_shapes, list) \
-            else [theirs]
-        for a, b in zip(ours, theirs):
+        many = isinstance(node.input_shapes, list) and theirs and isinstance(theirs[0], (list, type(None)))
+        theirs = theirs if many else [theirs]
+        for a, b in zip(ours, theirs):  # noqa: B905  (Keras's record may be partial: compare what there is)
             if not isinstance(b, (list, tuple)) or len(a) != len(b):
                 continue
-            for d, k in zip(a[1:], b[1:]):
+            for d, k in zip(a[1:], b[1:], strict=True):
                 if k is not None and d.is_number and int(d) != k:
                     raise ShapeproofError(
                         f"layer {node.name!r}: shapeproof derives the input shape {tuple(a)}, but Keras built the "
@@ -1038,7 +1050,7 @@ def check_weights(model, weights_path: str, shown: str):
     except ValueError as e:
         message = str(e)
         prefix = f"{weights_path}: "
-        message = message[len(prefix):] if message.startswith(prefix) else message
+        message = message.removeprefix(prefix)
         raise ShapeproofError(f"the weights do not fit the model: {message}", file=shown,
                               hint="the weights must come from this same model (model.save or save_weights)") from None
 
@@ -1055,4 +1067,4 @@ def import_to_file(path: str, output: str | None, symbolic: list[str] | None = N
     return result
 
 
-__all__ = ["import_keras", "import_to_file", "parse_symbolic", "read_model_config", "Imported"]
+__all__ = ["Imported", "import_keras", "import_to_file", "parse_symbolic", "read_model_config"]

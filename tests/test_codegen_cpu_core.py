@@ -143,3 +143,17 @@ model Dense(batch, T):
 
 def test_dense_blocking():
     check_generated(DENSE, sizes=[{"batch": 1, "T": 5}, {"batch": 3, "T": 30}, {"batch": 67, "T": 1}])
+
+
+def test_float64_build():
+    check_generated("""
+model F(batch, T):
+    x = input (batch, T, 6)
+    ids = input (batch, T) int32
+    e = Embedding(7, 6, lora_rank=1)(ids)
+    a = Average()([x, e])
+    b = BatchNormalization(axis=1, epsilon=0.01)(a)
+    c = LayerNormalization(axis=[1, 2], rms_scaling=True)(b)
+    y = Dense(3, activation="sigmoid")(c)
+    output y
+""", set={"T": 4}, dtype="float64", tolerance=1e-10, sizes=[{"batch": 2}])

@@ -1,11 +1,17 @@
 """CPU kernels of the convolutions: Conv1D/2D/3D, Conv1D/2D/3DTranspose, DepthwiseConv1D/2D and
 SeparableConv1D/2D.
 
-One task per (sample, block of output positions): the outputs of one position accumulate in a
-small vector whose inner loop runs over the contiguous last axis of the (kernel) weights, so it
-vectorises. Padding follows Keras: "same" puts the odd extra cell after, "causal" pads before only.
-Transposed convolutions gather: each output position sums over the kernel taps that reach it from
-an input position, so tasks never write to the same output.
+Conv and ConvTranspose come in two forms, chosen per layer by the input values per window row:
+- the dot-product form (most layers): every output is a dot product over its window, register
+  blocked over 4 positions x 4 filters, the window rows contiguous in the (zero-padded) input and
+  in a re-laid-out kernel (see DotPlan). A transposed convolution is read as a convolution over its
+  input (gather form, so tasks never write to the same output): the flipped kernel with stride 1,
+  per-phase kernels with a stride;
+- the axpy form (few input values per row, or groups): the filters of one position accumulate in a
+  small vector whose inner loop runs over the contiguous filter axis of the kernel.
+Depthwise and separable convolutions use the axpy form, the inner loop over the channels.
+One task per (sample, block of output positions). Padding follows Keras: "same" puts the odd extra
+cell after, "causal" pads before only.
 """
 from __future__ import annotations
 
@@ -121,6 +127,7 @@ def merge_lora(site: Site, w: Writer) -> str:
 
 @kernel("Conv1D", "Conv2D", "Conv3D")
 def conv(site: Site, w: Writer):
+    """The dot-product form where window rows are long enough, else (and with groups) the axpy form."""
     k, s, d = site.ints("kernel_size"), site.ints("strides"), site.ints("dilation_rate")
     channels = int(site.x[-1])
     if site.arg("groups") == 1 and (k[-1] * channels if d[-1] == 1 else channels) >= DOT_MIN:
@@ -256,7 +263,7 @@ def conv_transpose_axpy(site: Site, w: Writer):
 # the input's edges, the input is first copied into a zero-padded buffer, so that one code path
 # without bounds checks serves every position (a second path for the edges doubles compile time).
 
-DOT_MIN = 8  # input values per window row from which the dot-product form beats the axpy form (measured)
+DOT_MIN = 16  # input values per window row from which the dot-product form is worth its compile time
 P_BLOCK = 4  # output positions per register block (along the last spatial axis)
 Q_BLOCK = 4  # filters per register block
 ROW_CHUNK = 32  # register-blocked output positions along the last spatial axis per task

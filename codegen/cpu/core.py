@@ -12,32 +12,30 @@ from .base import Site, kernel, rows
 from .module import CodegenError
 
 # Dense is a blocked GEMM, (rows, K) @ (K, units). One task per (group of rows, block of units,
-# slice of K): each slice is walked in chunks of K small enough that their kernel rows stay in cache
-# while every block of ROW_BLOCK rows of the group passes over them; a block of rows accumulates
-# in a small local array whose inner loop runs over the contiguous units. With few rows (batch 1
-# on a big kernel) K is split into slices so that every core streams its part of the kernel; the
-# slices' partial sums are then added in a short serial pass. Otherwise the last chunk of K adds
-# the bias (and LoRA's term) and applies the activation as it stores: one parallel loop only
-# (each prange loop costs about half a second of compilation).
+# slice of K). A task walks its slice of K in chunks whose kernel rows stay in cache while each
+# block of ROW_BLOCK rows of the group passes over them; the innermost loop runs over a literal
+# number of contiguous units, so LLVM unrolls it and keeps the block's sums in vector registers
+# for the whole chunk (a 4 x 64 register tile). With few rows (batch 1 on a big kernel) K is split
+# into slices so that every core streams its part of the kernel, and a short serial pass adds the
+# slices' partial sums; otherwise each task adds the bias (and LoRA's term) and applies the
+# activation to its rows itself. Few prange loops: each costs about half a second of compilation.
 ROW_BLOCK = 4  # rows sharing each loaded kernel element
 ROW_GROUP = 64  # rows per task: they share each chunk of kernel rows while it is in cache
-K_CHUNK = 256  # kernel rows per chunk (256 x 256 floats: 256 KiB, in L2)
-OUT_BLOCK = 256  # units per task at most
-GRANULE = 16  # block widths are multiples of this
+K_CHUNK = 256  # kernel rows per chunk (256 x 64 floats: 64 KiB, in L2)
+OUT_BLOCK = 64  # units per block (per task) when there are more than SINGLE
+SINGLE = 120  # units in one block at most
 TASKS = 64  # K is split until there are about this many tasks (enough for 64 cores)
 MIN_SLICE = 512  # kernel rows per slice of K at least
 
 
 def unit_blocks(n_out: int) -> tuple[int, int]:
-    """(width, count) of the blocks of units: all of them if at most OUT_BLOCK, else about equal
-    blocks of a multiple of 16 units. The width is a literal in the loops: LLVM vectorises a loop
-    16 wide and 4 deep, and runs a loop whose run-time trip count is below 64 (a last, narrower
-    block) in scalar code, 5-10 times slower."""
-    if n_out <= OUT_BLOCK:
+    """(width, count) of the blocks of units. The width is a literal in the loops: LLVM then unrolls
+    the loop over units and keeps a block's 4 x 64 sums in 16 AVX-512 registers across the loop over
+    K (measured 2x faster than wider blocks, whose sums live in memory). Up to SINGLE units, one
+    block of all of them is faster still (no overlap, below)."""
+    if n_out <= SINGLE:
         return n_out, 1
-    count = -(-n_out // OUT_BLOCK)
-    width = min((-(-n_out // count) + GRANULE - 1) // GRANULE * GRANULE, n_out)
-    return width, -(-n_out // width)
+    return OUT_BLOCK, -(-n_out // OUT_BLOCK)
 
 
 @kernel("Dense")
@@ -79,37 +77,43 @@ def dense(site: Site, w: Writer):
             w.line(f"ob = (task // slices) % {out_blocks}" if sliced else f"ob = task % {out_blocks}")
             # Every block is `width` units wide: the last one starts earlier, overlapping the one
             # before, and stores only the units from `skip` on (the others are that block's).
-            w.line(f"o0 = min(ob * {width}, {n_out - width})")
+            # max(.., 0): Numba wraps negative indices, and LLVM must see that o0 + o cannot be
+            # negative to load kernel rows as vectors (with `% 5` it cannot tell; gathers, 5x slower).
+            w.line(f"o0 = max(min(ob * {width}, {n_out - width}), 0)")
             w.line(f"skip = ob * {width} - o0")
         if sliced:
             w.line("sl = task % slices")
             w.line("k0 = sl * span")
             w.line(f"k1 = min(k0 + span, {n_in})")
         w.line(f"acc = np.empty(({ROW_BLOCK}, {width}), dtype=DT)")
+        w.line(f"one = np.empty({width}, dtype=DT)")
         if chunked:
             w.open(f"for c0 in range({'k0' if sliced else '0'}, {'k1' if sliced else n_in}, {K_CHUNK})")
             w.line(f"c1 = min(c0 + {K_CHUNK}, {'k1' if sliced else n_in})")
-        span = "c0, c1" if chunked else str(n_in)
+        k_range = "c0, c1" if chunked else str(n_in)
         with w.block(f"for r in range(r0, r1, {ROW_BLOCK})"):
             w.line(f"nr = min(r1 - r, {ROW_BLOCK})")
             with w.block(f"if nr == {ROW_BLOCK}"):
                 with w.block(f"for o in range({cols})"):
                     for a in range(ROW_BLOCK):
                         w.line(f"acc[{a}, o] = ZERO")
-                with w.block(f"for i in range({span})"):
+                with w.block(f"for i in range({k_range})"):
                     w.line("; ".join(f"v{a} = xr[r{f' + {a}' if a else ''}, i]" for a in range(ROW_BLOCK)))
                     with w.block(f"for o in range({cols})"):
                         w.line(f"k = kernel[i, {unit}]")
                         for a in range(ROW_BLOCK):
                             w.line(f"acc[{a}, o] += v{a} * k")
             with w.block("else"):
+                # The last rows one at a time, summed in `one` (a fixed index: kept in registers).
                 with w.block("for a in range(nr)"):
                     with w.block(f"for o in range({cols})"):
-                        w.line("acc[a, o] = ZERO")
-                    with w.block(f"for i in range({span})"):
+                        w.line("one[o] = ZERO")
+                    with w.block(f"for i in range({k_range})"):
                         w.line("v = xr[r + a, i]")
                         with w.block(f"for o in range({cols})"):
-                            w.line(f"acc[a, o] += v * kernel[i, {unit}]")
+                            w.line(f"one[o] += v * kernel[i, {unit}]")
+                    with w.block(f"for o in range({cols})"):
+                        w.line("acc[a, o] = one[o]")
             with w.block("for a in range(nr)"):
                 target = f"part[sl, r + a, {unit}]" if sliced else f"yr[r + a, {unit}]"
                 if not chunked:

@@ -15,7 +15,8 @@ from .base import Site, kernel
 from .conv import open_position_tasks, open_positions, padding_before
 
 POSITION_BLOCK = 64  # output positions per task: pooling does little work per position
-GLOBAL_CHUNK = 256  # input positions per partial reduction of global pooling
+GLOBAL_CHUNK = 512  # input positions per partial reduction of global pooling
+GLOBAL_RUN = 128  # values per pass of global pooling's inner loop (several positions when channels are few)
 
 MAX_KINDS = ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D")
 AVERAGE_KINDS = ("AveragePooling1D", "AveragePooling2D", "AveragePooling3D")
@@ -72,23 +73,34 @@ def global_pooling(site: Site, w: Writer):
     def combine(target: str, value: str) -> str:
         return f"{target} += {value}" if average else f"{target} = max({target}, {value})"
 
+    run = max(1, GLOBAL_RUN // channels)  # positions summed per pass of the inner loop
     w.line("n_pos = " + " * ".join(site.xd(a) for a in range(1, rank + 1)))
-    w.line(f"xr = x.reshape({batch}, n_pos, {channels})")
+    w.line(f"xf = x.reshape({batch}, n_pos * {channels})")
     w.line(f"yr = out.reshape({batch}, {channels})")
     w.line(f"n_chunks = (n_pos + {GLOBAL_CHUNK - 1}) // {GLOBAL_CHUNK}")
     w.line(f"part = np.empty(({batch} * n_chunks, {channels}), dtype=DT)")
     with w.block(f"for task in prange({batch} * n_chunks)"):
         w.line("b = task // n_chunks")
         w.line(f"p0 = (task % n_chunks) * {GLOBAL_CHUNK}")
-        w.line(f"acc = np.empty({channels}, dtype=DT)")  # a task-local vector stays in registers
+        w.line(f"p1 = min(p0 + {GLOBAL_CHUNK}, n_pos)")
+        w.line(f"p_runs = p0 + (p1 - p0) // {run} * {run}")
+        w.line("flat = xf[b]")
+        # acc[k * C + c]: channel c of every run-th position from k; a task-local vector stays in registers
+        w.line(f"acc = np.empty({run * channels}, dtype=DT)")
+        with w.block(f"for j in range({run * channels})"):
+            w.line("acc[j] = " + ("ZERO" if average else "-np.inf"))
+        with w.block(f"for p in range(p0, p_runs, {run})"):
+            w.line(f"seg = flat[p * {channels}:p * {channels} + {run * channels}]")
+            with w.block(f"for j in range({run * channels})"):
+                w.line(combine("acc[j]", "seg[j]"))
+        with w.block(f"for j in range(p_runs * {channels}, p1 * {channels})"):
+            w.line(combine(f"acc[j - p_runs * {channels}]", "flat[j]"))
         with w.block(f"for c in range({channels})"):
-            w.line("acc[c] = " + ("ZERO" if average else "-np.inf"))
-        with w.block(f"for p in range(p0, min(p0 + {GLOBAL_CHUNK}, n_pos))"):
-            w.line("row = xr[b, p]")  # a row view keeps index arithmetic out of the channel loop
-            with w.block(f"for c in range({channels})"):
-                w.line(combine("acc[c]", "row[c]"))
-        with w.block(f"for c in range({channels})"):
-            w.line("part[task, c] = acc[c]")
+            w.line("v = acc[c]")
+            if run > 1:
+                with w.block(f"for k in range(1, {run})"):
+                    w.line(combine("v", f"acc[k * {channels} + c]"))
+            w.line("part[task, c] = v")
     with w.block(f"for b in prange({batch})"):
         w.line(f"acc = np.empty({channels}, dtype=DT)")
         with w.block(f"for c in range({channels})"):

@@ -1,12 +1,11 @@
 """CPU kernels of the recurrent layers: SimpleRNN, GRU, LSTM and ConvLSTM1D/2D/3D.
 
-SimpleRNN, GRU and LSTM work a chunk of time steps at a time. First the input projection of every
-step of the chunk, x_t @ kernel + bias, as one blocked GEMM over (batch * steps) x (gates * units)
-(parallel over row and column blocks, so a single sample still uses every core); then the
-recurrence over the chunk, parallel over blocks of samples, the recurrent product h @
-recurrent_kernel vectorised over the contiguous gate axis and sharing each loaded kernel row among
-the samples of the block. The states live in small arrays (batch, units) between chunks, so memory
-stays bounded for long sequences.
+SimpleRNN, GRU and LSTM first project the input of every step, x_t @ kernel + bias, as one blocked
+GEMM over (batch * steps) x (gates * units) (a helper shared by the module's recurrences, parallel
+over blocks of rows and of columns, so a single sample still uses every core); then run the
+recurrence, parallel over blocks of samples: the recurrent product h @ recurrent_kernel vectorised
+over the contiguous gate axis, each loaded vector of the kernel shared by four samples and four
+kernel rows; the gates elementwise, tanh and sigmoid vectorised in float32 (see GATE_CONSTANTS).
 
 ConvLSTMs run step by step: at every step one parallel pass over (sample, block of positions)
 computes the input convolution of that frame and the "same" recurrent convolution of the previous
@@ -28,9 +27,6 @@ from ..writer import Writer
 from .activations import LAST_AXIS, element
 from .base import Site, kernel
 
-CHUNK = 64  # time steps projected at once: bounds the projection buffer to batch x 64 x gates*units
-ROW_BLOCK = 4  # projection rows sharing each loaded kernel row
-OUT_BLOCK = 64  # projection columns per task
 SAMPLE_BLOCK = 4  # samples per recurrence task (at large batch): they share each recurrent kernel row
 POSITION_BLOCK = 16  # ConvLSTM output positions per task
 
@@ -70,51 +66,112 @@ def pick(dirs: list[Direction], attr: str, suffix: str = "") -> str:
     return names[0] if len(dirs) == 1 else f"{names[0]} if d == 0 else {names[1]}"
 
 
-def lstm_gates(w: Writer, layer, z: str, u: int, c_old: str) -> str:
-    """Statements of the LSTM cell at unit k from pre-activations z[..k] (blocks i, f, c, o); leaves the
-    new cell state in `cn` and the new output in `hn`, returns nothing to store (the caller does)."""
-    ra, a = layer.recurrent_activation, layer.activation
-    w.line(f"vi = {z.format(k='k')}")
-    w.line(f"vf = {z.format(k=f'{u} + k')}")
-    w.line(f"vc = {z.format(k=f'{2 * u} + k')}")
-    w.line(f"vo = {z.format(k=f'{3 * u} + k')}")
-    w.line(f"cn = {element(ra, 'vf')} * {c_old} + {element(ra, 'vi')} * {element(a, 'vc')}")
-    w.line(f"hn = {element(ra, 'vo')} * {element(a, 'cn')}")
-    return "hn"
+# --- activations ----------------------------------------------------------------------------------
 
+# Module-level text shared by every recurrent kernel (the same text each time): in float32, tanh and
+# sigmoid (= 1/2 + tanh(x/2)/2) as Eigen's rational approximation of tanh, within 4e-7 of it, which
+# vectorises (math.exp does not: a gate loop calling it runs several times slower than the products);
+# in float64, the exact expressions through math.exp.
+GATE_CONSTANTS = """\
+RNN_FAST_GATES = DT == np.float32  # float32: vectorised rational tanh/sigmoid in recurrent gates
+TANH_CLAMP = DT(7.90531110763549805)
+TANH_A1, TANH_A3, TANH_A5 = DT(4.89352455891786e-03), DT(6.37261928875436e-04), DT(1.48572235717979e-05)
+TANH_A7, TANH_A9 = DT(5.12229709037114e-08), DT(-8.60467152213735e-11)
+TANH_A11, TANH_A13 = DT(2.00018790482477e-13), DT(-2.76076847742355e-16)
+TANH_B0, TANH_B2 = DT(4.89352518554385e-03), DT(2.26843463243900e-03)
+TANH_B4, TANH_B6 = DT(1.18534705686654e-04), DT(1.19825839466702e-06)"""
+
+
+def activate(w: Writer, name: str | None, out: str, v: str):
+    """`out = name(v)` as statements (v a variable): tanh and sigmoid vectorise in float32."""
+    if name not in ("tanh", "sigmoid"):
+        w.line(f"{out} = {element(name, v)}")
+        return
+    with w.block("if RNN_FAST_GATES"):
+        arg = f"HALF * {v}" if name == "sigmoid" else v
+        w.line(f"tcl = min(max({arg}, -TANH_CLAMP), TANH_CLAMP)")
+        w.line("tsq = tcl * tcl")
+        w.line("tnum = tcl * (TANH_A1 + tsq * (TANH_A3 + tsq * (TANH_A5 + tsq * (TANH_A7 + tsq * (TANH_A9 + "
+               "tsq * (TANH_A11 + tsq * TANH_A13))))))")
+        w.line("tden = TANH_B0 + tsq * (TANH_B2 + tsq * (TANH_B4 + tsq * TANH_B6))")
+        w.line(f"{out} = HALF + HALF * (tnum / tden)" if name == "sigmoid" else f"{out} = tnum / tden")
+    with w.block("else"):
+        w.line(f"{out} = {element(name, v)}")
+
+
+def lstm_gates(w: Writer, layer, z: str, u: int, c_old: str):
+    """The LSTM cell at unit k from pre-activations z[..k] (blocks i, f, c, o): leaves the new cell
+    state in `cn` and the new output in `hn` (the caller stores them)."""
+    ra, a = layer.recurrent_activation, layer.activation
+    for var, gate, offset, fn in (("vi", "ig", "", ra), ("vf", "fg", f"{u} + ", ra), ("vc", "cg", f"{2 * u} + ", a),
+                                  ("vo", "og", f"{3 * u} + ", ra)):
+        w.line(f"{var} = {z.format(k=offset + 'k')}")
+        activate(w, fn, gate, var)
+    w.line(f"cn = fg * {c_old} + ig * cg")
+    activate(w, a, "ct", "cn")
+    w.line("hn = og * ct")
+
+
+# --- SimpleRNN, GRU, LSTM -------------------------------------------------------------------------
 
 # Shared by every SimpleRNN/GRU/LSTM kernel of a module (the same text, so compiled once): the input
-# projection of one chunk of steps as a blocked GEMM, parallel over blocks of rows and of columns.
-PROJECTION = f'''\
+# projection of every step, xr @ kernel + bias, as a blocked GEMM.
+PROJECTION = '''\
 @njit(cache=True, parallel=PARALLEL, fastmath=FASTMATH)
-def rnn_input_projection(xr, kernel, bias, xp, t0, n_c, n_t, backwards):
-    """xp[b, s] = xr[b * n_t + step] @ kernel + bias for the chunk's steps s < n_c, step = t0 + s
-    (n_t - 1 - t0 - s when backwards): one task per {ROW_BLOCK} rows x {OUT_BLOCK} columns."""
-    n_b = xp.shape[0]
-    n_rows = n_b * n_c
-    n_ob = (kernel.shape[1] + {OUT_BLOCK - 1}) // {OUT_BLOCK}
-    for task in prange(((n_rows + {ROW_BLOCK - 1}) // {ROW_BLOCK}) * n_ob):
-        r0 = (task // n_ob) * {ROW_BLOCK}
-        o0 = (task % n_ob) * {OUT_BLOCK}
-        nr = min(r0 + {ROW_BLOCK}, n_rows) - r0
-        no = min(o0 + {OUT_BLOCK}, kernel.shape[1]) - o0
-        src = np.empty({ROW_BLOCK}, dtype=np.int64)
-        acc = np.empty(({ROW_BLOCK}, {OUT_BLOCK}), dtype=DT)
-        for r in range(nr):
-            step = t0 + (r0 + r) % n_c
-            src[r] = ((r0 + r) // n_c) * n_t + (n_t - 1 - step if backwards else step)
-            for o in range(no):
-                acc[r, o] = bias[o0 + o]
-        for i in range(kernel.shape[0]):
-            for r in range(nr):
-                v = xr[src[r], i]
-                for o in range(no):
-                    acc[r, o] += v * kernel[i, o0 + o]
-        for r in range(nr):
-            b = (r0 + r) // n_c
-            s = (r0 + r) % n_c
-            for o in range(no):
-                xp[b, s, o0 + o] = acc[r, o]
+def rnn_input_projection(xr, kernel, bias, xp):
+    """xp = xr @ kernel + bias, (rows, C) @ (C, W): one task per 4 rows x a block of columns (enough
+    blocks for every core at batch 1), the kernel rows four at a time, so that each loaded vector of
+    kernel serves 16 multiply-adds. Rows are sliced into views indexed from 0: an index that may be
+    negative (o0 + o) gets a wraparound check that stops LLVM from vectorising the loop."""
+    n_rows = xr.shape[0]
+    n_in = kernel.shape[0]
+    n_out = kernel.shape[1]
+    n_rb = (n_rows + 3) // 4
+    n_ob = max(1, min(n_out // 64, max((n_out + 255) // 256, 64 // n_rb)))
+    width = (n_out + n_ob - 1) // n_ob
+    n_i4 = n_in - n_in % 4
+    for task in prange(n_rb * n_ob):
+        r0 = (task // n_ob) * 4
+        r1 = min(r0 + 4, n_rows)
+        o0 = (task % n_ob) * width
+        o1 = min(o0 + width, n_out)
+        nw = o1 - o0
+        bb = bias[o0:o1]
+        if r1 - r0 == 4:
+            y0 = xp[r0, o0:o1]; y1 = xp[r0 + 1, o0:o1]; y2 = xp[r0 + 2, o0:o1]; y3 = xp[r0 + 3, o0:o1]
+            for o in range(nw):
+                y0[o] = bb[o]; y1[o] = bb[o]; y2[o] = bb[o]; y3[o] = bb[o]
+            for i in range(0, n_i4, 4):
+                a0 = xr[r0, i]; a1 = xr[r0, i + 1]; a2 = xr[r0, i + 2]; a3 = xr[r0, i + 3]
+                b0 = xr[r0 + 1, i]; b1 = xr[r0 + 1, i + 1]; b2 = xr[r0 + 1, i + 2]; b3 = xr[r0 + 1, i + 3]
+                c0 = xr[r0 + 2, i]; c1 = xr[r0 + 2, i + 1]; c2 = xr[r0 + 2, i + 2]; c3 = xr[r0 + 2, i + 3]
+                d0 = xr[r0 + 3, i]; d1 = xr[r0 + 3, i + 1]; d2 = xr[r0 + 3, i + 2]; d3 = xr[r0 + 3, i + 3]
+                w0 = kernel[i, o0:o1]; w1 = kernel[i + 1, o0:o1]; w2 = kernel[i + 2, o0:o1]; w3 = kernel[i + 3, o0:o1]
+                for o in range(nw):
+                    k0 = w0[o]; k1 = w1[o]; k2 = w2[o]; k3 = w3[o]
+                    y0[o] += a0 * k0 + a1 * k1 + a2 * k2 + a3 * k3
+                    y1[o] += b0 * k0 + b1 * k1 + b2 * k2 + b3 * k3
+                    y2[o] += c0 * k0 + c1 * k1 + c2 * k2 + c3 * k3
+                    y3[o] += d0 * k0 + d1 * k1 + d2 * k2 + d3 * k3
+            for i in range(n_i4, n_in):
+                w0 = kernel[i, o0:o1]
+                a0 = xr[r0, i]; b0 = xr[r0 + 1, i]; c0 = xr[r0 + 2, i]; d0 = xr[r0 + 3, i]
+                for o in range(nw):
+                    k0 = w0[o]
+                    y0[o] += a0 * k0
+                    y1[o] += b0 * k0
+                    y2[o] += c0 * k0
+                    y3[o] += d0 * k0
+        else:
+            for r in range(r0, r1):
+                y0 = xp[r, o0:o1]
+                for o in range(nw):
+                    y0[o] = bb[o]
+                for i in range(n_in):
+                    a0 = xr[r, i]
+                    w0 = kernel[i, o0:o1]
+                    for o in range(nw):
+                        y0[o] += a0 * w0[o]
 '''
 
 
@@ -131,6 +188,13 @@ def copy(w: Writer, target: str, source: str, dims: list[str]):
     w.line(f"src = {source}.reshape(-1)")
     with w.block(f"for i in range({' * '.join(dims)})"):
         w.line("dst[i] = src[i]")
+
+
+def shared(site: Site, *texts: str):
+    """Module-level text several kernels need: added once per kernel (identical copies)."""
+    for text in texts:
+        if text not in site.helpers:
+            site.helpers.append(text)
 
 
 @kernel("SimpleRNN", "GRU", "LSTM")
@@ -151,8 +215,7 @@ def emit_rnn(site: Site, w: Writer, dirs: list[Direction]):
     seq = bool(layer.return_sequences)
     ra, a = getattr(layer, "recurrent_activation", None), layer.activation
     two = len(dirs) == 2
-    if PROJECTION not in site.helpers:
-        site.helpers.append(PROJECTION)
+    shared(site, GATE_CONSTANTS, PROJECTION)
 
     w.line(f"n_b = {site.xd(0)}")
     w.line(f"n_t = {site.xd(1)}")
@@ -165,81 +228,93 @@ def emit_rnn(site: Site, w: Writer, dirs: list[Direction]):
     if not layer.use_bias:
         w.line(f"no_bias = np.empty({width}, dtype=DT)")
         zero(w, "no_bias", [str(width)])
-    w.line(f"xps = np.empty(({', '.join(lead)}{', ' if two else ''}n_b, min(n_t, {CHUNK}), {width}), dtype=DT)"
-           "  # one chunk's input projections")
-    w.line(f"sb = max(1, min({SAMPLE_BLOCK}, n_b // 16))  # samples per recurrence task")
+    # 1. The input projection of every step, bias included (GRU reset_after: its input row).
+    w.line(f"xps = np.empty(({', '.join([*lead, 'n_b', 'n_t', str(width)])}), dtype=DT)")
+    for i, d in enumerate(dirs):
+        bias = "no_bias" if d.bias is None else f"{d.bias}[0]" if reset_after else d.bias
+        target = f"xps[{i}]" if two else "xps"
+        w.line(f"rnn_input_projection(xr, {d.kernel}, {bias}, {target}.reshape(n_b * n_t, {width}))")
+    # 2. The recurrence, one task per block of samples (and direction).
+    w.line(f"sb = max(1, min({SAMPLE_BLOCK}, n_b // 16))  # samples per task: enough tasks for 16 cores")
     w.line("n_sb = (n_b + sb - 1) // sb")
-    with w.block(f"for t0 in range(0, n_t, {CHUNK})"):
-        w.line(f"n_c = min({CHUNK}, n_t - t0)")
-        for i, d in enumerate(dirs):
-            bias = "no_bias" if d.bias is None else f"{d.bias}[0]" if reset_after else d.bias
-            target = f"xps[{i}]" if two else "xps"
-            w.line(f"rnn_input_projection(xr, {d.kernel}, {bias}, {target}, t0, n_c, n_t, np.bool_({d.backwards}))")
-        # The recurrence over the chunk, one task per block of samples (and direction).
-        with w.block(f"for task in prange({'2 * ' if two else ''}n_sb)"):
-            if two:
-                w.line("d = task // n_sb")
-                w.line("b0 = (task % n_sb) * sb")
-                w.line("xp = xps[d]")
-                w.line("h = hs[d]")
-                if kind == "LSTM":
-                    w.line("c = cs[d]")
-                w.line(f"rk = {pick(dirs, 'recurrent_kernel')}")
-                if reset_after and layer.use_bias:
-                    w.line(f"rb = {pick(dirs, 'bias', '[1]')}")
-                if seq:
-                    w.line(f"y = {pick(dirs, 'y')}")
-                names = {"xp": "xp", "h": "h", "c": "c", "rk": "rk", "rb": "rb", "y": "y"}
+    with w.block(f"for task in prange({'2 * ' if two else ''}n_sb)"):
+        if two:
+            w.line("d = task // n_sb")
+            w.line("b0 = (task % n_sb) * sb")
+            w.line("xp = xps[d]")
+            w.line("h = hs[d]")
+            if kind == "LSTM":
+                w.line("c = cs[d]")
+            w.line(f"rk = {pick(dirs, 'recurrent_kernel')}")
+            if reset_after and layer.use_bias:
+                w.line(f"rb = {pick(dirs, 'bias', '[1]')}")
+            if seq:
+                w.line(f"y = {pick(dirs, 'y')}")
+            names = {"xp": "xp", "h": "h", "c": "c", "rk": "rk", "rb": "rb", "y": "y"}
+            backwards = "d == 1"  # the default backward layer (the forward one reads forwards)
+        else:
+            w.line("b0 = task * sb")
+            d = dirs[0]
+            names = {"xp": "xps", "h": "hs", "c": "cs", "rk": d.recurrent_kernel, "rb": f"{d.bias}[1]", "y": d.y}
+            backwards = d.backwards
+        h, c, rk = names["h"], names["c"], names["rk"]
+        w.line("nb = min(b0 + sb, n_b) - b0")
+        w.line(f"z = np.empty(({SAMPLE_BLOCK}, {width}), dtype=DT)")
+        if reset_after:
+            w.line(f"zr = np.empty(({SAMPLE_BLOCK}, {width}), dtype=DT)")
+        if kind == "GRU" and not reset_after:
+            w.line(f"rh = np.empty(({SAMPLE_BLOCK}, {u}), dtype=DT)")
+        with w.block("for s in range(n_t)"):
+            if backwards is True:
+                w.line("tt = n_t - 1 - s")
+            elif backwards is False:
+                w.line("tt = s")
             else:
-                w.line("b0 = task * sb")
-                d = dirs[0]
-                names = {"xp": "xps", "h": "hs", "c": "cs", "rk": d.recurrent_kernel, "rb": f"{d.bias}[1]", "y": d.y}
-            h, c, rk = names["h"], names["c"], names["rk"]
-            w.line("nb = min(b0 + sb, n_b) - b0")
-            w.line(f"z = np.empty(({SAMPLE_BLOCK}, {width}), dtype=DT)")
-            if reset_after:
-                w.line(f"zr = np.empty(({SAMPLE_BLOCK}, {width}), dtype=DT)")
+                w.line(f"tt = n_t - 1 - s if {backwards} else s")
+            with w.block("for q in range(nb)"):
+                with w.block(f"for g in range({width})"):
+                    w.line(f"z[q, g] = {names['xp']}[b0 + q, tt, g]")
+                    if reset_after:
+                        w.line("zr[q, g] = " + (f"{names['rb']}[g]" if layer.use_bias else "ZERO"))
+            state_of = lambda q, j: f"{h}[b0 + {q}, {j}]"  # noqa: E731
             if kind == "GRU" and not reset_after:
-                w.line(f"rh = np.empty(({SAMPLE_BLOCK}, {u}), dtype=DT)")
-            with w.block("for s in range(n_c)"):
+                matvec(w, state_of, "z", rk, u, 0, 2 * u)
                 with w.block("for q in range(nb)"):
-                    with w.block(f"for g in range({width})"):
-                        w.line(f"z[q, g] = {names['xp']}[b0 + q, s, g]")
-                        if reset_after:
-                            w.line("zr[q, g] = " + (f"{names['rb']}[g]" if layer.use_bias else "ZERO"))
-                if kind == "GRU" and not reset_after:
-                    _matvec(w, f"{h}[b0 + q, j]", "z", rk, u, 0, 2 * u)
-                    with w.block("for q in range(nb)"):
-                        with w.block(f"for k in range({u})"):
-                            w.line("vz = z[q, k]")
-                            w.line(f"z[q, k] = {element(ra, 'vz')}")
-                            w.line(f"vr = z[q, {u} + k]")
-                            w.line(f"rh[q, k] = {element(ra, 'vr')} * {h}[b0 + q, k]")
-                    _matvec(w, "rh[q, j]", "z", rk, u, 2 * u, 3 * u)
-                else:
-                    _matvec(w, f"{h}[b0 + q, j]", "zr" if reset_after else "z", rk, u, 0, width)
-                with w.block("for q in range(nb)"):
-                    w.line("b = b0 + q")
                     with w.block(f"for k in range({u})"):
-                        if kind == "SimpleRNN":
-                            w.line("v = z[q, k]")
-                            w.line(f"hn = {element(a, 'v')}")
-                        elif kind == "LSTM":
-                            lstm_gates(w, layer, "z[q, {k}]", u, f"{c}[b, k]")
-                            w.line(f"{c}[b, k] = cn")
-                        elif reset_after:
-                            w.line("vz = z[q, k] + zr[q, k]")
-                            w.line(f"vr = z[q, {u} + k] + zr[q, {u} + k]")
-                            w.line(f"vh = z[q, {2 * u} + k] + {element(ra, 'vr')} * zr[q, {2 * u} + k]")
-                            w.line(f"zg = {element(ra, 'vz')}")
-                            w.line(f"hn = zg * {h}[b, k] + (ONE - zg) * {element(a, 'vh')}")
-                        else:
-                            w.line("zg = z[q, k]")
-                            w.line(f"vh = z[q, {2 * u} + k]")
-                            w.line(f"hn = zg * {h}[b, k] + (ONE - zg) * {element(a, 'vh')}")
-                        w.line(f"{h}[b, k] = hn")
-                        if seq:
-                            w.line(f"{names['y']}[b, t0 + s, k] = hn")
+                        w.line("vz = z[q, k]")
+                        activate(w, ra, "zg", "vz")
+                        w.line("z[q, k] = zg")
+                        w.line(f"vr = z[q, {u} + k]")
+                        activate(w, ra, "rg", "vr")
+                        w.line(f"rh[q, k] = rg * {h}[b0 + q, k]")
+                matvec(w, lambda q, j: f"rh[{q}, {j}]", "z", rk, u, 2 * u, 3 * u)
+            else:
+                matvec(w, state_of, "zr" if reset_after else "z", rk, u, 0, width)
+            with w.block("for q in range(nb)"):
+                w.line("b = b0 + q")
+                with w.block(f"for k in range({u})"):
+                    if kind == "SimpleRNN":
+                        w.line("v = z[q, k]")
+                        activate(w, a, "hn", "v")
+                    elif kind == "LSTM":
+                        lstm_gates(w, layer, "z[q, {k}]", u, f"{c}[b, k]")
+                        w.line(f"{c}[b, k] = cn")
+                    elif reset_after:
+                        w.line("vz = z[q, k] + zr[q, k]")
+                        activate(w, ra, "zg", "vz")
+                        w.line(f"vr = z[q, {u} + k] + zr[q, {u} + k]")
+                        activate(w, ra, "rg", "vr")
+                        w.line(f"vh = z[q, {2 * u} + k] + rg * zr[q, {2 * u} + k]")
+                        activate(w, a, "hh", "vh")
+                        w.line(f"hn = zg * {h}[b, k] + (ONE - zg) * hh")
+                    else:
+                        w.line("zg = z[q, k]")
+                        w.line(f"vh = z[q, {2 * u} + k]")
+                        activate(w, a, "hh", "vh")
+                        w.line(f"hn = zg * {h}[b, k] + (ONE - zg) * hh")
+                    w.line(f"{h}[b, k] = hn")
+                    if seq:
+                        w.line(f"{names['y']}[b, s, k] = hn")
     at = ["[0]", "[1]"] if two else [""]
     final_states(w, dirs, seq, ["n_b", str(u)], [f"hs{i}" for i in at], [f"cs{i}" for i in at])
 
@@ -255,14 +330,41 @@ def final_states(w: Writer, dirs: list[Direction], seq: bool, dims: list[str], h
             copy(w, target, source, dims)
 
 
-def _matvec(w: Writer, h: str, z: str, rk: str, u: int, g0: int, g1: int):
-    """z[q, g0:g1] += h(q, j) @ rk[:, g0:g1] for the block's samples; each kernel row is loaded once
-    for the block, the inner loop runs over the contiguous gate axis."""
-    with w.block(f"for j in range({u})"):
+def matvec(w: Writer, state, z: str, rk: str, u: int, g0: int, g1: int):
+    """z[q, g0:g1] += state(q, :) @ rk[:, g0:g1] for the nb samples of the block. A full block of
+    SAMPLE_BLOCK samples shares every loaded vector of the kernel, four kernel rows at a time (16
+    multiply-adds per loaded vector, one store per four); a partial block goes sample by sample,
+    still four rows at a time. The inner loops run over the contiguous gate axis and vectorise."""
+    n4 = u - u % 4
+    gates = f"range({g0}, {g1})" if g0 else f"range({g1})"
+    with w.block(f"if nb == {SAMPLE_BLOCK}"):
+        if n4:
+            with w.block(f"for j in range(0, {n4}, 4)"):
+                for q in range(SAMPLE_BLOCK):
+                    w.line("; ".join(f"h{q}{r} = {state(q, f'j + {r}' if r else 'j')}" for r in range(4)))
+                with w.block(f"for g in {gates}"):
+                    w.line("; ".join(f"k{r} = {rk}[j{f' + {r}' if r else ''}, g]" for r in range(4)))
+                    for q in range(SAMPLE_BLOCK):
+                        w.line(f"{z}[{q}, g] += " + " + ".join(f"h{q}{r} * k{r}" for r in range(4)))
+        for j in range(n4, u):
+            for q in range(SAMPLE_BLOCK):
+                w.line(f"h{q}0 = {state(q, j)}")
+            with w.block(f"for g in {gates}"):
+                w.line(f"k0 = {rk}[{j}, g]")
+                for q in range(SAMPLE_BLOCK):
+                    w.line(f"{z}[{q}, g] += h{q}0 * k0")
+    with w.block("else"):
         with w.block("for q in range(nb)"):
-            w.line(f"v = {h}")
-            with w.block(f"for g in range({g0}, {g1})"):
-                w.line(f"{z}[q, g] += v * {rk}[j, g]")
+            if n4:
+                with w.block(f"for j in range(0, {n4}, 4)"):
+                    w.line("; ".join(f"h{r} = {state('q', f'j + {r}' if r else 'j')}" for r in range(4)))
+                    with w.block(f"for g in {gates}"):
+                        w.line(f"{z}[q, g] += " + " + ".join(f"h{r} * {rk}[j{f' + {r}' if r else ''}, g]"
+                                                            for r in range(4)))
+            for j in range(n4, u):
+                w.line(f"h0 = {state('q', j)}")
+                with w.block(f"for g in {gates}"):
+                    w.line(f"{z}[q, g] += h0 * {rk}[{j}, g]")
 
 
 # --- ConvLSTM1D/2D/3D -----------------------------------------------------------------------------
@@ -273,7 +375,14 @@ def conv_lstm(site: Site, w: Writer):
 
 
 def emit_conv_lstm(site: Site, w: Writer, dirs: list[Direction]):
-    """The body of a ConvLSTMnD kernel running `dirs` (one or two directions) over input x."""
+    """The body of a ConvLSTMnD kernel running `dirs` (one or two directions) over input x.
+
+    Every step is one parallel loop over (direction, sample, block of output positions). A task
+    gathers the receptive fields of its positions (im2col: the frame's under the layer's strides,
+    dilation and padding; the previous state's under "same" padding, stride 1) into two small
+    matrices, multiplies them by the kernels viewed as (taps * channels, 4 * filters) as a blocked
+    GEMM (four positions and four rows at a time), then applies the LSTM gates. h is double
+    buffered (the previous step's is read while this step's is written), c is updated in place."""
     layer = site.layer
     check_activations(site)
     rank = int(layer.rank)
@@ -281,11 +390,16 @@ def emit_conv_lstm(site: Site, w: Writer, dirs: list[Direction]):
     filters = site.arg("filters")
     width = 4 * filters
     channels = int(site.x[-1])
+    taps = 1
+    for n in k:
+        taps *= n
     seq = bool(layer.return_sequences)
     two = len(dirs) == 2
+    shared(site, GATE_CONSTANTS)
     first = 2 if seq else 1  # the first spatial axis of the output
     grid = [site.dim(dirs[0].y, site.outputs[0], first + a) for a in range(rank)]
     spatial_in = [site.xd(2 + a) for a in range(rank)]
+    block = POSITION_BLOCK
 
     w.line(f"n_b = {site.xd(0)}")
     w.line(f"n_t = {site.xd(1)}")
@@ -298,12 +412,11 @@ def emit_conv_lstm(site: Site, w: Writer, dirs: list[Direction]):
     w.line("n_pos = " + " * ".join(sizes))
     state = ["n_b", *sizes, str(filters)]
     lead = ["2"] if two else []
-    # h of the previous step and of this one (a double buffer), c updated in place
-    w.line(f"hs = np.empty(({', '.join([*lead, '2', *state])}), dtype=DT)")
+    w.line(f"hs = np.empty(({', '.join([*lead, '2', *state])}), dtype=DT)  # h: the previous step's, this one's")
     zero(w, "hs", [*lead, "2", *state])
     w.line(f"cs = np.empty(({', '.join([*lead, *state])}), dtype=DT)")
     zero(w, "cs", [*lead, *state])
-    w.line(f"n_blocks = (n_pos + {POSITION_BLOCK - 1}) // {POSITION_BLOCK}")
+    w.line(f"n_blocks = (n_pos + {block - 1}) // {block}")
     with w.block("for step in range(n_t)"):
         w.line("cur = step % 2")
         w.line("nxt = 1 - cur")
@@ -314,57 +427,42 @@ def emit_conv_lstm(site: Site, w: Writer, dirs: list[Direction]):
                 w.line("tt = n_t - 1 - step if d == 1 else step")  # the forward layer reads forwards
                 w.line("h = hs[d]")
                 w.line("c = cs[d]")
-                for name, attr in (("kq", "kernel"), ("rq", "recurrent_kernel")):
-                    w.line(f"{name} = {pick(dirs, attr)}")
+                w.line(f"kx = ({pick(dirs, 'kernel')}).reshape({taps * channels}, {width})")
+                w.line(f"kh = ({pick(dirs, 'recurrent_kernel')}).reshape({taps * filters}, {width})")
                 if layer.use_bias:
                     w.line(f"bq = {pick(dirs, 'bias')}")
                 if seq:
                     w.line(f"y = {pick(dirs, 'y')}")
-                h, c, kq, rq, bq, y = "h", "c", "kq", "rq", "bq", "y"
+                h, c, bq, y = "h", "c", "bq", "y"
             else:
                 d = dirs[0]
                 w.line("b = task // n_blocks")
                 w.line("tt = " + ("n_t - 1 - step" if d.backwards else "step"))
-                h, c, kq, rq, bq, y = "hs", "cs", d.kernel, d.recurrent_kernel, d.bias, d.y
-            w.line(f"p0 = (task % n_blocks) * {POSITION_BLOCK}")
-            w.line(f"acc = np.empty({width}, dtype=DT)")
-            with w.block(f"for p in range(p0, min(p0 + {POSITION_BLOCK}, n_pos))"):
-                out_idx = [f"o{a + 1}" for a in range(rank)]
-                for a, name in enumerate(out_idx):
-                    inner = " * ".join(sizes[a + 1:])
-                    value = f"p // ({inner})" if inner else "p"
-                    w.line(f"{name} = {value}" + (f" % {sizes[a]}" if a else ""))
+                w.line(f"kx = {d.kernel}.reshape({taps * channels}, {width})")
+                w.line(f"kh = {d.recurrent_kernel}.reshape({taps * filters}, {width})")
+                h, c, bq, y = "hs", "cs", d.bias, d.y
+            w.line(f"p0 = (task % n_blocks) * {block}")
+            w.line(f"n_q = min(p0 + {block}, n_pos) - p0")
+            w.line(f"px = np.empty(({block}, {taps * channels}), dtype=DT)  # receptive fields in the frame")
+            w.line(f"ph = np.empty(({block}, {taps * filters}), dtype=DT)  # ... and in the previous h")
+            w.line(f"acc = np.empty(({block}, {width}), dtype=DT)")
+            out_idx = [f"o{a + 1}" for a in range(rank)]
+            here = ", ".join(out_idx)
+            with w.block("for q in range(n_q)"):
+                _position(w, sizes, out_idx)
                 with w.block(f"for g in range({width})"):
-                    w.line("acc[g] = " + (f"{bq}[g]" if layer.use_bias else "ZERO"))
-                # the input convolution of this frame: the layer's strides, dilation and padding
-                for a in range(rank):
-                    pad = f" - pad{a + 1}" if layer.padding == "same" else ""
-                    w.open(f"for t{a + 1} in range({k[a]})")
-                    w.line(f"i{a + 1} = {out_idx[a]} * {strides[a]} + t{a + 1} * {dilation[a]}{pad}")
-                    if layer.padding == "same":
-                        with w.block(f"if i{a + 1} < 0 or i{a + 1} >= {spatial_in[a]}"):
-                            w.line("continue")
-                ins = ", ".join(f"i{a + 1}" for a in range(rank))
-                taps = ", ".join(f"t{a + 1}" for a in range(rank))
-                with w.block(f"for ch in range({channels})"):
-                    w.line(f"v = x[b, tt, {ins}, ch]")
-                    with w.block(f"for g in range({width})"):
-                        w.line(f"acc[g] += v * {kq}[{taps}, ch, g]")
-                w.close(rank)
-                # the recurrent convolution of the previous state: "same", stride 1, no dilation
-                for a in range(rank):
-                    w.open(f"for t{a + 1} in range({k[a]})")
-                    w.line(f"i{a + 1} = {out_idx[a]} + t{a + 1} - {(k[a] - 1) // 2}")
-                    with w.block(f"if i{a + 1} < 0 or i{a + 1} >= {sizes[a]}"):
-                        w.line("continue")
-                with w.block(f"for f in range({filters})"):
-                    w.line(f"v = {h}[cur, b, {ins}, f]")
-                    with w.block(f"for g in range({width})"):
-                        w.line(f"acc[g] += v * {rq}[{taps}, f, g]")
-                w.close(rank)
-                here = ", ".join(out_idx)
+                    w.line("acc[q, g] = " + (f"{bq}[g]" if layer.use_bias else "ZERO"))
+                _gather(w, "px", f"x[b, tt]", channels, k, [f"{o} * {s_}" for o, s_ in zip(out_idx, strides)],
+                        dilation, [f"pad{a + 1}" for a in range(rank)] if layer.padding == "same" else None,
+                        spatial_in)
+                _gather(w, "ph", f"{h}[cur, b]", filters, k, out_idx, [1] * rank,
+                        [str((n - 1) // 2) for n in k], sizes)
+            gemm(w, "px", "kx", taps * channels, width, block)
+            gemm(w, "ph", "kh", taps * filters, width, block)
+            with w.block("for q in range(n_q)"):
+                _position(w, sizes, out_idx)
                 with w.block(f"for k in range({filters})"):
-                    lstm_gates(w, layer, "acc[{k}]", filters, f"{c}[b, {here}, k]")
+                    lstm_gates(w, layer, "acc[q, {k}]", filters, f"{c}[b, {here}, k]")
                     w.line(f"{c}[b, {here}, k] = cn")
                     w.line(f"{h}[nxt, b, {here}, k] = hn")
                     if seq:
@@ -372,3 +470,69 @@ def emit_conv_lstm(site: Site, w: Writer, dirs: list[Direction]):
     w.line("last = n_t % 2")
     at = ["0, ", "1, "] if two else [""]
     final_states(w, dirs, seq, state, [f"hs[{i}last]" for i in at], [f"cs[{i[:-2]}]" if two else "cs" for i in at])
+
+
+def _position(w: Writer, sizes: list[str], names: list[str]):
+    """The output coordinates of position p0 + q (row-major over the grid)."""
+    w.line("p = p0 + q")
+    for a, name in enumerate(names):
+        inner = " * ".join(sizes[a + 1:])
+        value = f"p // ({inner})" if inner else "p"
+        w.line(f"{name} = {value}" + (f" % {sizes[a]}" if a else ""))
+
+
+def _gather(w: Writer, patch: str, source: str, n: int, k, origin: list[str], dilation, pads, limits):
+    """patch[q] = the receptive field of the position: source[i1, ..., :n] at i = origin + tap *
+    dilation - pad for every tap (row-major), zeros outside `limits` (padding)."""
+    rank = len(k)
+    w.line(f"src = {source}")
+    for a in range(rank):
+        w.open(f"for t{a + 1} in range({k[a]})")
+        pad = f" - {pads[a]}" if pads else ""
+        w.line(f"i{a + 1} = {origin[a]} + t{a + 1} * {dilation[a]}{pad}")
+    flat = "t1"  # the tap's row-major index
+    for a in range(1, rank):
+        flat = f"({flat}) * {k[a]} + t{a + 1}" if a > 1 else f"t1 * {k[1]} + t2"
+    w.line(f"row = {patch}[q, ({flat}) * {n}:]" if rank > 1 else f"row = {patch}[q, t1 * {n}:]")
+    ins = ", ".join(f"i{a + 1}" for a in range(rank))
+    if pads:
+        inside = " and ".join(f"0 <= i{a + 1} < {limits[a]}" for a in range(rank))
+        with w.block(f"if {inside}"):
+            w.line(f"v = src[{ins}]")
+            with w.block(f"for ch in range({n})"):
+                w.line("row[ch] = v[ch]")
+        with w.block("else"):
+            with w.block(f"for ch in range({n})"):
+                w.line("row[ch] = ZERO")
+    else:
+        w.line(f"v = src[{ins}]")
+        with w.block(f"for ch in range({n})"):
+            w.line("row[ch] = v[ch]")
+    w.close(rank)
+
+
+def gemm(w: Writer, a: str, kf: str, n: int, width: int, block: int):
+    """acc[q, :] += a[q, :n] @ kf (n, width) for q < n_q: four rows of `a` and four rows of kf at a
+    time (each loaded vector of kf serves 16 multiply-adds), the inner loop over the contiguous
+    width; rows left over one at a time."""
+    n4 = n - n % 4
+
+    def products(rows: list[str], prefix: str, r: str, count: int):
+        for i, row in enumerate(rows):
+            w.line("; ".join(f"{prefix}{i}{j} = {a}[{row}, {r}{f' + {j}' if j else ''}]" for j in range(count)))
+        with w.block(f"for g in range({width})"):
+            w.line("; ".join(f"k{j} = {kf}[{r}{f' + {j}' if j else ''}, g]" for j in range(count)))
+            for i, row in enumerate(rows):
+                w.line(f"acc[{row}, g] += " + " + ".join(f"{prefix}{i}{j} * k{j}" for j in range(count)))
+
+    def rows_of(rows: list[str]):
+        if n4:
+            with w.block(f"for r in range(0, {n4}, 4)"):
+                products(rows, "a", "r", 4)
+        if n % 4:
+            products(rows, "a", str(n4), n % 4)
+
+    with w.block("for q in range(0, n_q - 3, 4)"):
+        rows_of(["q", "q + 1", "q + 2", "q + 3"])
+    with w.block("for q in range(n_q - n_q % 4, n_q)"):
+        rows_of(["q"])

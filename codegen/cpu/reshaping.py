@@ -18,49 +18,45 @@ ROW_KINDS = ("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "C
 
 @kernel(*ROW_KINDS)
 def pad_or_crop(site: Site, w: Writer):
-    """out[b, o.., c] = x[b, o - before.., c] inside the input, else 0; cropping is a negative
-    `before` (and never leaves the input)."""
+    """out[b, o.., c] = x[b, o - before.., c] inside the input, else 0 (padding); out[b, o.., c] =
+    x[b, o + cropped before.., c] (cropping)."""
     layer = site.layer
     rank = len(site.x) - 2
     channels = int(site.x[-1])
     cropping = layer.kind.startswith("Cropping")
     pairs = [(int(a), int(b)) for a, b in (layer.cropping if cropping else layer.padding)]
-    shift = [-a if cropping else a for a, _ in pairs]  # output position - input position
-
-    def offset(name: str, s: int) -> str:
-        return f"{name} - {s}" if s > 0 else f"{name} + {-s}" if s < 0 else name
-
-    source = [f"i{a}" for a in range(1, rank)]
-    w.line(f"xr = x.reshape(-1, {site.xd(rank)} * {channels})")
-    w.line(f"yr = out.reshape(-1, {site.yd(rank)} * {channels})")
+    width_in, width_out = f"{site.xd(rank)} * {channels}", f"{site.yd(rank)} * {channels}"
+    w.line(f"xr = x.reshape(-1, {width_in})")
+    w.line(f"yr = out.reshape(-1, {width_out})")
     w.open("for row in prange(yr.shape[0])")
     _row_position(site, w, rank)
     for a in range(1, rank):
-        w.line(f"i{a} = {offset(f'o{a}', shift[a - 1])}")
-    w.line(f"src = {_source_row(site, rank, source)}")
-    width_out = f"{site.yd(rank)} * {channels}"
-    s = shift[rank - 1]  # cropping: <= 0
-    if not cropping and rank > 1:
+        before = pairs[a - 1][0]
+        w.line(f"i{a} = o{a}" + ((f" + {before}" if cropping else f" - {before}") if before else ""))
+    w.line("dst = yr[row]")
+    checked = not cropping and any(a or b for a, b in pairs[:-1])
+    if checked:  # rows of padding
         inside = " and ".join(f"0 <= i{a} < {site.xd(a)}" for a in range(1, rank))
         w.open(f"if not ({inside})")
         with w.block(f"for j in range({width_out})"):
-            w.line("yr[row, j] = ZERO")
+            w.line("dst[j] = ZERO")
         w.close()
         w.open("else")
-    if not cropping:
-        before, after = s * channels, pairs[rank - 1][1] * channels
+    w.line(f"src = xr[{_source_row(site, rank, [f'i{a}' for a in range(1, rank)])}]")
+    before, after = pairs[-1][0] * channels, pairs[-1][1] * channels
+    if cropping:
+        with w.block(f"for j in range({width_out})"):
+            w.line(f"dst[j] = src[j + {before}]" if before else "dst[j] = src[j]")
+    else:
         if before:
             with w.block(f"for j in range({before})"):
-                w.line("yr[row, j] = ZERO")
-        with w.block(f"for j in range({site.xd(rank)} * {channels})"):
-            w.line(f"yr[row, j + {before}] = xr[src, j]" if before else "yr[row, j] = xr[src, j]")
+                w.line("dst[j] = ZERO")
+        with w.block(f"for j in range({width_in})"):
+            w.line(f"dst[j + {before}] = src[j]" if before else "dst[j] = src[j]")
         if after:
             with w.block(f"for j in range({width_out} - {after}, {width_out})"):
-                w.line("yr[row, j] = ZERO")
-    else:
-        with w.block(f"for j in range({width_out})"):
-            w.line(f"yr[row, j] = xr[src, j + {-s * channels}]")
-    if not cropping and rank > 1:
+                w.line("dst[j] = ZERO")
+    if checked:
         w.close()
     w.close()
 
@@ -109,12 +105,13 @@ def nearest(site: Site, w: Writer):
     w.line(f"yr = out.reshape(-1, {site.yd(rank)} * {channels})")
     with w.block("for row in prange(yr.shape[0])"):
         _row_position(site, w, rank)
-        w.line(f"src = {_source_row(site, rank, [f'o{a} // {f[a - 1]}' for a in range(1, rank)])}")
+        w.line("dst = yr[row]")
+        w.line(f"src = xr[{_source_row(site, rank, [f'o{a} // {f[a - 1]}' for a in range(1, rank)])}]")
         with w.block(f"for i in range({site.xd(rank)})"):
             with w.block(f"for k in range({f[-1]})"):
                 w.line(f"base = (i * {f[-1]} + k) * {channels}")
                 with w.block(f"for c in range({channels})"):
-                    w.line(f"yr[row, base + c] = xr[src, i * {channels} + c]")
+                    w.line(f"dst[base + c] = src[i * {channels} + c]")
 
 
 # Taps per output position of each resampling kernel (Lanczos: every input position within the radius).

@@ -44,7 +44,7 @@ def check_weights(weights):
     if len(weights) != len(WEIGHT_SHAPES):
         raise ValueError(f"{MODEL} has {len(WEIGHT_SHAPES)} weight arrays, got {len(weights)}")
     result = []
-    for (layer, name, expected), w in zip(WEIGHT_SHAPES, weights):
+    for (layer, name, expected), w in zip(WEIGHT_SHAPES, weights, strict=True):
         if tuple(np.shape(w)) != expected:
             raise ValueError(f"layer {layer!r} weight {name!r} must have shape {expected}, got {np.shape(w)}")
         result.append(np.ascontiguousarray(w, dtype=DT))
@@ -124,7 +124,7 @@ def _snake_case(name):
 def _keras_h5_weights(f, groups, hints=None):
     """Every layer's arrays in WEIGHT_SHAPES order: Keras 3's layers/<group>/.../vars/<i> (a wrapper's
     forward layer before its backward one), or a legacy file's layer_names/weight_names."""
-    root = f["model_weights"] if "model_weights" in f else f
+    root = f.get("model_weights", f)
     legacy = "layer_names" in root.attrs
     if not legacy and "layers" not in f:
         raise ValueError("no Keras weights in this HDF5 file (neither layers/ nor layer_names)")
@@ -148,9 +148,10 @@ def _keras_h5_weights(f, groups, hints=None):
         if len(shapes) != len(expected[layer]):
             raise ValueError(f"layer {layer!r} has {len(shapes)} weight arrays in the file {shapes}, the model "
                              f"expects {len(expected[layer])} {expected[layer]}")
-        for (_, name, shape), got in zip([w for w in WEIGHT_SHAPES if w[0] == layer], shapes):
+        for (_, name, shape), got in zip([w for w in WEIGHT_SHAPES if w[0] == layer], shapes, strict=True):
             if got != shape:
-                raise ValueError(f"layer {layer!r} weight {name!r}: the file has shape {got}, the model expects {shape}")
+                raise ValueError(f"layer {layer!r} weight {name!r}: the file has shape {got}, "
+                                 f"the model expects {shape}")
         weights += arrays
     return weights
 

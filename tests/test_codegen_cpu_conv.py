@@ -1,0 +1,195 @@
+"""Generated Numba CPU kernels of the convolution, pooling and spatial reshaping layers, against the
+NumPy reference (tests/codegen_harness.py). A few models, each covering several kinds and the
+arguments that change the computation, with free sizes bound at two values or more."""
+import re
+
+import pytest
+
+import analyzer
+import codegen
+from codegen.cpu import CodegenError
+from codegen.cpu.reshaping import INTERPOLATED
+from codegen_harness import check_generated
+
+
+def kernel_text(source: str, set=None) -> dict[str, str]:
+    """The generated kernels' source, by layer name."""
+    text = codegen.generate(next(iter(analyzer.loads(source, set=set).models.values())))
+    parts = re.split(r"\n# (\w+): ", text)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+
+
+# Conv1D and Conv1DTranspose in both forms: the register-blocked dot product (many input values per
+# window row: padded input copy, strided phases of the transposed convolution) and the axpy form
+# (few input values per row), over a free length T.
+CONV_1D = """
+model M(batch, T):
+    input (batch, T, 8)
+    Conv1D(16, 4, strides=3, padding="same", lora_rank=2, activation="relu", name="strided_lora")
+    Conv1D(8, 3, padding="causal", dilation_rate=2, name="causal_dilated")
+    Conv1DTranspose(16, 5, strides=3, padding="same", output_padding=2, activation="softmax", name="t_phased")
+    Conv1DTranspose(16, 4, dilation_rate=2, name="t_dilated")
+    Conv1DTranspose(5, 3, strides=4, use_bias=False, name="t_stride_above_kernel")
+    z = input (batch, T, 3)
+    Conv1D(3, 2, dilation_rate=2, name="small_dilated")(z)
+    Conv1DTranspose(4, 3, strides=2, padding="same", activation="tanh", name="t_small")
+    Conv1DTranspose(3, 2, strides=5, name="t_small_wide_stride")
+    Conv1DTranspose(2, 3, dilation_rate=2, padding="same", output_padding=0, name="t_small_dilated")
+"""
+
+
+def test_conv_1d_both_forms():
+    kernels = kernel_text(CONV_1D)
+    for name in ("strided_lora", "causal_dilated", "t_phased", "t_dilated", "t_stride_above_kernel"):
+        assert "for blk in range" in kernels[name], name  # the dot-product form
+    assert "for ph in range" in kernels["t_phased"] and "for ph in range" not in kernels["t_dilated"]
+    for name in ("small_dilated", "t_small", "t_small_wide_stride", "t_small_dilated"):
+        assert "for blk in range" not in kernels[name], name  # the axpy form
+    check_generated(CONV_1D, sizes=[{"T": 3}, {"T": 9, "batch": 1}, {"T": 37, "batch": 3}])
+
+
+CONV_ND = """
+model M(batch, h, w):
+    input (batch, h, w, 6)
+    Conv2D(10, (3, 4), strides=(2, 1), padding="same", activation="gelu", name="same")
+    Conv2DTranspose(12, 3, strides=2, padding="same", output_padding=1, name="t_phased")
+    Conv2DTranspose(3, (5, 2), strides=(3, 2), padding="same", output_padding=(2, 1), use_bias=False, name="t_axpy")
+    Conv2DTranspose(2, (1, 3), strides=(2, 3), output_padding=(1, 0), activation="relu", name="t_small")
+    v = input (batch, 5, 4, 6, 4)
+    Conv3D(8, (2, 3, 5), padding="same", dilation_rate=(2, 1, 1), name="c3")(v)
+    Conv3DTranspose(5, (2, 2, 3), strides=(1, 2, 2), output_padding=(0, 1, 1), name="t3")
+"""
+
+
+def test_conv_2d_3d():
+    kernels = kernel_text(CONV_ND)
+    for name in ("same", "t_phased", "c3", "t3"):
+        assert "for blk in range" in kernels[name], name
+    for name in ("t_phased", "t3"):
+        assert "for ph in range" in kernels[name], name  # strided: the weights of each phase
+    assert "for blk in range" not in kernels["t_small"] + kernels["t_axpy"]
+    check_generated(CONV_ND, sizes=[{"h": 9, "w": 11}, {"h": 6, "w": 7, "batch": 1}])
+
+
+SEPARABLE = """
+model M(batch, T):
+    input (batch, T, 3)
+    DepthwiseConv1D(3, padding="same", depth_multiplier=2, activation="relu")
+    DepthwiseConv1D(2, strides=3, padding="same")
+    SeparableConv1D(3, 4, padding="same", depth_multiplier=2, activation="softmax")
+    SeparableConv1D(5, 3, dilation_rate=3, padding="same", use_bias=False)
+    SeparableConv1D(4, 2, strides=2)
+    x = input (batch, 9, 8, 2)
+    DepthwiseConv2D((2, 3), strides=(3, 2), padding="same", depth_multiplier=3)(x)
+    DepthwiseConv2D(2, dilation_rate=2, padding="same", use_bias=False, activation="tanh")
+    y = input (batch, 11, 10, 3)
+    SeparableConv2D(4, 2, strides=(2, 3), padding="same")(y)
+    SeparableConv2D(6, (3, 2), dilation_rate=(1, 2), depth_multiplier=3, activation="relu")
+"""
+
+
+def test_depthwise_and_separable():
+    check_generated(SEPARABLE, sizes=[{"T": 14}, {"T": 25, "batch": 3}])
+
+
+POOLING = """
+model M(batch, T):
+    input (batch, T, 3)
+    MaxPooling1D(4, strides=3, padding="same")
+    AveragePooling1D(3, strides=2, padding="same")
+    GlobalMaxPooling1D(keepdims=True)
+    x = input (batch, T, 2)
+    AveragePooling1D(4, strides=3, padding="same")(x)
+    MaxPooling1D(2)
+    GlobalAveragePooling1D()
+    z = input (batch, 7, 5, 2)
+    AveragePooling2D((2, 3), strides=(1, 2), padding="same")(z)
+    MaxPooling2D((3, 3), strides=(1, 2), padding="same")
+    GlobalMaxPooling2D()
+    u = input (batch, 13, 11, 2)
+    MaxPooling2D(2, strides=3)(u)
+    AveragePooling2D((2, 1), strides=(3, 4))
+    GlobalAveragePooling2D(keepdims=True)
+    y = input (batch, 10, 9, 8, 3)
+    AveragePooling3D(3, strides=(2, 3, 4))(y)
+    MaxPooling3D(2, strides=1, padding="same")
+    GlobalMaxPooling3D(keepdims=True)
+    v = input (batch, 4, 5, 6, 2)
+    AveragePooling3D(2, padding="same")(v)
+    MaxPooling3D((2, 1, 3), strides=(1, 2, 2))
+    GlobalAveragePooling3D()
+"""
+
+
+def test_pooling():
+    # T=600: global pooling reduces more than one chunk of positions per sample
+    check_generated(POOLING, sizes=[{"T": 4}, {"T": 14, "batch": 1}, {"T": 600, "batch": 3}])
+
+
+RESHAPING = """
+model M(batch, T):
+    input (batch, T, 3)
+    ZeroPadding1D((1, 2))
+    Cropping1D((2, 1))
+    UpSampling1D(3)
+    ZeroPadding1D(0)
+    z = input (batch, 4, 5, 2)
+    ZeroPadding2D(((1, 0), (2, 3)))(z)
+    Cropping2D(((1, 2), (0, 3)))
+    UpSampling2D((2, 3))
+    UpSampling2D((3, 1), interpolation="bilinear")
+    a = input (batch, 3, 4, 2)
+    UpSampling2D((2, 3), interpolation="bicubic")(a)
+    UpSampling2D((1, 2), interpolation="area")
+    l = input (batch, 5, 4, 2)
+    UpSampling2D((2, 3), interpolation="lanczos3")(l)
+    m = input (batch, 5, 7, 1)
+    UpSampling2D((3, 2), interpolation="lanczos5")(m)
+    y = input (batch, 3, 4, 2)
+    ZeroPadding2D(((0, 2), (1, 0)))(y)
+    v = input (batch, 3, 4, 5, 2)
+    ZeroPadding3D(((1, 0), (0, 1), (0, 2)))(v)
+    Cropping3D(((0, 1), (1, 1), (2, 1)))
+    UpSampling3D((2, 1, 3))
+"""
+
+
+def test_reshaping_and_every_interpolation():
+    check_generated(RESHAPING, sizes=[{"T": 5}, {"T": 9, "batch": 3}])
+
+
+# Free height and width: every size the kernels use is read from the arrays.
+CHAIN_2D = """
+model M(batch, h, w):
+    input (batch, h, w, 2)
+    ZeroPadding2D(((1, 0), (2, 1)))
+    SeparableConv2D(3, 3, strides=2, padding="same")
+    MaxPooling2D(2, padding="same")
+    UpSampling2D(2, interpolation="bilinear")
+    Cropping2D(((1, 0), (0, 1)))
+    DepthwiseConv2D(2, padding="same", depth_multiplier=4)
+    Conv2D(8, 3, padding="same")
+    Conv2DTranspose(6, 3, strides=(2, 3), padding="same", output_padding=(1, 0))
+    AveragePooling2D(3, strides=2, padding="same")
+    UpSampling2D((2, 1), interpolation="lanczos3")
+    GlobalAveragePooling2D()
+"""
+
+
+def test_symbolic_2d_chain():
+    check_generated(CHAIN_2D, sizes=[{"h": 7, "w": 9}, {"h": 10, "w": 8, "batch": 1}])
+
+
+def test_interpolations_are_all_known():
+    # every UpSampling2D interpolation the analyzer accepts has a kernel (or is nearest/area)
+    from analyzer.layers.reshaping import INTERPOLATION_TAPS
+    assert set(INTERPOLATION_TAPS) == {"nearest", "area", *INTERPOLATED}
+
+
+def test_unknown_interpolation_is_refused():
+    # a mode the analyzer may accept one day, before a kernel exists: a clear error, no wrong numbers
+    model = analyzer.loads('model M(batch):\n    input (batch, 3, 4, 2)\n    UpSampling2D(2, interpolation="bilinear")\n')
+    layer = model.models["M"].nodes[0].layer
+    object.__setattr__(layer, "interpolation", "gaussian")
+    with pytest.raises(CodegenError, match="interpolation='gaussian' has no CPU kernel"):
+        codegen.generate(model.models["M"])
