@@ -15,6 +15,7 @@ cell after, "causal" pads before only.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from math import prod
 from typing import Callable
@@ -475,40 +476,61 @@ def _padded_input(site: Site, w: Writer, plan: DotPlan):
     channels = int(site.x[-1])
     batch = site.xd(0)
     for a in range(1, rank + 1):
-        w.line(f"lp{a} = max({_plus(site.xd(a), 0)} + {plan.before[a - 1]}, {plan.needed[a - 1]})")
+        w.line(f"lp{a} = max({site.xd(a)} + {plan.before[a - 1]}, {plan.needed[a - 1]})")
     dims = [f"lp{a}" for a in range(1, rank)]
     w.line(f"xr = np.empty(({batch}, {''.join(d + ', ' for d in dims)}lp{rank} * {channels}), dtype=DT)")
     w.line(f"xin = x.reshape({batch}, {''.join(site.xd(a) + ', ' for a in range(1, rank))}{site.xd(rank)} * {channels})")
     w.line("n_prows = " + (" * ".join(dims) if dims else "1"))
-    with w.block(f"for prow in prange({batch} * n_prows)"):
+    width = f"lp{rank} * {channels}"
+    with open_segments(w, f"{batch} * n_prows", width, "prow"):
         w.line("b = prow // n_prows")
         names = []
         if rank > 1:
             w.line("r = prow % n_prows")
             names = decompose(w, dims, "r", prefix="p")
-        dst = f"xr[b, {''.join(n + ', ' for n in names)}:]" if names else "xr[b]"
-        w.line(f"dst = {dst}")
+        w.line(f"dst = xr[b, {''.join(n + ', ' for n in names)}:]" if names else "dst = xr[b]")
         inside = []
         for a, n in enumerate(names, start=1):
             w.line(f"u{a} = {n} - {plan.before[a - 1]}")
             inside.append(f"0 <= u{a} < {site.xd(a)}")
-        head = f"{plan.before[-1]} * {channels}"
-        length = f"{site.xd(rank)} * {channels}"
         if inside:
             w.open(f"if {' and '.join(inside)}")
-        src = f"xin[b, {''.join(f'u{a}, ' for a in range(1, rank))}:]" if rank > 1 else "xin[b]"
-        w.line(f"src = {src}")
-        with w.block(f"for j in range({head})"):
-            w.line("dst[j] = ZERO")
-        with w.block(f"for j in range({length})"):
-            w.line(f"dst[{head} + j] = src[j]")
-        with w.block(f"for j in range({head} + {length}, lp{rank} * {channels})"):
-            w.line("dst[j] = ZERO")
+        w.line(f"src = xin[b, {''.join(f'u{a}, ' for a in range(1, rank))}:]" if rank > 1 else "src = xin[b]")
+        copy_with_zeros(w, f"{plan.before[-1]} * {channels}", f"{site.xd(rank)} * {channels}")
         if inside:
             w.close()
             with w.block("else"):
-                with w.block(f"for j in range(lp{rank} * {channels})"):
+                with w.block("for j in range(s0, s1)"):
                     w.line("dst[j] = ZERO")
+
+
+SEGMENT = 8192  # values per task of a row copy: long rows (a 1-D sequence of one sample) split over the cores
+
+
+@contextmanager
+def open_segments(w: Writer, n_rows: str, width: str, row: str = "row", segment: int = SEGMENT):
+    """A parallel loop over (row, segment of `segment` items of the row): defines `row`, s0 and s1."""
+    w.line(f"n_segs = ({width} + {segment - 1}) // {segment}")
+    with w.block(f"for task in prange({n_rows} * n_segs)"):
+        w.line(f"s0 = (task % n_segs) * {segment}")
+        w.line(f"s1 = min(s0 + {segment}, {width})")
+        w.line(f"{row} = task // n_segs")
+        yield
+
+
+def copy_with_zeros(w: Writer, head: str, length: str):
+    """dst[s0:s1] = the row [zeros(head), src[:length], zeros...] (row values s0 to s1)."""
+    if head in ("0", "0 * 1") or head.startswith("0 * "):
+        w.line("h = 0")
+    else:
+        w.line(f"h = {head}")
+        with w.block("for j in range(s0, min(s1, h))"):
+            w.line("dst[j] = ZERO")
+    w.line(f"tail = h + {length}")
+    with w.block("for j in range(max(s0, h), min(s1, tail))"):
+        w.line("dst[j] = src[j - h]")
+    with w.block("for j in range(max(s0, tail), s1)"):
+        w.line("dst[j] = ZERO")
 
 
 def _dot_block(site: Site, w: Writer, plan: DotPlan, outer_idx: list[str], q_block: int, padded: int):

@@ -252,7 +252,7 @@ def outer_positions(site: Site, w: Writer, shape: tuple, array: str, flat: str =
     names = [f"j{a}" for a in range(rank - 1)]
     for a, name in enumerate(names):
         inner = " * ".join(sizes[a + 1:])
-        value = f"{flat} // ({inner})" if inner else flat
+        value = flat if not inner else f"{flat} // {inner}" if " " not in inner else f"{flat} // ({inner})"
         w.line(f"{name} = {value}" + (f" % {sizes[a]}" if a else ""))
     return names
 

@@ -84,7 +84,7 @@ def layer_normalization(site: Site, w: Writer):
     with w.block("for q in prange(n_groups)"):
         for pos, i in enumerate(kept):
             inner = " * ".join(f"d{k}" for k in kept[pos + 1:])
-            value = f"q // ({inner})" if inner else "q"
+            value = "q" if not inner else f"q // {inner}" if " " not in inner else f"q // ({inner})"
             w.line(f"i{i} = {value}" + (f" % d{i}" if pos else ""))
 
         def over_normalised():

@@ -114,64 +114,77 @@ def lstm_gates(w: Writer, layer, z: str, u: int, c_old: str):
 
 # --- SimpleRNN, GRU, LSTM -------------------------------------------------------------------------
 
-# Shared by every SimpleRNN/GRU/LSTM kernel of a module (the same text, so compiled once): the input
-# projection of every step, xr @ kernel + bias, as a blocked GEMM.
+# Shared by every recurrent kernel of a module (the same text, so compiled once; every caller passes
+# 2-D C-contiguous arrays): the products, as blocks of a GEMM.
+GEMM = '''\
+@njit(cache=True, fastmath=FASTMATH)
+def rnn_gemm(a, b, c, g0, g1):
+    """c[:m, g0:g1] += a @ b[:, g0:g1], a (m, n), b (n, W), c (at least m, W): four rows of a and four
+    rows of b at a time, so that each loaded vector of b serves 16 multiply-adds and each vector of c
+    is loaded and stored once per 16. The inner loops run over row views indexed from 0: an index
+    that may be negative (g0 + g) gets a wraparound check that keeps LLVM from vectorising them."""
+    m = a.shape[0]
+    n = a.shape[1]
+    n4 = n - n % 4
+    for q in range(0, m - 3, 4):
+        c0 = c[q, g0:g1]; c1 = c[q + 1, g0:g1]; c2 = c[q + 2, g0:g1]; c3 = c[q + 3, g0:g1]
+        for r in range(0, n4, 4):
+            a00 = a[q, r]; a01 = a[q, r + 1]; a02 = a[q, r + 2]; a03 = a[q, r + 3]
+            a10 = a[q + 1, r]; a11 = a[q + 1, r + 1]; a12 = a[q + 1, r + 2]; a13 = a[q + 1, r + 3]
+            a20 = a[q + 2, r]; a21 = a[q + 2, r + 1]; a22 = a[q + 2, r + 2]; a23 = a[q + 2, r + 3]
+            a30 = a[q + 3, r]; a31 = a[q + 3, r + 1]; a32 = a[q + 3, r + 2]; a33 = a[q + 3, r + 3]
+            w0 = b[r, g0:g1]; w1 = b[r + 1, g0:g1]; w2 = b[r + 2, g0:g1]; w3 = b[r + 3, g0:g1]
+            for g in range(g1 - g0):
+                k0 = w0[g]; k1 = w1[g]; k2 = w2[g]; k3 = w3[g]
+                c0[g] += a00 * k0 + a01 * k1 + a02 * k2 + a03 * k3
+                c1[g] += a10 * k0 + a11 * k1 + a12 * k2 + a13 * k3
+                c2[g] += a20 * k0 + a21 * k1 + a22 * k2 + a23 * k3
+                c3[g] += a30 * k0 + a31 * k1 + a32 * k2 + a33 * k3
+        for r in range(n4, n):
+            a00 = a[q, r]; a10 = a[q + 1, r]; a20 = a[q + 2, r]; a30 = a[q + 3, r]
+            w0 = b[r, g0:g1]
+            for g in range(g1 - g0):
+                k0 = w0[g]
+                c0[g] += a00 * k0
+                c1[g] += a10 * k0
+                c2[g] += a20 * k0
+                c3[g] += a30 * k0
+    for q in range(m - m % 4, m):
+        c0 = c[q, g0:g1]
+        for r in range(0, n4, 4):
+            a00 = a[q, r]; a01 = a[q, r + 1]; a02 = a[q, r + 2]; a03 = a[q, r + 3]
+            w0 = b[r, g0:g1]; w1 = b[r + 1, g0:g1]; w2 = b[r + 2, g0:g1]; w3 = b[r + 3, g0:g1]
+            for g in range(g1 - g0):
+                c0[g] += a00 * w0[g] + a01 * w1[g] + a02 * w2[g] + a03 * w3[g]
+        for r in range(n4, n):
+            a00 = a[q, r]
+            w0 = b[r, g0:g1]
+            for g in range(g1 - g0):
+                c0[g] += a00 * w0[g]
+'''
+
+# The input projection of every step of a SimpleRNN/GRU/LSTM, xr @ kernel + bias: parallel over
+# blocks of rows and of columns (enough blocks for every core at batch 1), each block a GEMM.
 PROJECTION = '''\
 @njit(cache=True, parallel=PARALLEL, fastmath=FASTMATH)
 def rnn_input_projection(xr, kernel, bias, xp):
-    """xp = xr @ kernel + bias, (rows, C) @ (C, W): one task per 4 rows x a block of columns (enough
-    blocks for every core at batch 1), the kernel rows four at a time, so that each loaded vector of
-    kernel serves 16 multiply-adds. Rows are sliced into views indexed from 0: an index that may be
-    negative (o0 + o) gets a wraparound check that stops LLVM from vectorising the loop."""
+    """xp = xr @ kernel + bias, (rows, C) @ (C, W): one task per 4 rows x a block of columns."""
     n_rows = xr.shape[0]
-    n_in = kernel.shape[0]
     n_out = kernel.shape[1]
     n_rb = (n_rows + 3) // 4
     n_ob = max(1, min(n_out // 64, max((n_out + 255) // 256, 64 // n_rb)))
     width = (n_out + n_ob - 1) // n_ob
-    n_i4 = n_in - n_in % 4
     for task in prange(n_rb * n_ob):
         r0 = (task // n_ob) * 4
         r1 = min(r0 + 4, n_rows)
         o0 = (task % n_ob) * width
         o1 = min(o0 + width, n_out)
-        nw = o1 - o0
         bb = bias[o0:o1]
-        if r1 - r0 == 4:
-            y0 = xp[r0, o0:o1]; y1 = xp[r0 + 1, o0:o1]; y2 = xp[r0 + 2, o0:o1]; y3 = xp[r0 + 3, o0:o1]
-            for o in range(nw):
-                y0[o] = bb[o]; y1[o] = bb[o]; y2[o] = bb[o]; y3[o] = bb[o]
-            for i in range(0, n_i4, 4):
-                a0 = xr[r0, i]; a1 = xr[r0, i + 1]; a2 = xr[r0, i + 2]; a3 = xr[r0, i + 3]
-                b0 = xr[r0 + 1, i]; b1 = xr[r0 + 1, i + 1]; b2 = xr[r0 + 1, i + 2]; b3 = xr[r0 + 1, i + 3]
-                c0 = xr[r0 + 2, i]; c1 = xr[r0 + 2, i + 1]; c2 = xr[r0 + 2, i + 2]; c3 = xr[r0 + 2, i + 3]
-                d0 = xr[r0 + 3, i]; d1 = xr[r0 + 3, i + 1]; d2 = xr[r0 + 3, i + 2]; d3 = xr[r0 + 3, i + 3]
-                w0 = kernel[i, o0:o1]; w1 = kernel[i + 1, o0:o1]; w2 = kernel[i + 2, o0:o1]; w3 = kernel[i + 3, o0:o1]
-                for o in range(nw):
-                    k0 = w0[o]; k1 = w1[o]; k2 = w2[o]; k3 = w3[o]
-                    y0[o] += a0 * k0 + a1 * k1 + a2 * k2 + a3 * k3
-                    y1[o] += b0 * k0 + b1 * k1 + b2 * k2 + b3 * k3
-                    y2[o] += c0 * k0 + c1 * k1 + c2 * k2 + c3 * k3
-                    y3[o] += d0 * k0 + d1 * k1 + d2 * k2 + d3 * k3
-            for i in range(n_i4, n_in):
-                w0 = kernel[i, o0:o1]
-                a0 = xr[r0, i]; b0 = xr[r0 + 1, i]; c0 = xr[r0 + 2, i]; d0 = xr[r0 + 3, i]
-                for o in range(nw):
-                    k0 = w0[o]
-                    y0[o] += a0 * k0
-                    y1[o] += b0 * k0
-                    y2[o] += c0 * k0
-                    y3[o] += d0 * k0
-        else:
-            for r in range(r0, r1):
-                y0 = xp[r, o0:o1]
-                for o in range(nw):
-                    y0[o] = bb[o]
-                for i in range(n_in):
-                    a0 = xr[r, i]
-                    w0 = kernel[i, o0:o1]
-                    for o in range(nw):
-                        y0[o] += a0 * w0[o]
+        for r in range(r0, r1):
+            row = xp[r, o0:o1]
+            for o in range(o1 - o0):
+                row[o] = bb[o]
+        rnn_gemm(xr[r0:r1], kernel, xp[r0:r1], o0, o1)
 '''
 
 
@@ -215,7 +228,7 @@ def emit_rnn(site: Site, w: Writer, dirs: list[Direction]):
     seq = bool(layer.return_sequences)
     ra, a = getattr(layer, "recurrent_activation", None), layer.activation
     two = len(dirs) == 2
-    shared(site, GATE_CONSTANTS, PROJECTION)
+    shared(site, GATE_CONSTANTS, GEMM, PROJECTION)
 
     w.line(f"n_b = {site.xd(0)}")
     w.line(f"n_t = {site.xd(1)}")
@@ -276,9 +289,9 @@ def emit_rnn(site: Site, w: Writer, dirs: list[Direction]):
                     w.line(f"z[q, g] = {names['xp']}[b0 + q, tt, g]")
                     if reset_after:
                         w.line("zr[q, g] = " + (f"{names['rb']}[g]" if layer.use_bias else "ZERO"))
-            state_of = lambda q, j: f"{h}[b0 + {q}, {j}]"  # noqa: E731
+            w.line(f"hb = {h}[b0:b0 + nb]")
             if kind == "GRU" and not reset_after:
-                matvec(w, state_of, "z", rk, u, 0, 2 * u)
+                w.line(f"rnn_gemm(hb, {rk}, z, np.int64(0), np.int64({2 * u}))")
                 with w.block("for q in range(nb)"):
                     with w.block(f"for k in range({u})"):
                         w.line("vz = z[q, k]")
@@ -287,9 +300,9 @@ def emit_rnn(site: Site, w: Writer, dirs: list[Direction]):
                         w.line(f"vr = z[q, {u} + k]")
                         activate(w, ra, "rg", "vr")
                         w.line(f"rh[q, k] = rg * {h}[b0 + q, k]")
-                matvec(w, lambda q, j: f"rh[{q}, {j}]", "z", rk, u, 2 * u, 3 * u)
+                w.line(f"rnn_gemm(rh[:nb], {rk}, z, np.int64({2 * u}), np.int64({3 * u}))")
             else:
-                matvec(w, state_of, "zr" if reset_after else "z", rk, u, 0, width)
+                w.line(f"rnn_gemm(hb, {rk}, {'zr' if reset_after else 'z'}, np.int64(0), np.int64({width}))")
             with w.block("for q in range(nb)"):
                 w.line("b = b0 + q")
                 with w.block(f"for k in range({u})"):
@@ -330,43 +343,6 @@ def final_states(w: Writer, dirs: list[Direction], seq: bool, dims: list[str], h
             copy(w, target, source, dims)
 
 
-def matvec(w: Writer, state, z: str, rk: str, u: int, g0: int, g1: int):
-    """z[q, g0:g1] += state(q, :) @ rk[:, g0:g1] for the nb samples of the block. A full block of
-    SAMPLE_BLOCK samples shares every loaded vector of the kernel, four kernel rows at a time (16
-    multiply-adds per loaded vector, one store per four); a partial block goes sample by sample,
-    still four rows at a time. The inner loops run over the contiguous gate axis and vectorise."""
-    n4 = u - u % 4
-    gates = f"range({g0}, {g1})" if g0 else f"range({g1})"
-    with w.block(f"if nb == {SAMPLE_BLOCK}"):
-        if n4:
-            with w.block(f"for j in range(0, {n4}, 4)"):
-                for q in range(SAMPLE_BLOCK):
-                    w.line("; ".join(f"h{q}{r} = {state(q, f'j + {r}' if r else 'j')}" for r in range(4)))
-                with w.block(f"for g in {gates}"):
-                    w.line("; ".join(f"k{r} = {rk}[j{f' + {r}' if r else ''}, g]" for r in range(4)))
-                    for q in range(SAMPLE_BLOCK):
-                        w.line(f"{z}[{q}, g] += " + " + ".join(f"h{q}{r} * k{r}" for r in range(4)))
-        for j in range(n4, u):
-            for q in range(SAMPLE_BLOCK):
-                w.line(f"h{q}0 = {state(q, j)}")
-            with w.block(f"for g in {gates}"):
-                w.line(f"k0 = {rk}[{j}, g]")
-                for q in range(SAMPLE_BLOCK):
-                    w.line(f"{z}[{q}, g] += h{q}0 * k0")
-    with w.block("else"):
-        with w.block("for q in range(nb)"):
-            if n4:
-                with w.block(f"for j in range(0, {n4}, 4)"):
-                    w.line("; ".join(f"h{r} = {state('q', f'j + {r}' if r else 'j')}" for r in range(4)))
-                    with w.block(f"for g in {gates}"):
-                        w.line(f"{z}[q, g] += " + " + ".join(f"h{r} * {rk}[j{f' + {r}' if r else ''}, g]"
-                                                            for r in range(4)))
-            for j in range(n4, u):
-                w.line(f"h0 = {state('q', j)}")
-                with w.block(f"for g in {gates}"):
-                    w.line(f"{z}[q, g] += h0 * {rk}[{j}, g]")
-
-
 # --- ConvLSTM1D/2D/3D -----------------------------------------------------------------------------
 
 @kernel("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
@@ -395,7 +371,7 @@ def emit_conv_lstm(site: Site, w: Writer, dirs: list[Direction]):
         taps *= n
     seq = bool(layer.return_sequences)
     two = len(dirs) == 2
-    shared(site, GATE_CONSTANTS)
+    shared(site, GATE_CONSTANTS, GEMM)
     first = 2 if seq else 1  # the first spatial axis of the output
     grid = [site.dim(dirs[0].y, site.outputs[0], first + a) for a in range(rank)]
     spatial_in = [site.xd(2 + a) for a in range(rank)]
@@ -457,8 +433,9 @@ def emit_conv_lstm(site: Site, w: Writer, dirs: list[Direction]):
                         spatial_in)
                 _gather(w, "ph", f"{h}[cur, b]", filters, k, out_idx, [1] * rank,
                         [str((n - 1) // 2) for n in k], sizes)
-            gemm(w, "px", "kx", taps * channels, width, block)
-            gemm(w, "ph", "kh", taps * filters, width, block)
+            # (np.int64: Numba would compile the shared helper again for every literal argument)
+            w.line(f"rnn_gemm(px[:n_q], kx, acc, np.int64(0), np.int64({width}))")
+            w.line(f"rnn_gemm(ph[:n_q], kh, acc, np.int64(0), np.int64({width}))")
             with w.block("for q in range(n_q)"):
                 _position(w, sizes, out_idx)
                 with w.block(f"for k in range({filters})"):
@@ -509,30 +486,3 @@ def _gather(w: Writer, patch: str, source: str, n: int, k, origin: list[str], di
         with w.block(f"for ch in range({n})"):
             w.line("row[ch] = v[ch]")
     w.close(rank)
-
-
-def gemm(w: Writer, a: str, kf: str, n: int, width: int, block: int):
-    """acc[q, :] += a[q, :n] @ kf (n, width) for q < n_q: four rows of `a` and four rows of kf at a
-    time (each loaded vector of kf serves 16 multiply-adds), the inner loop over the contiguous
-    width; rows left over one at a time."""
-    n4 = n - n % 4
-
-    def products(rows: list[str], prefix: str, r: str, count: int):
-        for i, row in enumerate(rows):
-            w.line("; ".join(f"{prefix}{i}{j} = {a}[{row}, {r}{f' + {j}' if j else ''}]" for j in range(count)))
-        with w.block(f"for g in range({width})"):
-            w.line("; ".join(f"k{j} = {kf}[{r}{f' + {j}' if j else ''}, g]" for j in range(count)))
-            for i, row in enumerate(rows):
-                w.line(f"acc[{row}, g] += " + " + ".join(f"{prefix}{i}{j} * k{j}" for j in range(count)))
-
-    def rows_of(rows: list[str]):
-        if n4:
-            with w.block(f"for r in range(0, {n4}, 4)"):
-                products(rows, "a", "r", 4)
-        if n % 4:
-            products(rows, "a", str(n4), n % 4)
-
-    with w.block("for q in range(0, n_q - 3, 4)"):
-        rows_of(["q", "q + 1", "q + 2", "q + 3"])
-    with w.block("for q in range(n_q - n_q % 4, n_q)"):
-        rows_of(["q"])

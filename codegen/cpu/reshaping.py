@@ -2,7 +2,8 @@
 UpSampling1D/2D/3D (UpSampling2D with every interpolation the NumPy reference computes).
 
 Padding, cropping and nearest upsampling are copies by rows: one task per (sample, output
-position on every spatial axis but the last), copying the contiguous (last axis x channels) row.
+position on every spatial axis but the last, segment of the row), copying from the contiguous
+(last axis x channels) row of the input.
 UpSampling2D's bilinear, bicubic and Lanczos modes resample separably, as the reference does:
 per-axis tap tables (input index and weight of every tap of every output position) built by a
 helper at run time, since the lengths may be free sizes; then the rows, then the columns.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from ..writer import Writer
 from .base import Site, kernel
+from .conv import SEGMENT, copy_with_zeros, open_segments
 from .module import CodegenError
 
 ROW_KINDS = ("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D")
@@ -28,37 +30,29 @@ def pad_or_crop(site: Site, w: Writer):
     width_in, width_out = f"{site.xd(rank)} * {channels}", f"{site.yd(rank)} * {channels}"
     w.line(f"xr = x.reshape(-1, {width_in})")
     w.line(f"yr = out.reshape(-1, {width_out})")
-    w.open("for row in prange(yr.shape[0])")
-    _row_position(site, w, rank)
-    for a in range(1, rank):
-        before = pairs[a - 1][0]
-        w.line(f"i{a} = o{a}" + ((f" + {before}" if cropping else f" - {before}") if before else ""))
-    w.line("dst = yr[row]")
-    checked = not cropping and any(a or b for a, b in pairs[:-1])
-    if checked:  # rows of padding
-        inside = " and ".join(f"0 <= i{a} < {site.xd(a)}" for a in range(1, rank))
-        w.open(f"if not ({inside})")
-        with w.block(f"for j in range({width_out})"):
-            w.line("dst[j] = ZERO")
-        w.close()
-        w.open("else")
-    w.line(f"src = xr[{_source_row(site, rank, [f'i{a}' for a in range(1, rank)])}]")
-    before, after = pairs[-1][0] * channels, pairs[-1][1] * channels
-    if cropping:
-        with w.block(f"for j in range({width_out})"):
-            w.line(f"dst[j] = src[j + {before}]" if before else "dst[j] = src[j]")
-    else:
-        if before:
-            with w.block(f"for j in range({before})"):
+    with open_segments(w, "yr.shape[0]", width_out):
+        _row_position(site, w, rank)
+        for a in range(1, rank):
+            before = pairs[a - 1][0]
+            w.line(f"i{a} = o{a}" + ((f" + {before}" if cropping else f" - {before}") if before else ""))
+        w.line("dst = yr[row]")
+        checked = not cropping and any(a or b for a, b in pairs[:-1])
+        if checked:  # rows of padding
+            inside = " and ".join(f"0 <= i{a} < {site.xd(a)}" for a in range(1, rank))
+            w.open(f"if not ({inside})")
+            with w.block("for j in range(s0, s1)"):
                 w.line("dst[j] = ZERO")
-        with w.block(f"for j in range({width_in})"):
-            w.line(f"dst[j + {before}] = src[j]" if before else "dst[j] = src[j]")
-        if after:
-            with w.block(f"for j in range({width_out} - {after}, {width_out})"):
-                w.line("dst[j] = ZERO")
-    if checked:
-        w.close()
-    w.close()
+            w.close()
+            w.open("else")
+        w.line(f"src = xr[{_source_row(site, rank, [f'i{a}' for a in range(1, rank)])}]")
+        before = pairs[-1][0] * channels
+        if cropping:
+            with w.block("for j in range(s0, s1)"):
+                w.line(f"dst[j] = src[j + {before}]" if before else "dst[j] = src[j]")
+        else:
+            copy_with_zeros(w, str(before), width_in)
+        if checked:
+            w.close()
 
 
 def _row_position(site: Site, w: Writer, rank: int):
@@ -103,15 +97,15 @@ def nearest(site: Site, w: Writer):
     channels = int(site.x[-1])
     w.line(f"xr = x.reshape(-1, {site.xd(rank)} * {channels})")
     w.line(f"yr = out.reshape(-1, {site.yd(rank)} * {channels})")
-    with w.block("for row in prange(yr.shape[0])"):
+    with open_segments(w, "yr.shape[0]", site.yd(rank), segment=max(1, SEGMENT // channels)):
         _row_position(site, w, rank)
         w.line("dst = yr[row]")
         w.line(f"src = xr[{_source_row(site, rank, [f'o{a} // {f[a - 1]}' for a in range(1, rank)])}]")
-        with w.block(f"for i in range({site.xd(rank)})"):
-            with w.block(f"for k in range({f[-1]})"):
-                w.line(f"base = (i * {f[-1]} + k) * {channels}")
-                with w.block(f"for c in range({channels})"):
-                    w.line(f"dst[base + c] = src[i * {channels} + c]")
+        with w.block("for e in range(s0, s1)"):  # output positions along the last axis
+            w.line(f"base = e * {channels}")
+            w.line(f"start = (e // {f[-1]}) * {channels}" if f[-1] != 1 else f"start = e * {channels}")
+            with w.block(f"for c in range({channels})"):
+                w.line("dst[base + c] = src[start + c]")
 
 
 # Taps per output position of each resampling kernel (Lanczos: every input position within the radius).
