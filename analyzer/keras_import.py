@@ -536,7 +536,7 @@ class Converter:
                     _mirrors(args["layer"], value):
                 continue
             pool_size = args.get("pool_size", cls.args["pool_size"].default) if "pool_size" in cls.args else None
-            if isinstance(kind, OptionalInts) and key == "strides" and pool_size is not None and \
+            if isinstance(kind, OptionalInts) and key == "strides" and None not in (pool_size, value) and \
                     _same(Ints(len(_converted(kind, value))), value, pool_size):
                 continue  # pooling's strides default to the pool size
             if key == "zero_output_for_mask" and inner == "Bidirectional" and \

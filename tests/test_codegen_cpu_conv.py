@@ -4,12 +4,12 @@ arguments that change the computation, with free sizes bound at two values or mo
 import re
 
 import pytest
+from codegen_harness import check_generated
 
 import analyzer
 import codegen
 from codegen.cpu import CodegenError
 from codegen.cpu.reshaping import INTERPOLATED
-from codegen_harness import check_generated
 
 
 def kernel_text(source: str, set=None) -> dict[str, str]:

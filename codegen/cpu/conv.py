@@ -15,10 +15,10 @@ cell after, "causal" pads before only.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from math import prod
-from typing import Callable
 
 from analyzer.layers.conv import transpose_padding
 
@@ -142,7 +142,6 @@ def conv(site: Site, w: Writer):
 def conv_axpy(site: Site, w: Writer):
     """Few input values per tap (or groups): the filters of one position accumulate in a vector, the
     inner loop over the contiguous filter axis of the kernel."""
-    layer = site.layer
     rank = len(site.x) - 2
     k, s, d = site.ints("kernel_size"), site.ints("strides"), site.ints("dilation_rate")
     groups = site.arg("groups")
@@ -203,14 +202,11 @@ def transpose_offsets(site: Site) -> list[int]:
 
 def conv_transpose_axpy(site: Site, w: Writer):
     """Few input channels: the filters of one position accumulate in a vector (as conv_axpy)."""
-    layer = site.layer
     rank = len(site.x) - 2
     k, s, d = site.ints("kernel_size"), site.ints("strides"), site.ints("dilation_rate")
     channels, filters = int(site.x[-1]), site.arg("filters")
     # The kernel is (*k, filters, channels): transpose it once so that the filters are contiguous.
-    n_taps = 1
-    for kk in k:
-        n_taps *= kk
+    n_taps = prod(k)
     w.line(f"kt = np.empty(({', '.join(map(str, k))}, {channels}, {filters}), dtype=DT)")
     w.line(f"kf = kernel.reshape({n_taps}, {filters}, {channels})")
     w.line(f"ktf = kt.reshape({n_taps}, {channels}, {filters})")
@@ -224,8 +220,7 @@ def conv_transpose_axpy(site: Site, w: Writer):
     out_idx = open_positions(w, sizes)
     init_acc(site, w, filters)
     for a in range(rank):
-        w.line(f"q{a + 1} = {out_idx[a]}" + (f" + {offsets[a]}" if offsets[a] > 0 else
-                                              f" - {-offsets[a]}" if offsets[a] < 0 else ""))
+        w.line(f"q{a + 1} = " + _plus(out_idx[a], offsets[a]))
     taps = []
     for a in range(rank):
         q, t, i = f"q{a + 1}", f"t{a + 1}", f"i{a + 1}"

@@ -56,10 +56,8 @@ def dense(site: Site, w: Writer):
         w.line(f"slices = max(1, min({min(TASKS, n_in // MIN_SLICE)}, {TASKS} // max("
                f"{tasks}, 1)))")
         w.line(f"span = ({n_in} + slices - 1) // slices")
-        with w.block("if slices == 1"):
-            w.line(f"part = yr.reshape(1, n_rows, {n_out})")
-        with w.block("else"):
-            w.line(f"part = np.empty((slices, n_rows, {n_out}), dtype=DT)")
+        w.line(f"part = yr.reshape(1, n_rows, {n_out}) if slices == 1 else "
+               f"np.empty((slices, n_rows, {n_out}), dtype=DT)")
         tasks += " * slices"
     if rank is not None:
         _lora_rows(w, n_in)
@@ -98,7 +96,8 @@ def dense(site: Site, w: Writer):
                     for a in range(ROW_BLOCK):
                         w.line(f"acc[{a}, o] = ZERO")
                 with w.block(f"for i in range({k_range})"):
-                    w.line("; ".join(f"v{a} = xr[r{f' + {a}' if a else ''}, i]" for a in range(ROW_BLOCK)))
+                    for a in range(ROW_BLOCK):
+                        w.line(f"v{a} = xr[r{f' + {a}' if a else ''}, i]")
                     with w.block(f"for o in range({cols})"):
                         w.line(f"k = kernel[i, {unit}]")
                         for a in range(ROW_BLOCK):
@@ -143,10 +142,11 @@ def dense(site: Site, w: Writer):
         # The slices' partial sums (few rows: a short serial pass), then bias, LoRA and activation.
         with w.block("if slices > 1"):
             with w.block("for r in range(n_rows)"):
+                with w.block("for p in range(1, slices)"):
+                    with w.block(f"for o in range({n_out})"):
+                        w.line("part[0, r, o] += part[p, r, o]")
                 with w.block(f"for o in range({n_out})"):
                     w.line("v = part[0, r, o]")
-                    with w.block("for p in range(1, slices)"):
-                        w.line("v += part[p, r, o]")
                     _finish(w, layer, "r", "o")
                     w.line("yr[r, o] = v")
     after = last_axis_pass(layer.activation, "out")

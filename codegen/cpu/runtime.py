@@ -128,17 +128,18 @@ def _keras_h5_weights(f, groups, hints=None):
     legacy = "layer_names" in root.attrs
     if not legacy and "layers" not in f:
         raise ValueError("no Keras weights in this HDF5 file (neither layers/ nor layer_names)")
-    expected = {}
-    for layer, _, shape in WEIGHT_SHAPES:
+    expected, names = {}, {}
+    for layer, name, shape in WEIGHT_SHAPES:
         expected.setdefault(layer, []).append(shape)
+        names.setdefault(layer, []).append(name)
     weights = []
     for layer in LAYER_NAMES:
         if legacy:
-            arrays, tried = _legacy_arrays(root, layer), [layer]
+            arrays, tried = _lora_zeros(_legacy_arrays(root, layer), names[layer], expected[layer]), [layer]
         else:
             tried = [groups[layer]] if layer in groups else [*(hints or {}).get(layer, ()), f"layers/{layer}"]
             tried = list(dict.fromkeys(tried))
-            found = [_group_arrays(f[g]) for g in tried if g in f]
+            found = [_lora_zeros(_group_arrays(f[g]), names[layer], expected[layer]) for g in tried if g in f]
             found = [a for a in found if a]
             fits = [a for a in found if [tuple(w.shape) for w in a] == expected[layer]]
             arrays = (fits or found or [None])[0]
@@ -154,6 +155,15 @@ def _keras_h5_weights(f, groups, hints=None):
                                  f"the model expects {shape}")
         weights += arrays
     return weights
+
+
+def _lora_zeros(arrays, names, shapes):
+    """Keras saves a LoRA layer with the low-rank product merged into its kernel and no factors:
+    zero factors (kernel + a @ b = the saved kernel) complete it."""
+    missing = names[len(arrays or ()):]
+    if arrays and missing and all(n.startswith("lora_") for n in missing):
+        arrays = arrays + [np.zeros(s, dtype=arrays[0].dtype) for s in shapes[len(arrays):]]
+    return arrays
 
 
 def _group_arrays(group):
