@@ -7,6 +7,7 @@ folder (default: ~/.cache/shapeproof).
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib.util
 import os
@@ -14,6 +15,25 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+
+def keep_freed_memory():
+    """Let glibc keep large freed blocks for reuse instead of unmapping them.
+
+    A forward pass allocates every activation; by default glibc hands blocks over 32 MB back to
+    the system on free and the next call's pages are zero-filled again, which at batch 64 on the
+    seed model cost more (48 ms) than all its kernels (17 ms). Raising the mmap and trim
+    thresholds keeps them. Linux glibc only; elsewhere nothing changes.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 1 << 31)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+keep_freed_memory()
 
 
 def cache_dir() -> Path:

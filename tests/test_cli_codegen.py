@@ -59,7 +59,7 @@ def test_run_needs_free_sizes(tmp_path, capsys):
 def test_run_with_weights_and_input_files(tmp_path, capsys):
     spec = tmp_path / "m.nn"
     spec.write_text(SPEC)
-    np.savez(tmp_path / "w.npz", *[np.full(s, 0.1, np.float32) for s in [(1, 4), (1,)]])
+    np.savez(tmp_path / "w.npz", *[np.full(s, 0.1, np.float32) for s in [(4, 1), (1,)]])
     np.save(tmp_path / "x.npy", np.ones((3, 4), np.float32))
     assert main(["run", str(spec), "--model", "Other", "--weights", str(tmp_path / "w.npz"),
                  "--input", str(tmp_path / "x.npy"), "--repeat", "1"]) == 0

@@ -44,11 +44,12 @@ def pooling(site: Site, w: Writer):
         n = a + 1
         w.open(f"for t{n} in range(lo{n}, hi{n})")
     spatial_in = ", ".join(f"s{a + 1} + t{a + 1}" for a in range(rank))
+    w.line(f"xs = x[b, {spatial_in}]")  # a row view keeps index arithmetic out of the channel loop
     with w.block(f"for c in range({channels})"):
         if average:
-            w.line(f"acc[c] += x[b, {spatial_in}, c]")
+            w.line("acc[c] += xs[c]")
         else:
-            w.line(f"acc[c] = max(acc[c], x[b, {spatial_in}, c])")
+            w.line("acc[c] = max(acc[c], xs[c])")
     w.close(rank)
     target = f"out[b, {', '.join(out_idx)}, c]"
     if average:

@@ -5,7 +5,7 @@ GEMM over (batch * steps) x (gates * units) (a helper shared by the module's rec
 over blocks of rows and of columns, so a single sample still uses every core); then run the
 recurrence, parallel over blocks of samples: the recurrent product h @ recurrent_kernel vectorised
 over the contiguous gate axis, each loaded vector of the kernel shared by four samples and four
-kernel rows; the gates elementwise, tanh and sigmoid vectorised in float32 (see GATE_CONSTANTS).
+kernel rows; the gates elementwise, tanh and sigmoid vectorised in float32 (see ACTIVATION).
 
 ConvLSTMs run step by step: at every step one parallel pass over (sample, block of positions)
 computes the input convolution of that frame and the "same" recurrent convolution of the previous
@@ -68,48 +68,76 @@ def pick(dirs: list[Direction], attr: str, suffix: str = "") -> str:
 
 # --- activations ----------------------------------------------------------------------------------
 
-# Module-level text shared by every recurrent kernel (the same text each time): in float32, tanh and
-# sigmoid (= 1/2 + tanh(x/2)/2) as Eigen's rational approximation of tanh, within 4e-7 of it, which
-# vectorises (math.exp does not: a gate loop calling it runs several times slower than the products);
-# in float64, the exact expressions through math.exp.
-GATE_CONSTANTS = """\
-RNN_FAST_GATES = DT == np.float32  # float32: vectorised rational tanh/sigmoid in recurrent gates
+# Shared by every recurrent kernel of a module (the same text each time, compiled once): tanh and
+# sigmoid (= 1/2 + tanh(x/2)/2) over rows of gate pre-activations. In float32 as Eigen's rational
+# approximation of tanh, within 4e-7 of it, which vectorises (math.exp does not: gates through it
+# take longer than the products); in float64 exactly, through math.exp.
+ACTIVATION = '''\
+RNN_FAST_GATES = DT == np.float32  # float32: tanh and sigmoid as a rational function (vectorises)
 TANH_CLAMP = DT(7.90531110763549805)
 TANH_A1, TANH_A3, TANH_A5 = DT(4.89352455891786e-03), DT(6.37261928875436e-04), DT(1.48572235717979e-05)
 TANH_A7, TANH_A9 = DT(5.12229709037114e-08), DT(-8.60467152213735e-11)
 TANH_A11, TANH_A13 = DT(2.00018790482477e-13), DT(-2.76076847742355e-16)
 TANH_B0, TANH_B2 = DT(4.89352518554385e-03), DT(2.26843463243900e-03)
-TANH_B4, TANH_B6 = DT(1.18534705686654e-04), DT(1.19825839466702e-06)"""
+TANH_B4, TANH_B6 = DT(1.18534705686654e-04), DT(1.19825839466702e-06)
 
 
-def activate(w: Writer, name: str | None, out: str, v: str):
-    """`out = name(v)` as statements (v a variable): tanh and sigmoid vectorise in float32."""
-    if name not in ("tanh", "sigmoid"):
-        w.line(f"{out} = {element(name, v)}")
-        return
-    with w.block("if RNN_FAST_GATES"):
-        arg = f"HALF * {v}" if name == "sigmoid" else v
-        w.line(f"tcl = min(max({arg}, -TANH_CLAMP), TANH_CLAMP)")
-        w.line("tsq = tcl * tcl")
-        w.line("tnum = tcl * (TANH_A1 + tsq * (TANH_A3 + tsq * (TANH_A5 + tsq * (TANH_A7 + tsq * (TANH_A9 + "
-               "tsq * (TANH_A11 + tsq * TANH_A13))))))")
-        w.line("tden = TANH_B0 + tsq * (TANH_B2 + tsq * (TANH_B4 + tsq * TANH_B6))")
-        w.line(f"{out} = HALF + HALF * (tnum / tden)" if name == "sigmoid" else f"{out} = tnum / tden")
-    with w.block("else"):
-        w.line(f"{out} = {element(name, v)}")
+@njit(cache=True, fastmath=FASTMATH)
+def rnn_tanh(z, rows, g0, g1, scale, mul, add):
+    """z[q, g] = mul * tanh(scale * z[q, g]) + add for q < rows and g0 <= g < g1: tanh with (1, 1, 0),
+    the sigmoid with (1/2, 1/2, 1/2)."""
+    for q in range(rows):
+        row = z[q, g0:g1]
+        for g in range(g1 - g0):
+            v = scale * row[g]
+            if RNN_FAST_GATES:
+                v = min(max(v, -TANH_CLAMP), TANH_CLAMP)
+                v2 = v * v
+                p = v * (TANH_A1 + v2 * (TANH_A3 + v2 * (TANH_A5 + v2 * (TANH_A7 + v2 * (TANH_A9 + v2 * (
+                    TANH_A11 + v2 * TANH_A13))))))
+                t = p / (TANH_B0 + v2 * (TANH_B2 + v2 * (TANH_B4 + v2 * TANH_B6)))
+            else:
+                t = ONE - TWO / (math.exp(TWO * v) + ONE)
+            row[g] = mul * t + add
+'''
 
 
-def lstm_gates(w: Writer, layer, z: str, u: int, c_old: str):
-    """The LSTM cell at unit k from pre-activations z[..k] (blocks i, f, c, o): leaves the new cell
-    state in `cn` and the new output in `hn` (the caller stores them)."""
+def apply(w: Writer, name: str | None, array: str, rows: str, g0: int, g1: int):
+    """array[q, g0:g1] = name(array[q, g0:g1]) for q < rows: tanh and sigmoid through the shared
+    rnn_tanh (np.int64: Numba would compile it again for every literal argument), the others inline."""
+    if name in ("tanh", "sigmoid"):
+        constants = "HALF, HALF, HALF" if name == "sigmoid" else "ONE, ONE, ZERO"
+        w.line(f"rnn_tanh({array}, {rows}, np.int64({g0}), np.int64({g1}), {constants})")
+    elif element(name, "v") not in ("v", "(v)"):
+        with w.block(f"for q in range({rows})"):
+            with w.block(f"for g in range({g0}, {g1})" if g0 else f"for g in range({g1})"):
+                w.line(f"v = {array}[q, g]")
+                w.line(f"{array}[q, g] = {element(name, 'v')}")
+
+
+def lstm_gates(w: Writer, layer, z: str, rows: str, u: int, position, c: str, store):
+    """The LSTM cell on rows of pre-activations z[q] (blocks i, f, c, o of u units): the gates in
+    place, c updated in place at c[...k] (position(w) writing what c's indices need), then the new h
+    of unit k handed to store(w, 'hn')."""
     ra, a = layer.recurrent_activation, layer.activation
-    for var, gate, offset, fn in (("vi", "ig", "", ra), ("vf", "fg", f"{u} + ", ra), ("vc", "cg", f"{2 * u} + ", a),
-                                  ("vo", "og", f"{3 * u} + ", ra)):
-        w.line(f"{var} = {z.format(k=offset + 'k')}")
-        activate(w, fn, gate, var)
-    w.line(f"cn = fg * {c_old} + ig * cg")
-    activate(w, a, "ct", "cn")
-    w.line("hn = og * ct")
+    if ra == a:
+        apply(w, ra, z, rows, 0, 4 * u)
+    else:
+        apply(w, ra, z, rows, 0, 2 * u)
+        apply(w, a, z, rows, 2 * u, 3 * u)
+        apply(w, ra, z, rows, 3 * u, 4 * u)
+    with w.block(f"for q in range({rows})"):
+        position(w)
+        with w.block(f"for k in range({u})"):
+            w.line(f"cn = {z}[q, {u} + k] * {c} + {z}[q, k] * {z}[q, {2 * u} + k]")
+            w.line(f"{c} = cn")
+            w.line(f"{z}[q, {2 * u} + k] = cn")  # the candidate is used: its place takes c, then a(c)
+    apply(w, a, z, rows, 2 * u, 3 * u)
+    with w.block(f"for q in range({rows})"):
+        position(w)
+        with w.block(f"for k in range({u})"):
+            w.line(f"hn = {z}[q, {3 * u} + k] * {z}[q, {2 * u} + k]")
+            store(w, "hn")
 
 
 # --- SimpleRNN, GRU, LSTM -------------------------------------------------------------------------
@@ -228,7 +256,7 @@ def emit_rnn(site: Site, w: Writer, dirs: list[Direction]):
     seq = bool(layer.return_sequences)
     ra, a = getattr(layer, "recurrent_activation", None), layer.activation
     two = len(dirs) == 2
-    shared(site, GATE_CONSTANTS, GEMM, PROJECTION)
+    shared(site, ACTIVATION, GEMM, PROJECTION)
 
     w.line(f"n_b = {site.xd(0)}")
     w.line(f"n_t = {site.xd(1)}")
@@ -290,44 +318,53 @@ def emit_rnn(site: Site, w: Writer, dirs: list[Direction]):
                     if reset_after:
                         w.line("zr[q, g] = " + (f"{names['rb']}[g]" if layer.use_bias else "ZERO"))
             w.line(f"hb = {h}[b0:b0 + nb]")
-            if kind == "GRU" and not reset_after:
-                w.line(f"rnn_gemm(hb, {rk}, z, np.int64(0), np.int64({2 * u}))")
-                with w.block("for q in range(nb)"):
-                    with w.block(f"for k in range({u})"):
-                        w.line("vz = z[q, k]")
-                        activate(w, ra, "zg", "vz")
-                        w.line("z[q, k] = zg")
-                        w.line(f"vr = z[q, {u} + k]")
-                        activate(w, ra, "rg", "vr")
-                        w.line(f"rh[q, k] = rg * {h}[b0 + q, k]")
-                w.line(f"rnn_gemm(rh[:nb], {rk}, z, np.int64({2 * u}), np.int64({3 * u}))")
-            else:
-                w.line(f"rnn_gemm(hb, {rk}, {'zr' if reset_after else 'z'}, np.int64(0), np.int64({width}))")
-            with w.block("for q in range(nb)"):
+            y = names["y"]
+
+            def store(w: Writer, value: str):
+                if value != "hn":
+                    w.line(f"hn = {value}")
+                w.line(f"{h}[b, k] = hn")
+                if seq:
+                    w.line(f"{y}[b, s, k] = hn")
+
+            def sample(w: Writer):
                 w.line("b = b0 + q")
-                with w.block(f"for k in range({u})"):
-                    if kind == "SimpleRNN":
-                        w.line("v = z[q, k]")
-                        activate(w, a, "hn", "v")
-                    elif kind == "LSTM":
-                        lstm_gates(w, layer, "z[q, {k}]", u, f"{c}[b, k]")
-                        w.line(f"{c}[b, k] = cn")
-                    elif reset_after:
-                        w.line("vz = z[q, k] + zr[q, k]")
-                        activate(w, ra, "zg", "vz")
-                        w.line(f"vr = z[q, {u} + k] + zr[q, {u} + k]")
-                        activate(w, ra, "rg", "vr")
-                        w.line(f"vh = z[q, {2 * u} + k] + rg * zr[q, {2 * u} + k]")
-                        activate(w, a, "hh", "vh")
-                        w.line(f"hn = zg * {h}[b, k] + (ONE - zg) * hh")
-                    else:
+
+            if kind == "LSTM":
+                w.line(f"rnn_gemm(hb, {rk}, z, np.int64(0), np.int64({width}))")
+                lstm_gates(w, layer, "z", "nb", u, sample, f"{c}[b, k]", store)
+            elif kind == "SimpleRNN":
+                w.line(f"rnn_gemm(hb, {rk}, z, np.int64(0), np.int64({width}))")
+                apply(w, a, "z", "nb", 0, u)
+                with w.block("for q in range(nb)"):
+                    sample(w)
+                    with w.block(f"for k in range({u})"):
+                        store(w, "z[q, k]")
+            else:
+                if reset_after:
+                    # z, r: x_z + h_z, x_r + h_r; the candidate: x_h + r * h_h (h_h with its bias row)
+                    w.line(f"rnn_gemm(hb, {rk}, zr, np.int64(0), np.int64({width}))")
+                    with w.block("for q in range(nb)"):
+                        with w.block(f"for g in range({2 * u})"):
+                            w.line("z[q, g] += zr[q, g]")
+                    apply(w, ra, "z", "nb", 0, 2 * u)
+                    with w.block("for q in range(nb)"):
+                        with w.block(f"for k in range({u})"):
+                            w.line(f"z[q, {2 * u} + k] += z[q, {u} + k] * zr[q, {2 * u} + k]")
+                else:
+                    # z, r from h; the candidate from r * h
+                    w.line(f"rnn_gemm(hb, {rk}, z, np.int64(0), np.int64({2 * u}))")
+                    apply(w, ra, "z", "nb", 0, 2 * u)
+                    with w.block("for q in range(nb)"):
+                        with w.block(f"for k in range({u})"):
+                            w.line(f"rh[q, k] = z[q, {u} + k] * hb[q, k]")
+                    w.line(f"rnn_gemm(rh[:nb], {rk}, z, np.int64({2 * u}), np.int64({3 * u}))")
+                apply(w, a, "z", "nb", 2 * u, 3 * u)
+                with w.block("for q in range(nb)"):
+                    sample(w)
+                    with w.block(f"for k in range({u})"):
                         w.line("zg = z[q, k]")
-                        w.line(f"vh = z[q, {2 * u} + k]")
-                        activate(w, a, "hh", "vh")
-                        w.line(f"hn = zg * {h}[b, k] + (ONE - zg) * hh")
-                    w.line(f"{h}[b, k] = hn")
-                    if seq:
-                        w.line(f"{names['y']}[b, s, k] = hn")
+                        store(w, f"zg * {h}[b, k] + (ONE - zg) * z[q, {2 * u} + k]")
     at = ["[0]", "[1]"] if two else [""]
     final_states(w, dirs, seq, ["n_b", str(u)], [f"hs{i}" for i in at], [f"cs{i}" for i in at])
 
@@ -371,7 +408,7 @@ def emit_conv_lstm(site: Site, w: Writer, dirs: list[Direction]):
         taps *= n
     seq = bool(layer.return_sequences)
     two = len(dirs) == 2
-    shared(site, GATE_CONSTANTS, GEMM)
+    shared(site, ACTIVATION, GEMM)
     first = 2 if seq else 1  # the first spatial axis of the output
     grid = [site.dim(dirs[0].y, site.outputs[0], first + a) for a in range(rank)]
     spatial_in = [site.xd(2 + a) for a in range(rank)]
@@ -436,14 +473,14 @@ def emit_conv_lstm(site: Site, w: Writer, dirs: list[Direction]):
             # (np.int64: Numba would compile the shared helper again for every literal argument)
             w.line(f"rnn_gemm(px[:n_q], kx, acc, np.int64(0), np.int64({width}))")
             w.line(f"rnn_gemm(ph[:n_q], kh, acc, np.int64(0), np.int64({width}))")
-            with w.block("for q in range(n_q)"):
-                _position(w, sizes, out_idx)
-                with w.block(f"for k in range({filters})"):
-                    lstm_gates(w, layer, "acc[q, {k}]", filters, f"{c}[b, {here}, k]")
-                    w.line(f"{c}[b, {here}, k] = cn")
-                    w.line(f"{h}[nxt, b, {here}, k] = hn")
-                    if seq:
-                        w.line(f"{y}[b, step, {here}, k] = hn")
+
+            def store(w: Writer, value: str):
+                w.line(f"{h}[nxt, b, {here}, k] = {value}")
+                if seq:
+                    w.line(f"{y}[b, step, {here}, k] = {value}")
+
+            lstm_gates(w, layer, "acc", "n_q", filters, lambda w: _position(w, sizes, out_idx),
+                       f"{c}[b, {here}, k]", store)
     w.line("last = n_t % 2")
     at = ["0, ", "1, "] if two else [""]
     final_states(w, dirs, seq, state, [f"hs[{i}last]" for i in at], [f"cs[{i[:-2]}]" if two else "cs" for i in at])

@@ -19,24 +19,24 @@ def check_inputs(*arrays):
     if len(arrays) != len(INPUTS):
         raise ValueError(f"{MODEL} takes {len(INPUTS)} input(s), got {len(arrays)}")
     sizes = {}
-    for (name, dims, dtype), a in zip(INPUTS, arrays):
+    for (name, dims, _), a in zip(INPUTS, arrays, strict=True):
         a = np.asarray(a)
         if a.ndim != len(dims):
             raise ValueError(f"input {name!r} has rank {len(dims)}, got an array of shape {a.shape}")
-        for d, n in zip(dims, a.shape):
+        for d, n in zip(dims, a.shape, strict=True):
             if isinstance(d, str) and d in SYMBOLS and sizes.setdefault(d, n) != n:
                 raise ValueError(f"{d} is {sizes[d]} on one input axis and {n} on another")
     missing = [s for s in SYMBOLS if s not in sizes]
     if missing:
         raise ValueError(f"no input axis gives {', '.join(missing)}")
-    for (name, dims, dtype), a, expected in zip(INPUTS, arrays, input_shapes(**sizes)):
+    for (name, _, _), a, expected in zip(INPUTS, arrays, input_shapes(**sizes), strict=True):
         if np.shape(a) != expected:
             raise ValueError(f"input {name!r} must have shape {expected}, got {np.shape(a)}")
     reason = violated_constraint(**sizes)
     if reason is not None:
         raise ValueError(f"{MODEL} is not valid for {sizes}: {reason}")
     return [np.ascontiguousarray(a, dtype=DT if dtype.startswith("float") else dtype)
-            for (name, dims, dtype), a in zip(INPUTS, arrays)]
+            for (_, _, dtype), a in zip(INPUTS, arrays, strict=True)]
 
 
 def check_weights(weights):

@@ -1,13 +1,15 @@
 """CPU kernels of the wrappers: TimeDistributed and Bidirectional.
 
-Both reuse the emitters of the layers they wrap: each inner layer becomes a helper function
-(its own @njit kernel, written by its kind's emitter for the shapes it sees), which the wrapper's
-kernel calls on views of its arrays.
+Both reuse the emitters of the layers they wrap. TimeDistributed runs the inner layer once on the
+input viewed as (batch * T, ...), as its reference does: the inner layer's kind writes a helper
+function (its own @njit kernel for the folded shapes), which the wrapper's kernel calls on views.
 
-TimeDistributed runs the inner layer once on the input viewed as (batch * T, ...), as its
-reference does. Bidirectional runs the forward and the backward recurrence into their outputs
-(states straight into the wrapper's state outputs), then merges: the backward sequence is in
-processing order, so it is read back in time order (step T - 1 - t) when merged.
+Bidirectional runs both recurrences into their outputs (states straight into the wrapper's state
+outputs), then merges: the backward sequence is in processing order, so the merge reads it back in
+time order (step T - 1 - t). With the default backward layer (the forward one with go_backwards)
+the recurrent emitters run both directions in one kernel body, as tasks of the same parallel loops
+(at batch 1, two cores); a given backward layer (any recurrent kind) runs through helper functions
+written by the two layers' emitters, one after the other.
 """
 from __future__ import annotations
 
@@ -103,9 +105,12 @@ def bidirectional_merge(f3, b3, o3, mode, reverse):
 MODES = {"concat": 0, "sum": 1, "mul": 2, "ave": 3, None: 4}
 
 
-@kernel("Bidirectional", parallel=False)
+@kernel("Bidirectional")
 def bidirectional(site: Site, w: Writer):
     layer = site.layer
+    # Only the default backward layer puts a parallel loop in this kernel (given ones run in helpers,
+    # the merge in a shared helper). The module reads this after calling the emitter.
+    bidirectional.parallel = layer.backward_layer is None
     forward, backward = layer.forward, layer.backward
     x = site.x
     sub_out = _shapes(forward.output_shape(x))
