@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))  # first: benchmarks/analyzer.py must not hide the analyzer package
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402

@@ -36,14 +36,16 @@ def relative_error(ours, theirs) -> float:
 
 
 def check_generated(source: str, set: dict | None = None, model: str | None = None, sizes=({},),
-                    seed: int = 0, tolerance: float = 1e-4, dtype: str = "float32"):
-    """Generated kernels == NumPy reference on random inputs and weights, at each binding in `sizes`."""
+                    seed: int = 0, tolerance: float = 1e-4, dtype: str = "float32", parallel: bool = False):
+    """Generated kernels == NumPy reference on random inputs and weights, at each binding in `sizes`.
+    Serial builds by default: they compile about twice as fast, and the loops are the same source
+    (tests/test_codegen_cpu.py checks the parallel build too)."""
     program = analyzer.loads(source, set=set)
     ours = program.models[model] if model else next(iter(program.models.values()))
-    text = codegen.generate(ours, dtype=dtype)
+    text = codegen.generate(ours, dtype=dtype, parallel=parallel)
     ast.parse(text)
-    assert codegen.generate(ours, dtype=dtype) == text, "generated source is not stable"
-    net = codegen.build(ours, dtype=dtype)
+    assert codegen.generate(ours, dtype=dtype, parallel=parallel) == text, "generated source is not stable"
+    net = codegen.build(ours, dtype=dtype, parallel=parallel)
     weights = net.random_weights(seed)
     rng = np.random.default_rng(seed)
     for binding in sizes:

@@ -23,6 +23,10 @@ def test_exemplar_kernels_match_reference_at_several_sizes():
     check_generated(SMALL, sizes=[{"batch": 1, "T": 3}, {"batch": 2, "T": 12}, {"batch": 3, "T": 13}])
 
 
+def test_parallel_build_matches_reference():
+    check_generated(SMALL, sizes=[{"batch": 3, "T": 40}], parallel=True)
+
+
 def test_float64_build():
     check_generated(SMALL, sizes=[{"T": 9}], dtype="float64", tolerance=1e-10)
 

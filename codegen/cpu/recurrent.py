@@ -5,7 +5,7 @@ GEMM over (batch * steps) x (gates * units) (a helper shared by the module's rec
 over blocks of rows and of columns, so a single sample still uses every core); then run the
 recurrence, parallel over blocks of samples: the recurrent product h @ recurrent_kernel vectorised
 over the contiguous gate axis, each loaded vector of the kernel shared by four samples and four
-kernel rows; the gates elementwise, tanh and sigmoid vectorised in float32 (see ACTIVATION).
+kernel rows; the gates elementwise, tanh and sigmoid vectorised in float32 (see GATE_CONSTANTS).
 
 ConvLSTMs run step by step: at every step one parallel pass over (sample, block of positions)
 computes the input convolution of that frame and the "same" recurrent convolution of the previous
@@ -68,82 +68,60 @@ def pick(dirs: list[Direction], attr: str, suffix: str = "") -> str:
 
 # --- activations ----------------------------------------------------------------------------------
 
-# Shared by every recurrent kernel of a module (the same text each time, compiled once): tanh and
-# sigmoid (= 1/2 + tanh(x/2)/2) over rows of gate pre-activations. In float32 as Eigen's rational
-# approximation of tanh, within 4e-7 of it, which vectorises (math.exp does not: gates through it
-# take longer than the products); in float64 exactly, through math.exp.
-ACTIVATION = '''\
-RNN_FAST_GATES = DT == np.float32  # float32: tanh and sigmoid as a rational function (vectorises)
+# Module-level text shared by every recurrent kernel (the same text each time): in float32, tanh and
+# sigmoid (= 1/2 + tanh(x/2)/2) as Eigen's rational approximation of tanh, within 4e-7 of it, which
+# vectorises (math.exp does not: gates through it take longer than the products); in float64 the
+# exact expressions through math.exp. The float32 test is a global constant: Numba prunes the other
+# branch before typing it.
+GATE_CONSTANTS = """\
+RNN_FAST_GATES = DT == np.float32  # float32: tanh and sigmoid in recurrent gates as a rational function
 TANH_CLAMP = DT(7.90531110763549805)
 TANH_A1, TANH_A3, TANH_A5 = DT(4.89352455891786e-03), DT(6.37261928875436e-04), DT(1.48572235717979e-05)
 TANH_A7, TANH_A9 = DT(5.12229709037114e-08), DT(-8.60467152213735e-11)
 TANH_A11, TANH_A13 = DT(2.00018790482477e-13), DT(-2.76076847742355e-16)
 TANH_B0, TANH_B2 = DT(4.89352518554385e-03), DT(2.26843463243900e-03)
-TANH_B4, TANH_B6 = DT(1.18534705686654e-04), DT(1.19825839466702e-06)
+TANH_B4, TANH_B6 = DT(1.18534705686654e-04), DT(1.19825839466702e-06)"""
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def rnn_tanh(z, rows, g0, g1, scale, mul, add):
-    """z[q, g] = mul * tanh(scale * z[q, g]) + add for q < rows and g0 <= g < g1: tanh with (1, 1, 0),
-    the sigmoid with (1/2, 1/2, 1/2)."""
-    for q in range(rows):
-        row = z[q, g0:g1]
-        for g in range(g1 - g0):
-            v = scale * row[g]
-            if RNN_FAST_GATES:
-                v = min(max(v, -TANH_CLAMP), TANH_CLAMP)
-                v2 = v * v
-                p = v * (TANH_A1 + v2 * (TANH_A3 + v2 * (TANH_A5 + v2 * (TANH_A7 + v2 * (TANH_A9 + v2 * (
-                    TANH_A11 + v2 * TANH_A13))))))
-                t = p / (TANH_B0 + v2 * (TANH_B2 + v2 * (TANH_B4 + v2 * TANH_B6)))
-            else:
-                t = ONE - TWO / (math.exp(TWO * v) + ONE)
-            row[g] = mul * t + add
-'''
-
-
-def apply(w: Writer, name: str | None, array: str, rows: str, g0: int, g1: int):
-    """array[q, g0:g1] = name(array[q, g0:g1]) for q < rows: tanh and sigmoid through the shared
-    rnn_tanh (np.int64: Numba would compile it again for every literal argument), the others inline."""
-    if name in ("tanh", "sigmoid"):
-        constants = "HALF, HALF, HALF" if name == "sigmoid" else "ONE, ONE, ZERO"
-        w.line(f"rnn_tanh({array}, {rows}, np.int64({g0}), np.int64({g1}), {constants})")
-    elif element(name, "v") not in ("v", "(v)"):
-        with w.block(f"for q in range({rows})"):
-            with w.block(f"for g in range({g0}, {g1})" if g0 else f"for g in range({g1})"):
-                w.line(f"v = {array}[q, g]")
-                w.line(f"{array}[q, g] = {element(name, 'v')}")
+def activate(w: Writer, name: str | None, out: str, v: str):
+    """`out = name(v)` as statements (v a variable): tanh and sigmoid vectorise in float32."""
+    if name not in ("tanh", "sigmoid"):
+        w.line(f"{out} = {element(name, v)}")
+        return
+    with w.block("if RNN_FAST_GATES"):
+        w.line(f"tcl = min(max({f'HALF * {v}' if name == 'sigmoid' else v}, -TANH_CLAMP), TANH_CLAMP)")
+        w.line("tsq = tcl * tcl")
+        w.line("tnum = tcl * (TANH_A1 + tsq * (TANH_A3 + tsq * (TANH_A5 + tsq * (TANH_A7 + tsq * (TANH_A9 + "
+               "tsq * (TANH_A11 + tsq * TANH_A13))))))")
+        w.line("tden = TANH_B0 + tsq * (TANH_B2 + tsq * (TANH_B4 + tsq * TANH_B6))")
+        w.line(f"{out} = HALF + HALF * (tnum / tden)" if name == "sigmoid" else f"{out} = tnum / tden")
+    with w.block("else"):
+        w.line(f"{out} = {element(name, v)}")
 
 
 def lstm_gates(w: Writer, layer, z: str, rows: str, u: int, position, c: str, store):
-    """The LSTM cell on rows of pre-activations z[q] (blocks i, f, c, o of u units): the gates in
-    place, c updated in place at c[...k] (position(w) writing what c's indices need), then the new h
-    of unit k handed to store(w, 'hn')."""
+    """The LSTM cell on rows q < rows of pre-activations z[q] (blocks i, f, c, o of u units): c updated
+    in place at c[...k] (position(w) defines what its indices need), the new h of unit k handed to
+    store(w, "hn")."""
     ra, a = layer.recurrent_activation, layer.activation
-    if ra == a:
-        apply(w, ra, z, rows, 0, 4 * u)
-    else:
-        apply(w, ra, z, rows, 0, 2 * u)
-        apply(w, a, z, rows, 2 * u, 3 * u)
-        apply(w, ra, z, rows, 3 * u, 4 * u)
     with w.block(f"for q in range({rows})"):
         position(w)
         with w.block(f"for k in range({u})"):
-            w.line(f"cn = {z}[q, {u} + k] * {c} + {z}[q, k] * {z}[q, {2 * u} + k]")
+            for var, gate, offset, fn in (("vi", "ig", "", ra), ("vf", "fg", f"{u} + ", ra),
+                                          ("vc", "cg", f"{2 * u} + ", a), ("vo", "og", f"{3 * u} + ", ra)):
+                w.line(f"{var} = {z}[q, {offset}k]")
+                activate(w, fn, gate, var)
+            w.line(f"cn = fg * {c} + ig * cg")
             w.line(f"{c} = cn")
-            w.line(f"{z}[q, {2 * u} + k] = cn")  # the candidate is used: its place takes c, then a(c)
-    apply(w, a, z, rows, 2 * u, 3 * u)
-    with w.block(f"for q in range({rows})"):
-        position(w)
-        with w.block(f"for k in range({u})"):
-            w.line(f"hn = {z}[q, {3 * u} + k] * {z}[q, {2 * u} + k]")
+            activate(w, a, "ct", "cn")
+            w.line("hn = og * ct")
             store(w, "hn")
 
 
 # --- SimpleRNN, GRU, LSTM -------------------------------------------------------------------------
 
-# Shared by every recurrent kernel of a module (the same text, so compiled once; every caller passes
-# 2-D C-contiguous arrays): the products, as blocks of a GEMM.
+# Shared by the ConvLSTM kernels of a module (the same text, so compiled once; every caller passes
+# 2-D C-contiguous arrays): a task's convolutions as blocks of a GEMM.
 GEMM = '''\
 @njit(cache=True, fastmath=FASTMATH)
 def rnn_gemm(a, b, c, g0, g1):
@@ -192,27 +170,62 @@ def rnn_gemm(a, b, c, g0, g1):
 '''
 
 # The input projection of every step of a SimpleRNN/GRU/LSTM, xr @ kernel + bias: parallel over
-# blocks of rows and of columns (enough blocks for every core at batch 1), each block a GEMM.
+# blocks of rows and of columns (enough blocks for every core at batch 1).
 PROJECTION = '''\
 @njit(cache=True, parallel=PARALLEL, fastmath=FASTMATH)
 def rnn_input_projection(xr, kernel, bias, xp):
-    """xp = xr @ kernel + bias, (rows, C) @ (C, W): one task per 4 rows x a block of columns."""
+    """xp = xr @ kernel + bias, (rows, C) @ (C, W): one task per 4 rows x a block of columns, the
+    kernel rows four at a time, over row views indexed from 0 (as in rnn_gemm, written out here:
+    a call per task costs more than a small task's products)."""
     n_rows = xr.shape[0]
+    n_in = kernel.shape[0]
     n_out = kernel.shape[1]
     n_rb = (n_rows + 3) // 4
     n_ob = max(1, min(n_out // 64, max((n_out + 255) // 256, 64 // n_rb)))
     width = (n_out + n_ob - 1) // n_ob
+    n_i4 = n_in - n_in % 4
     for task in prange(n_rb * n_ob):
         r0 = (task // n_ob) * 4
         r1 = min(r0 + 4, n_rows)
         o0 = (task % n_ob) * width
         o1 = min(o0 + width, n_out)
+        nw = o1 - o0
         bb = bias[o0:o1]
-        for r in range(r0, r1):
-            row = xp[r, o0:o1]
-            for o in range(o1 - o0):
-                row[o] = bb[o]
-        rnn_gemm(xr[r0:r1], kernel, xp[r0:r1], o0, o1)
+        if r1 - r0 == 4:
+            y0 = xp[r0, o0:o1]; y1 = xp[r0 + 1, o0:o1]; y2 = xp[r0 + 2, o0:o1]; y3 = xp[r0 + 3, o0:o1]
+            for o in range(nw):
+                y0[o] = bb[o]; y1[o] = bb[o]; y2[o] = bb[o]; y3[o] = bb[o]
+            for i in range(0, n_i4, 4):
+                a0 = xr[r0, i]; a1 = xr[r0, i + 1]; a2 = xr[r0, i + 2]; a3 = xr[r0, i + 3]
+                b0 = xr[r0 + 1, i]; b1 = xr[r0 + 1, i + 1]; b2 = xr[r0 + 1, i + 2]; b3 = xr[r0 + 1, i + 3]
+                c0 = xr[r0 + 2, i]; c1 = xr[r0 + 2, i + 1]; c2 = xr[r0 + 2, i + 2]; c3 = xr[r0 + 2, i + 3]
+                d0 = xr[r0 + 3, i]; d1 = xr[r0 + 3, i + 1]; d2 = xr[r0 + 3, i + 2]; d3 = xr[r0 + 3, i + 3]
+                w0 = kernel[i, o0:o1]; w1 = kernel[i + 1, o0:o1]; w2 = kernel[i + 2, o0:o1]; w3 = kernel[i + 3, o0:o1]
+                for o in range(nw):
+                    k0 = w0[o]; k1 = w1[o]; k2 = w2[o]; k3 = w3[o]
+                    y0[o] += a0 * k0 + a1 * k1 + a2 * k2 + a3 * k3
+                    y1[o] += b0 * k0 + b1 * k1 + b2 * k2 + b3 * k3
+                    y2[o] += c0 * k0 + c1 * k1 + c2 * k2 + c3 * k3
+                    y3[o] += d0 * k0 + d1 * k1 + d2 * k2 + d3 * k3
+            for i in range(n_i4, n_in):
+                w0 = kernel[i, o0:o1]
+                a0 = xr[r0, i]; b0 = xr[r0 + 1, i]; c0 = xr[r0 + 2, i]; d0 = xr[r0 + 3, i]
+                for o in range(nw):
+                    k0 = w0[o]
+                    y0[o] += a0 * k0
+                    y1[o] += b0 * k0
+                    y2[o] += c0 * k0
+                    y3[o] += d0 * k0
+        else:
+            for r in range(r0, r1):
+                y0 = xp[r, o0:o1]
+                for o in range(nw):
+                    y0[o] = bb[o]
+                for i in range(n_in):
+                    a0 = xr[r, i]
+                    w0 = kernel[i, o0:o1]
+                    for o in range(nw):
+                        y0[o] += a0 * w0[o]
 '''
 
 
@@ -256,7 +269,7 @@ def emit_rnn(site: Site, w: Writer, dirs: list[Direction]):
     seq = bool(layer.return_sequences)
     ra, a = getattr(layer, "recurrent_activation", None), layer.activation
     two = len(dirs) == 2
-    shared(site, ACTIVATION, GEMM, PROJECTION)
+    shared(site, GATE_CONSTANTS, PROJECTION)
 
     w.line(f"n_b = {site.xd(0)}")
     w.line(f"n_t = {site.xd(1)}")
@@ -317,7 +330,7 @@ def emit_rnn(site: Site, w: Writer, dirs: list[Direction]):
                     w.line(f"z[q, g] = {names['xp']}[b0 + q, tt, g]")
                     if reset_after:
                         w.line("zr[q, g] = " + (f"{names['rb']}[g]" if layer.use_bias else "ZERO"))
-            w.line(f"hb = {h}[b0:b0 + nb]")
+            state_of = lambda q, j: f"{h}[b0 + {q}, {j}]"  # noqa: E731
             y = names["y"]
 
             def store(w: Writer, value: str):
@@ -331,40 +344,46 @@ def emit_rnn(site: Site, w: Writer, dirs: list[Direction]):
                 w.line("b = b0 + q")
 
             if kind == "LSTM":
-                w.line(f"rnn_gemm(hb, {rk}, z, np.int64(0), np.int64({width}))")
+                matvec(w, state_of, "z", rk, u, 0, width)
                 lstm_gates(w, layer, "z", "nb", u, sample, f"{c}[b, k]", store)
             elif kind == "SimpleRNN":
-                w.line(f"rnn_gemm(hb, {rk}, z, np.int64(0), np.int64({width}))")
-                apply(w, a, "z", "nb", 0, u)
+                matvec(w, state_of, "z", rk, u, 0, width)
                 with w.block("for q in range(nb)"):
                     sample(w)
                     with w.block(f"for k in range({u})"):
-                        store(w, "z[q, k]")
+                        w.line("v = z[q, k]")
+                        activate(w, a, "hn", "v")
+                        store(w, "hn")
             else:
                 if reset_after:
                     # z, r: x_z + h_z, x_r + h_r; the candidate: x_h + r * h_h (h_h with its bias row)
-                    w.line(f"rnn_gemm(hb, {rk}, zr, np.int64(0), np.int64({width}))")
-                    with w.block("for q in range(nb)"):
-                        with w.block(f"for g in range({2 * u})"):
-                            w.line("z[q, g] += zr[q, g]")
-                    apply(w, ra, "z", "nb", 0, 2 * u)
-                    with w.block("for q in range(nb)"):
-                        with w.block(f"for k in range({u})"):
-                            w.line(f"z[q, {2 * u} + k] += z[q, {u} + k] * zr[q, {2 * u} + k]")
+                    matvec(w, state_of, "zr", rk, u, 0, width)
                 else:
-                    # z, r from h; the candidate from r * h
-                    w.line(f"rnn_gemm(hb, {rk}, z, np.int64(0), np.int64({2 * u}))")
-                    apply(w, ra, "z", "nb", 0, 2 * u)
+                    # z, r from h; the candidate from (r * h) @ the kernel's last block
+                    matvec(w, state_of, "z", rk, u, 0, 2 * u)
                     with w.block("for q in range(nb)"):
                         with w.block(f"for k in range({u})"):
-                            w.line(f"rh[q, k] = z[q, {u} + k] * hb[q, k]")
-                    w.line(f"rnn_gemm(rh[:nb], {rk}, z, np.int64({2 * u}), np.int64({3 * u}))")
-                apply(w, a, "z", "nb", 2 * u, 3 * u)
+                            w.line("vz = z[q, k]")
+                            activate(w, ra, "zg", "vz")
+                            w.line("z[q, k] = zg")
+                            w.line(f"vr = z[q, {u} + k]")
+                            activate(w, ra, "rg", "vr")
+                            w.line(f"rh[q, k] = rg * {h}[b0 + q, k]")
+                    matvec(w, lambda q, j: f"rh[{q}, {j}]", "z", rk, u, 2 * u, 3 * u)
                 with w.block("for q in range(nb)"):
                     sample(w)
                     with w.block(f"for k in range({u})"):
-                        w.line("zg = z[q, k]")
-                        store(w, f"zg * {h}[b, k] + (ONE - zg) * z[q, {2 * u} + k]")
+                        if reset_after:
+                            w.line("vz = z[q, k] + zr[q, k]")
+                            activate(w, ra, "zg", "vz")
+                            w.line(f"vr = z[q, {u} + k] + zr[q, {u} + k]")
+                            activate(w, ra, "rg", "vr")
+                            w.line(f"vh = z[q, {2 * u} + k] + rg * zr[q, {2 * u} + k]")
+                        else:
+                            w.line("zg = z[q, k]")
+                            w.line(f"vh = z[q, {2 * u} + k]")
+                        activate(w, a, "hh", "vh")
+                        store(w, f"zg * {h}[b, k] + (ONE - zg) * hh")
     at = ["[0]", "[1]"] if two else [""]
     final_states(w, dirs, seq, ["n_b", str(u)], [f"hs{i}" for i in at], [f"cs{i}" for i in at])
 
@@ -378,6 +397,43 @@ def final_states(w: Writer, dirs: list[Direction], seq: bool, dims: list[str], h
         targets += [(d.c, c[i])] if d.c else []
         for target, source in targets:
             copy(w, target, source, dims)
+
+
+def matvec(w: Writer, state, z: str, rk: str, u: int, g0: int, g1: int):
+    """z[q, g0:g1] += state(q, :) @ rk[:, g0:g1] for the nb samples of the block. A full block of
+    SAMPLE_BLOCK samples shares every loaded vector of the kernel, four kernel rows at a time (16
+    multiply-adds per loaded vector, one store per four); a partial block goes sample by sample,
+    still four rows at a time. The inner loops run over the contiguous gate axis and vectorise."""
+    n4 = u - u % 4
+    gates = f"range({g0}, {g1})" if g0 else f"range({g1})"
+    with w.block(f"if nb == {SAMPLE_BLOCK}"):
+        if n4:
+            with w.block(f"for j in range(0, {n4}, 4)"):
+                for q in range(SAMPLE_BLOCK):
+                    w.line("; ".join(f"h{q}{r} = {state(q, f'j + {r}' if r else 'j')}" for r in range(4)))
+                with w.block(f"for g in {gates}"):
+                    w.line("; ".join(f"k{r} = {rk}[j{f' + {r}' if r else ''}, g]" for r in range(4)))
+                    for q in range(SAMPLE_BLOCK):
+                        w.line(f"{z}[{q}, g] += " + " + ".join(f"h{q}{r} * k{r}" for r in range(4)))
+        for j in range(n4, u):
+            for q in range(SAMPLE_BLOCK):
+                w.line(f"h{q}0 = {state(q, j)}")
+            with w.block(f"for g in {gates}"):
+                w.line(f"k0 = {rk}[{j}, g]")
+                for q in range(SAMPLE_BLOCK):
+                    w.line(f"{z}[{q}, g] += h{q}0 * k0")
+    with w.block("else"):
+        with w.block("for q in range(nb)"):
+            if n4:
+                with w.block(f"for j in range(0, {n4}, 4)"):
+                    w.line("; ".join(f"h{r} = {state('q', f'j + {r}' if r else 'j')}" for r in range(4)))
+                    with w.block(f"for g in {gates}"):
+                        w.line(f"{z}[q, g] += " + " + ".join(f"h{r} * {rk}[j{f' + {r}' if r else ''}, g]"
+                                                            for r in range(4)))
+            for j in range(n4, u):
+                w.line(f"h0 = {state('q', j)}")
+                with w.block(f"for g in {gates}"):
+                    w.line(f"{z}[q, g] += h0 * {rk}[{j}, g]")
 
 
 # --- ConvLSTM1D/2D/3D -----------------------------------------------------------------------------
@@ -408,7 +464,7 @@ def emit_conv_lstm(site: Site, w: Writer, dirs: list[Direction]):
         taps *= n
     seq = bool(layer.return_sequences)
     two = len(dirs) == 2
-    shared(site, ACTIVATION, GEMM)
+    shared(site, GATE_CONSTANTS, GEMM)
     first = 2 if seq else 1  # the first spatial axis of the output
     grid = [site.dim(dirs[0].y, site.outputs[0], first + a) for a in range(rank)]
     spatial_in = [site.xd(2 + a) for a in range(rank)]
