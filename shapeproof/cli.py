@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
+    except BrokenPipeError:  # `shapeproof report ... | head`: the reader has gone, nothing to say
+        sys.stderr.close()
+        return EXIT_OK
     except ShapeproofError as e:
         if args.debug:
             raise
@@ -195,9 +198,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # `shapeproof report ... | head`: the reader has gone, nothing to say
-        sys.stderr.close()
-        return EXIT_OK
     except Exception as e:  # a bug in shapeproof, not in the input: still no traceback unless asked
         if args.debug:
             raise

@@ -98,7 +98,7 @@ def transposed_three_inputs():
     i = keras.Input((5, 6, 2), name="image")
     v = keras.Input((3, 4, 4, 1), name="volume")
     a = L.GlobalAveragePooling1D()(L.Conv1DTranspose(4, 3, strides=2)(s))
-    b = L.GlobalMaxPooling2D()(L.Conv2DTranspose(4, (3, 2), strides=(2, 1), padding="same", activation="relu")(i))
+    b = L.GlobalAveragePooling2D()(L.Conv2DTranspose(4, (3, 2), strides=(2, 1), padding="same", activation="relu")(i))
     c = L.GlobalAveragePooling3D()(L.Conv3DTranspose(4, 2, strides=2, use_bias=False)(v))
     y = L.Concatenate(name="joined")([a, b, c])
     return keras.Model([s, i, v], L.Dense(3, name="head")(y), name="transposed")

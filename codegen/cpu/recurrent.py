@@ -8,8 +8,8 @@ over the contiguous gate axis, each loaded vector of the kernel shared by four s
 kernel rows; the gates elementwise, tanh and sigmoid vectorised in float32 (see GATE_CONSTANTS).
 
 ConvLSTMs run step by step: at every step one parallel pass over (sample, block of positions)
-computes the input convolution of that frame and the "same" recurrent convolution of the previous
-state (kept in a double buffer), then the LSTM gates, in place.
+gathers the receptive fields in the frame and in the previous state (im2col), multiplies them by
+the kernels as a blocked GEMM (a helper shared by the module's ConvLSTMs), then applies the gates.
 
 Every kind follows its NumPy reference (analyzer/layers/recurrent.py): zero initial states, Keras's
 gate orders (LSTM i, f, c, o; GRU z, r, h), and with go_backwards the output sequence in processing
@@ -32,6 +32,7 @@ POSITION_BLOCK = 16  # ConvLSTM output positions per task
 
 
 def check_activations(site: Site):
+    """Softmax-like activations act on a whole axis: not inside a recurrence's elementwise gates."""
     for slot in ("activation", "recurrent_activation"):
         name = getattr(site.layer, slot, None)
         if name in LAST_AXIS:
@@ -64,6 +65,28 @@ def pick(dirs: list[Direction], attr: str, suffix: str = "") -> str:
     """An array of the task's direction: the only one's name, or a choice on `d` between two."""
     names = [getattr(d, attr) + suffix for d in dirs]
     return names[0] if len(dirs) == 1 else f"{names[0]} if d == 0 else {names[1]}"
+
+
+def zero(w: Writer, array: str, dims: list[str]):
+    """array[...] = 0 as a plain loop (a slice assignment would be a parallel loop of its own)."""
+    w.line(f"{array}_flat = {array}.reshape(-1)")
+    with w.block(f"for i in range({' * '.join(dims)})"):
+        w.line(f"{array}_flat[i] = ZERO")
+
+
+def copy(w: Writer, target: str, source: str, dims: list[str]):
+    """target[...] = source[...] as a plain loop over the flat arrays (both C-contiguous)."""
+    w.line(f"dst = {target}.reshape(-1)")
+    w.line(f"src = {source}.reshape(-1)")
+    with w.block(f"for i in range({' * '.join(dims)})"):
+        w.line("dst[i] = src[i]")
+
+
+def shared(site: Site, *texts: str):
+    """Module-level text several kernels need: added once per kernel (identical copies)."""
+    for text in texts:
+        if text not in site.helpers:
+            site.helpers.append(text)
 
 
 # --- activations ----------------------------------------------------------------------------------
@@ -119,55 +142,6 @@ def lstm_gates(w: Writer, layer, z: str, rows: str, u: int, position, c: str, st
 
 
 # --- SimpleRNN, GRU, LSTM -------------------------------------------------------------------------
-
-# Shared by the ConvLSTM kernels of a module (the same text, so compiled once; every caller passes
-# 2-D C-contiguous arrays): a task's convolutions as blocks of a GEMM.
-GEMM = '''\
-@njit(cache=True, fastmath=FASTMATH)
-def rnn_gemm(a, b, c, g0, g1):
-    """c[:m, g0:g1] += a @ b[:, g0:g1], a (m, n), b (n, W), c (at least m, W): four rows of a and four
-    rows of b at a time, so that each loaded vector of b serves 16 multiply-adds and each vector of c
-    is loaded and stored once per 16. The inner loops run over row views indexed from 0: an index
-    that may be negative (g0 + g) gets a wraparound check that keeps LLVM from vectorising them."""
-    m = a.shape[0]
-    n = a.shape[1]
-    n4 = n - n % 4
-    for q in range(0, m - 3, 4):
-        c0 = c[q, g0:g1]; c1 = c[q + 1, g0:g1]; c2 = c[q + 2, g0:g1]; c3 = c[q + 3, g0:g1]
-        for r in range(0, n4, 4):
-            a00 = a[q, r]; a01 = a[q, r + 1]; a02 = a[q, r + 2]; a03 = a[q, r + 3]
-            a10 = a[q + 1, r]; a11 = a[q + 1, r + 1]; a12 = a[q + 1, r + 2]; a13 = a[q + 1, r + 3]
-            a20 = a[q + 2, r]; a21 = a[q + 2, r + 1]; a22 = a[q + 2, r + 2]; a23 = a[q + 2, r + 3]
-            a30 = a[q + 3, r]; a31 = a[q + 3, r + 1]; a32 = a[q + 3, r + 2]; a33 = a[q + 3, r + 3]
-            w0 = b[r, g0:g1]; w1 = b[r + 1, g0:g1]; w2 = b[r + 2, g0:g1]; w3 = b[r + 3, g0:g1]
-            for g in range(g1 - g0):
-                k0 = w0[g]; k1 = w1[g]; k2 = w2[g]; k3 = w3[g]
-                c0[g] += a00 * k0 + a01 * k1 + a02 * k2 + a03 * k3
-                c1[g] += a10 * k0 + a11 * k1 + a12 * k2 + a13 * k3
-                c2[g] += a20 * k0 + a21 * k1 + a22 * k2 + a23 * k3
-                c3[g] += a30 * k0 + a31 * k1 + a32 * k2 + a33 * k3
-        for r in range(n4, n):
-            a00 = a[q, r]; a10 = a[q + 1, r]; a20 = a[q + 2, r]; a30 = a[q + 3, r]
-            w0 = b[r, g0:g1]
-            for g in range(g1 - g0):
-                k0 = w0[g]
-                c0[g] += a00 * k0
-                c1[g] += a10 * k0
-                c2[g] += a20 * k0
-                c3[g] += a30 * k0
-    for q in range(m - m % 4, m):
-        c0 = c[q, g0:g1]
-        for r in range(0, n4, 4):
-            a00 = a[q, r]; a01 = a[q, r + 1]; a02 = a[q, r + 2]; a03 = a[q, r + 3]
-            w0 = b[r, g0:g1]; w1 = b[r + 1, g0:g1]; w2 = b[r + 2, g0:g1]; w3 = b[r + 3, g0:g1]
-            for g in range(g1 - g0):
-                c0[g] += a00 * w0[g] + a01 * w1[g] + a02 * w2[g] + a03 * w3[g]
-        for r in range(n4, n):
-            a00 = a[q, r]
-            w0 = b[r, g0:g1]
-            for g in range(g1 - g0):
-                c0[g] += a00 * w0[g]
-'''
 
 # The input projection of every step of a SimpleRNN/GRU/LSTM, xr @ kernel + bias: parallel over
 # blocks of rows and of columns (enough blocks for every core at batch 1).
@@ -227,28 +201,6 @@ def rnn_input_projection(xr, kernel, bias, xp):
                     for o in range(nw):
                         y0[o] += a0 * w0[o]
 '''
-
-
-def zero(w: Writer, array: str, dims: list[str]):
-    """array[...] = 0 as a plain loop (a slice assignment would be a parallel loop of its own)."""
-    w.line(f"{array}_flat = {array}.reshape(-1)")
-    with w.block(f"for i in range({' * '.join(dims)})"):
-        w.line(f"{array}_flat[i] = ZERO")
-
-
-def copy(w: Writer, target: str, source: str, dims: list[str]):
-    """target[...] = source[...] as a plain loop over the flat arrays (both C-contiguous)."""
-    w.line(f"dst = {target}.reshape(-1)")
-    w.line(f"src = {source}.reshape(-1)")
-    with w.block(f"for i in range({' * '.join(dims)})"):
-        w.line("dst[i] = src[i]")
-
-
-def shared(site: Site, *texts: str):
-    """Module-level text several kernels need: added once per kernel (identical copies)."""
-    for text in texts:
-        if text not in site.helpers:
-            site.helpers.append(text)
 
 
 @kernel("SimpleRNN", "GRU", "LSTM")
@@ -325,12 +277,11 @@ def emit_rnn(site: Site, w: Writer, dirs: list[Direction]):
                 w.line("tt = s")
             else:
                 w.line(f"tt = n_t - 1 - s if {backwards} else s")
-            with w.block("for q in range(nb)"):
-                with w.block(f"for g in range({width})"):
-                    w.line(f"z[q, g] = {names['xp']}[b0 + q, tt, g]")
-                    if reset_after:
-                        w.line("zr[q, g] = " + (f"{names['rb']}[g]" if layer.use_bias else "ZERO"))
-            state_of = lambda q, j: f"{h}[b0 + {q}, {j}]"  # noqa: E731
+            with w.block("for q in range(nb)"), w.block(f"for g in range({width})"):
+                w.line(f"z[q, g] = {names['xp']}[b0 + q, tt, g]")
+                if reset_after:
+                    w.line("zr[q, g] = " + (f"{names['rb']}[g]" if layer.use_bias else "ZERO"))
+            state_of = lambda q, j: f"{h}[b0 + {q}, {j}]"
             y = names["y"]
 
             def store(w: Writer, value: str):
@@ -361,14 +312,13 @@ def emit_rnn(site: Site, w: Writer, dirs: list[Direction]):
                 else:
                     # z, r from h; the candidate from (r * h) @ the kernel's last block
                     matvec(w, state_of, "z", rk, u, 0, 2 * u)
-                    with w.block("for q in range(nb)"):
-                        with w.block(f"for k in range({u})"):
-                            w.line("vz = z[q, k]")
-                            activate(w, ra, "zg", "vz")
-                            w.line("z[q, k] = zg")
-                            w.line(f"vr = z[q, {u} + k]")
-                            activate(w, ra, "rg", "vr")
-                            w.line(f"rh[q, k] = rg * {h}[b0 + q, k]")
+                    with w.block("for q in range(nb)"), w.block(f"for k in range({u})"):
+                        w.line("vz = z[q, k]")
+                        activate(w, ra, "zg", "vz")
+                        w.line("z[q, k] = zg")
+                        w.line(f"vr = z[q, {u} + k]")
+                        activate(w, ra, "rg", "vr")
+                        w.line(f"rh[q, k] = rg * {h}[b0 + q, k]")
                     matvec(w, lambda q, j: f"rh[{q}, {j}]", "z", rk, u, 2 * u, 3 * u)
                 with w.block("for q in range(nb)"):
                     sample(w)
@@ -422,21 +372,70 @@ def matvec(w: Writer, state, z: str, rk: str, u: int, g0: int, g1: int):
                 w.line(f"k0 = {rk}[{j}, g]")
                 for q in range(SAMPLE_BLOCK):
                     w.line(f"{z}[{q}, g] += h{q}0 * k0")
-    with w.block("else"):
-        with w.block("for q in range(nb)"):
-            if n4:
-                with w.block(f"for j in range(0, {n4}, 4)"):
-                    w.line("; ".join(f"h{r} = {state('q', f'j + {r}' if r else 'j')}" for r in range(4)))
-                    with w.block(f"for g in {gates}"):
-                        w.line(f"{z}[q, g] += " + " + ".join(f"h{r} * {rk}[j{f' + {r}' if r else ''}, g]"
-                                                            for r in range(4)))
-            for j in range(n4, u):
-                w.line(f"h0 = {state('q', j)}")
+    with w.block("else"), w.block("for q in range(nb)"):
+        if n4:
+            with w.block(f"for j in range(0, {n4}, 4)"):
+                w.line("; ".join(f"h{r} = {state('q', f'j + {r}' if r else 'j')}" for r in range(4)))
                 with w.block(f"for g in {gates}"):
-                    w.line(f"{z}[q, g] += h0 * {rk}[{j}, g]")
+                    w.line(f"{z}[q, g] += " + " + ".join(f"h{r} * {rk}[j{f' + {r}' if r else ''}, g]"
+                                                        for r in range(4)))
+        for j in range(n4, u):
+            w.line(f"h0 = {state('q', j)}")
+            with w.block(f"for g in {gates}"):
+                w.line(f"{z}[q, g] += h0 * {rk}[{j}, g]")
 
 
 # --- ConvLSTM1D/2D/3D -----------------------------------------------------------------------------
+
+# Shared by the ConvLSTM kernels of a module (the same text, so compiled once; every caller passes
+# 2-D C-contiguous arrays): a task's convolutions as blocks of a GEMM.
+GEMM = '''\
+@njit(cache=True, fastmath=FASTMATH)
+def rnn_gemm(a, b, c, g0, g1):
+    """c[:m, g0:g1] += a @ b[:, g0:g1], a (m, n), b (n, W), c (at least m, W): four rows of a and four
+    rows of b at a time, so that each loaded vector of b serves 16 multiply-adds and each vector of c
+    is loaded and stored once per 16. The inner loops run over row views indexed from 0: an index
+    that may be negative (g0 + g) gets a wraparound check that keeps LLVM from vectorising them."""
+    m = a.shape[0]
+    n = a.shape[1]
+    n4 = n - n % 4
+    for q in range(0, m - 3, 4):
+        c0 = c[q, g0:g1]; c1 = c[q + 1, g0:g1]; c2 = c[q + 2, g0:g1]; c3 = c[q + 3, g0:g1]
+        for r in range(0, n4, 4):
+            a00 = a[q, r]; a01 = a[q, r + 1]; a02 = a[q, r + 2]; a03 = a[q, r + 3]
+            a10 = a[q + 1, r]; a11 = a[q + 1, r + 1]; a12 = a[q + 1, r + 2]; a13 = a[q + 1, r + 3]
+            a20 = a[q + 2, r]; a21 = a[q + 2, r + 1]; a22 = a[q + 2, r + 2]; a23 = a[q + 2, r + 3]
+            a30 = a[q + 3, r]; a31 = a[q + 3, r + 1]; a32 = a[q + 3, r + 2]; a33 = a[q + 3, r + 3]
+            w0 = b[r, g0:g1]; w1 = b[r + 1, g0:g1]; w2 = b[r + 2, g0:g1]; w3 = b[r + 3, g0:g1]
+            for g in range(g1 - g0):
+                k0 = w0[g]; k1 = w1[g]; k2 = w2[g]; k3 = w3[g]
+                c0[g] += a00 * k0 + a01 * k1 + a02 * k2 + a03 * k3
+                c1[g] += a10 * k0 + a11 * k1 + a12 * k2 + a13 * k3
+                c2[g] += a20 * k0 + a21 * k1 + a22 * k2 + a23 * k3
+                c3[g] += a30 * k0 + a31 * k1 + a32 * k2 + a33 * k3
+        for r in range(n4, n):
+            a00 = a[q, r]; a10 = a[q + 1, r]; a20 = a[q + 2, r]; a30 = a[q + 3, r]
+            w0 = b[r, g0:g1]
+            for g in range(g1 - g0):
+                k0 = w0[g]
+                c0[g] += a00 * k0
+                c1[g] += a10 * k0
+                c2[g] += a20 * k0
+                c3[g] += a30 * k0
+    for q in range(m - m % 4, m):
+        c0 = c[q, g0:g1]
+        for r in range(0, n4, 4):
+            a00 = a[q, r]; a01 = a[q, r + 1]; a02 = a[q, r + 2]; a03 = a[q, r + 3]
+            w0 = b[r, g0:g1]; w1 = b[r + 1, g0:g1]; w2 = b[r + 2, g0:g1]; w3 = b[r + 3, g0:g1]
+            for g in range(g1 - g0):
+                c0[g] += a00 * w0[g] + a01 * w1[g] + a02 * w2[g] + a03 * w3[g]
+        for r in range(n4, n):
+            a00 = a[q, r]
+            w0 = b[r, g0:g1]
+            for g in range(g1 - g0):
+                c0[g] += a00 * w0[g]
+'''
+
 
 @kernel("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
 def conv_lstm(site: Site, w: Writer):
@@ -521,9 +520,9 @@ def emit_conv_lstm(site: Site, w: Writer, dirs: list[Direction]):
                 _position(w, sizes, out_idx)
                 with w.block(f"for g in range({width})"):
                     w.line("acc[q, g] = " + (f"{bq}[g]" if layer.use_bias else "ZERO"))
-                _gather(w, "px", f"x[b, tt]", channels, k, [f"{o} * {s_}" for o, s_ in zip(out_idx, strides)],
-                        dilation, [f"pad{a + 1}" for a in range(rank)] if layer.padding == "same" else None,
-                        spatial_in)
+                origin = [o if stride == 1 else f"{o} * {stride}" for o, stride in zip(out_idx, strides)]
+                _gather(w, "px", "x[b, tt]", channels, k, origin, dilation,
+                        [f"pad{a + 1}" for a in range(rank)] if layer.padding == "same" else None, spatial_in)
                 _gather(w, "ph", f"{h}[cur, b]", filters, k, out_idx, [1] * rank,
                         [str((n - 1) // 2) for n in k], sizes)
             # (np.int64: Numba would compile the shared helper again for every literal argument)
@@ -559,7 +558,8 @@ def _gather(w: Writer, patch: str, source: str, n: int, k, origin: list[str], di
     for a in range(rank):
         w.open(f"for t{a + 1} in range({k[a]})")
         pad = f" - {pads[a]}" if pads else ""
-        w.line(f"i{a + 1} = {origin[a]} + t{a + 1} * {dilation[a]}{pad}")
+        tap = f"t{a + 1}" if dilation[a] == 1 else f"t{a + 1} * {dilation[a]}"
+        w.line(f"i{a + 1} = {origin[a]} + {tap}{pad}")
     flat = "t1"  # the tap's row-major index
     for a in range(1, rank):
         flat = f"({flat}) * {k[a]} + t{a + 1}" if a > 1 else f"t1 * {k[1]} + t2"
@@ -571,9 +571,8 @@ def _gather(w: Writer, patch: str, source: str, n: int, k, origin: list[str], di
             w.line(f"v = src[{ins}]")
             with w.block(f"for ch in range({n})"):
                 w.line("row[ch] = v[ch]")
-        with w.block("else"):
-            with w.block(f"for ch in range({n})"):
-                w.line("row[ch] = ZERO")
+        with w.block("else"), w.block(f"for ch in range({n})"):
+            w.line("row[ch] = ZERO")
     else:
         w.line(f"v = src[{ins}]")
         with w.block(f"for ch in range({n})"):
