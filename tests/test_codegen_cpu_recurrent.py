@@ -2,11 +2,13 @@
 
 Few models, each covering many arguments (every model costs a compile): every kind, activation and
 recurrent activation slots, biases on and off, both GRU conventions, return_sequences /
-return_state / go_backwards, time chunks (T > 64), sample blocks (batch >= 32), a symbolic time axis
-bound at several sizes (one step included); ConvLSTM "same" padding that splits unevenly, strides
-that do not divide, dilation; every Bidirectional merge mode with states and given backward layers;
-TimeDistributed around convolutions, pooling, Flatten, Dense, recurrences and wrappers.
-Multi-output layers are named: the generated forward names their outputs v_<name>_<k>.
+return_state / go_backwards, full and partial blocks of samples (batch 67), symbolic time and
+spatial sizes bound at two values (one step included); ConvLSTM "same" padding that splits unevenly,
+strides that do not divide, dilation; every Bidirectional merge mode, with states, with the default
+backward layer (both directions in one kernel) and with given ones; TimeDistributed around
+convolutions, pooling, Flatten, Dense and (nested) wrappers.
+Multi-output layers are named here: the generated forward calls the outputs of an unnamed `lstm`
+v_lstm_0.., and the output of the next one, `lstm_1`, is v_lstm_1 as well.
 """
 from codegen_harness import check_generated
 
@@ -105,3 +107,18 @@ def test_bidirectional_runs_both_directions_in_one_kernel():
 def test_float64_build():
     source = "model M(batch, T):\n    input (batch, T, 3)\n    GRU(4, return_sequences=True)\n"
     check_generated(source, sizes=[{"T": 5}], dtype="float64", tolerance=1e-10)
+
+
+def test_parallel_build():
+    # The harness builds serially by default: here the parallel loops run (sample blocks, both
+    # directions as tasks of one loop, ConvLSTM's position blocks reading the previous step's h).
+    source = """
+model M(batch, T):
+    x = input (batch, T, 3)
+    a = Bidirectional(LSTM(5, return_sequences=True))(x)
+    b = GRU(4, go_backwards=True)(a)
+    v = input (batch, T, 5, 4, 2)
+    c = ConvLSTM2D(3, 3, padding="same")(v)
+    output b, c
+"""
+    check_generated(source, sizes=[{"batch": 67, "T": 5}, {"batch": 1, "T": 3}], parallel=True)

@@ -1,22 +1,32 @@
 """Generated CPU kernels vs Keras predict: every model of the tests/test_keras_*.py modules, with
-Keras's own get_weights() dropped in, max error relative to the output's magnitude <= 1e-4."""
+Keras's own get_weights() dropped in, max error relative to the output's magnitude <= 1e-4.
+
+Two bugs of Keras 3.15's torch backend are patched for the comparison, exactly as the reference
+tests do: average pooling with uneven "same" padding (keras-team/keras#23233) and
+LayerNormalization over non-last axes (its F.layer_norm shortcut normalises the wrong axes).
+"""
 import importlib
 from pathlib import Path
 
 import pytest
 
 from keras_harness import codegen_crosscheck
+from test_reference_conv import keras_pooling_fixed  # noqa: F401  (fixture)
+from test_reference_core import TORCH_LAYER_NORM_BUG, generic_layer_norm  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 CASES = {}
 for path in sorted(Path(__file__).parent.glob("test_keras_*.py")):
-    if path.stem != "test_keras_codegen" and path.stem != "test_keras_examples":
+    if path.stem not in ("test_keras_codegen", "test_keras_examples", "test_keras_import"):
         for name, source in getattr(importlib.import_module(path.stem), "CASES", {}).items():
-            CASES[f"{path.stem[11:]}-{name}"] = source
+            CASES[f"{path.stem[11:]}-{name}"] = (name, source)
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_generated_kernels_match_keras(name):
-    if "mask_zero=True" in CASES[name]:
+@pytest.mark.parametrize("case", CASES)
+def test_generated_kernels_match_keras(case, keras_pooling_fixed, request):  # noqa: F811
+    name, source = CASES[case]
+    if "mask_zero=True" in source:
         pytest.skip("Keras's masks are not modelled by generated kernels (a clear error says so)")
-    codegen_crosscheck(CASES[name])
+    if name in TORCH_LAYER_NORM_BUG:
+        request.getfixturevalue("generic_layer_norm")
+    codegen_crosscheck(source)
