@@ -93,3 +93,10 @@ def test_second_process_compiles_nothing(tmp_path):
                                   check=True).stdout)
     assert any(p.suffix == ".nbi" for p in tmp_path.rglob("*")), "Numba wrote no cache index"
     assert second < first / 5, f"second process took {second:.2f} s after {first:.2f} s: it recompiled"
+
+
+def test_outputs_of_a_multi_output_layer_do_not_collide_with_the_next_layers_name():
+    # `lstm` has outputs 0..2 and the next layer is `lstm_1`: both once shared the name v_lstm_1.
+    check_generated("model M(batch):\n    x = input (batch, 5, 3)\n"
+                    "    a, h, c = LSTM(6, return_sequences=True, return_state=True)(x)\n"
+                    "    b = LSTM(3)(a)\n    output b, h\n")

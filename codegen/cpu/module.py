@@ -52,10 +52,11 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "", par
     w.line()
     _tables(w, model)
     sites = [Site.of(node, "k_" + identifier(node.name)) for node in model.nodes]
+    written: set = set()
     for node, site in zip(model.nodes, sites):
         w.line()
         w.line()
-        _kernel(w, node, site)
+        _kernel(w, node, site, written)
     w.line()
     w.line()
     _forward(w, model, sites)
@@ -120,7 +121,7 @@ def py_condition(condition) -> str:
     raise CodegenError(f"cannot check the condition {condition} at run time")
 
 
-def _kernel(w: Writer, node, site: Site):
+def _kernel(w: Writer, node, site: Site, written: set):
     emitter = EMITTERS[node.type]
     shapes_in = " + ".join(format_shape(s) for s in site.inputs)
     shapes_out = ", ".join(format_shape(s) for s in site.outputs)
@@ -130,6 +131,9 @@ def _kernel(w: Writer, node, site: Site):
     body.level = 1
     emitter(site, body)
     for helper in site.helpers:
+        if helper in written:  # shared helpers (recurrent GEMMs, ...) are written once
+            continue
+        written.add(helper)
         w.lines_of(helper)
         w.line()
         w.line()
@@ -164,7 +168,8 @@ def _forward(w: Writer, model: Model, sites: list[Site]):
         for node, site, names in zip(model.nodes, sites, weight_names):
             outs = []
             for k, out_shape in enumerate(node.output_shapes):
-                var = "v_" + identifier(node.name) + (f"_{k}" if len(node.output_shapes) > 1 else "")
+                # `__k`: outputs of `lstm` must not collide with the next layer, `lstm_1`
+                var = "v_" + identifier(node.name) + (f"__{k}" if len(node.output_shapes) > 1 else "")
                 w.line(f"{var} = np.empty({shape(out_shape)}, dtype=DT)")
                 values[(node.name, k)] = var
                 outs.append(var)
