@@ -16,23 +16,7 @@ import numpy as np
 import analyzer
 import codegen
 from analyzer.reference import forward
-
-
-def inputs_for(model, sizes: dict, rng):
-    vocab = min([int(n.layer.input_dim) for n in model.nodes if n.type == "Embedding"] or [2])
-    arrays = []
-    for spec in model.inputs:
-        shape = tuple(int(d.subs({s: sizes.get(str(s), 2) for s in d.free_symbols})) for d in spec.shape)
-        if spec.dtype.startswith(("int", "uint")):
-            arrays.append(rng.integers(0, vocab, size=shape).astype(spec.dtype))
-        else:
-            arrays.append(rng.normal(size=shape).astype(spec.dtype))
-    return arrays
-
-
-def relative_error(ours, theirs) -> float:
-    ours, theirs = np.asarray(ours, dtype=np.float64), np.asarray(theirs, dtype=np.float64)
-    return float(np.max(np.abs(ours - theirs), initial=0.0) / max(np.max(np.abs(theirs), initial=0.0), 1e-6))
+from arrays import random_inputs, relative_error
 
 
 def check_generated(source: str, set: dict | None = None, model: str | None = None, sizes=({},),
@@ -49,7 +33,7 @@ def check_generated(source: str, set: dict | None = None, model: str | None = No
     weights = net.random_weights(seed)
     rng = np.random.default_rng(seed)
     for binding in sizes:
-        xs = inputs_for(ours, binding, rng)
+        xs = random_inputs(ours, binding.get("batch", 2), rng, binding)
         got = net(*xs)
         want = forward(ours, weights, *xs, dtype=np.dtype(dtype).type)
         got = got if isinstance(got, tuple) else (got,)

@@ -17,6 +17,7 @@ import analyzer  # noqa: E402
 
 keras = pytest.importorskip("keras")
 
+from arrays import random_inputs, relative_error  # noqa: E402
 from shapeproof.keras_peer import build_keras, keras_shape  # noqa: E402
 
 
@@ -76,23 +77,24 @@ def random_keras_weights(keras_model, rng):
     return weights
 
 
-def random_inputs(model, batch, rng):
-    """One array per model input: normal floats, or token ids below every Embedding's input_dim."""
-    vocab = min([int(n.layer.input_dim) for n in model.nodes if n.type == "Embedding"] or [2])
-    arrays = []
-    for spec in model.inputs:
-        shape = (batch, *(int(d) for d in spec.shape[1:]))
-        if spec.dtype.startswith(("int", "uint")):
-            arrays.append(rng.integers(0, vocab, size=shape).astype(spec.dtype))
-        else:
-            arrays.append(rng.normal(size=shape).astype(spec.dtype))
-    return arrays
+def keras_setup(source: str, set: dict | None, model: str | None, batch: int, seed: int):
+    """(our model, Keras model, {name: (layer, outputs)}, weights in our statement order, inputs):
+    the spec analysed and built in Keras with random weights, and random inputs for it."""
+    program = analyzer.loads(source, set=set)
+    ours = program.models[model] if model else next(iter(program.models.values()))
+    keras_model, layers = build_keras(ours)
+    rng = np.random.default_rng(seed)
+    random_keras_weights(keras_model, rng)
+    # Our order is statement order; Keras's model.weights may list branches differently.
+    weights = [w for node in ours.nodes for w in layers[node.name][0].get_weights()]
+    return ours, keras_model, layers, weights, random_inputs(ours, batch, rng)
 
 
-def relative_error(ours, theirs) -> float:
-    """max |ours - theirs|, relative to the largest magnitude of theirs."""
-    ours, theirs = np.asarray(ours, dtype=np.float64), np.asarray(theirs, dtype=np.float64)
-    return float(np.max(np.abs(ours - theirs), initial=0.0) / max(np.max(np.abs(theirs), initial=0.0), 1e-6))
+def assert_close(mine: list, theirs: list, tolerance: float, where: str = "output"):
+    for i, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+        assert a.shape == b.shape, f"{where} {i}: shape {a.shape} != Keras {b.shape}"
+        err = relative_error(a, b)
+        assert err <= tolerance, f"{where} {i}: relative error {err:.2e} > {tolerance:g}"
 
 
 def numeric_crosscheck(source: str, set: dict | None = None, model: str | None = None, batch: int = 3,
@@ -103,14 +105,7 @@ def numeric_crosscheck(source: str, set: dict | None = None, model: str | None =
 
     from analyzer.reference import forward
 
-    program = analyzer.loads(source, set=set)
-    ours = program.models[model] if model else next(iter(program.models.values()))
-    keras_model, layers = build_keras(ours)
-    rng = np.random.default_rng(seed)
-    random_keras_weights(keras_model, rng)
-    # Our order is statement order; Keras's model.weights may list branches differently.
-    weights = [w for node in ours.nodes for w in layers[node.name][0].get_weights()]
-    inputs = random_inputs(ours, batch, rng)
+    ours, keras_model, layers, weights, inputs = keras_setup(source, set, model, batch, seed)
     names = [n.name for n in ours.nodes]
     probe = keras.Model(keras_model.inputs, [t for name in names for t in layers[name][1]])
     flat = probe.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)
@@ -119,10 +114,7 @@ def numeric_crosscheck(source: str, set: dict | None = None, model: str | None =
     for name in names:
         theirs = [flat.pop(0) for _ in layers[name][1]]
         mine = by_layer[name] if isinstance(by_layer[name], list) else [by_layer[name]]
-        for i, (a, b) in enumerate(zip(mine, theirs)):
-            assert a.shape == b.shape, f"{name} output {i}: shape {a.shape} != Keras {b.shape}"
-            err = relative_error(a, b)
-            assert err <= tolerance, f"{name} output {i}: relative error {err:.2e} > {tolerance:g}"
+        assert_close(mine, theirs, tolerance, f"{name} output")
     return ours
 
 
@@ -131,21 +123,11 @@ def codegen_crosscheck(source: str, set: dict | None = None, model: str | None =
     """Keras predict (random weights) vs the generated Numba CPU kernels fed the same get_weights()."""
     import codegen
 
-    program = analyzer.loads(source, set=set)
-    ours = program.models[model] if model else next(iter(program.models.values()))
-    keras_model, layers = build_keras(ours)
-    rng = np.random.default_rng(seed)
-    random_keras_weights(keras_model, rng)
-    weights = [w for node in ours.nodes for w in layers[node.name][0].get_weights()]
-    inputs = random_inputs(ours, batch, rng)
+    ours, keras_model, _, weights, inputs = keras_setup(source, set, model, batch, seed)
     theirs = keras_model.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)
     theirs = theirs if isinstance(theirs, list) else [theirs]
     net = codegen.build(ours, parallel=False)  # compiles twice as fast; same loops as the parallel build
     net.set_weights(weights)
     mine = net(*inputs)
-    mine = mine if isinstance(mine, tuple) else (mine,)
-    for i, (a, b) in enumerate(zip(mine, theirs)):
-        assert a.shape == b.shape, f"output {i}: shape {a.shape} != Keras {b.shape}"
-        err = relative_error(a, b)
-        assert err <= tolerance, f"output {i}: relative error {err:.2e} > {tolerance:g}"
+    assert_close(list(mine) if isinstance(mine, tuple) else [mine], theirs, tolerance)
     return ours
