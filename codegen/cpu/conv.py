@@ -113,16 +113,18 @@ def init_acc(site: Site, w: Writer, n: int, bias: str = "bias"):
 
 
 def merge_lora(site: Site, w: Writer) -> str:
-    """The kernel to convolve with: `kernel`, or with LoRA `merged` = kernel + a @ b (scale 1)."""
+    """The kernel to convolve with: `kernel`, or with LoRA `merged` = kernel + (alpha / rank) · a @ b
+    (Keras's convolutions keep lora_alpha; see Conv.lora_scale)."""
     if getattr(site.layer, "lora_rank", None) is None:
         return "kernel"
+    w.line(f"scale = DT({site.layer.lora_scale!r})")
     w.line("merged = kernel.copy()")
     w.line("flat = merged.reshape(-1, merged.shape[-1])")
     w.line("a = lora_kernel_a.reshape(-1, lora_kernel_a.shape[-1])")
     with w.block("for i in range(flat.shape[0])"):
         with w.block("for r in range(a.shape[1])"):
             with w.block("for f in range(flat.shape[1])"):
-                w.line("flat[i, f] += a[i, r] * lora_kernel_b[r, f]")
+                w.line("flat[i, f] += scale * a[i, r] * lora_kernel_b[r, f]")
     return "merged"
 
 
