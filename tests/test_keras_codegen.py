@@ -16,16 +16,16 @@ from test_reference_conv import keras_pooling_fixed  # noqa: F401  (fixture)
 from test_reference_core import TORCH_LAYER_NORM_BUG, generic_layer_norm  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-CASES = {}
+MODELS = {}  # not CASES: tests/test_layers.py reads every CASES as sources
 for path in sorted(Path(__file__).parent.glob("test_keras_*.py")):
     if path.stem not in ("test_keras_codegen", "test_keras_examples", "test_keras_import"):
         for name, source in getattr(importlib.import_module(path.stem), "CASES", {}).items():
-            CASES[f"{path.stem[11:]}-{name}"] = (name, source)
+            MODELS[f"{path.stem[11:]}-{name}"] = (name, source)
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", MODELS)
 def test_generated_kernels_match_keras(case, keras_pooling_fixed, request):  # noqa: F811
-    name, source = CASES[case]
+    name, source = MODELS[case]
     if "mask_zero=True" in source:
         pytest.skip("Keras's masks are not modelled by generated kernels (a clear error says so)")
     if name in TORCH_LAYER_NORM_BUG:
