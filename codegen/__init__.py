@@ -2,7 +2,7 @@
 
     import analyzer, codegen
     program = analyzer.load("examples/seeds.nn", set={"n_features": 50})
-    net = codegen.build(program.models["ConvModel"], target="cpu")
+    net = codegen.build(program.models["ConvModel"], target="cpu")   # or "cuda"
     net.set_weights(weights)       # Keras get_weights() order and layouts
     y = net(x)
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .errors import CodegenError
 
-TARGETS = ("cpu",)
+TARGETS = ("cpu", "cuda")
 
 
 def generate(model, target: str = "cpu", dtype: str = "float32", source_file: str = "",
@@ -22,6 +22,10 @@ def generate(model, target: str = "cpu", dtype: str = "float32", source_file: st
         raise CodegenError(f"unknown target {target!r}; one of {', '.join(TARGETS)}")
     if dtype not in ("float32", "float64"):
         raise CodegenError(f"dtype must be float32 or float64, got {dtype!r}")
+    if target == "cuda":
+        from .cuda import emit_module as emit_cuda
+
+        return emit_cuda(model, dtype, source_file)
     from .cpu import emit_module
 
     return emit_module(model, dtype, source_file, parallel)
@@ -29,10 +33,10 @@ def generate(model, target: str = "cpu", dtype: str = "float32", source_file: st
 
 def build(model, target: str = "cpu", dtype: str = "float32", parallel: bool = True):
     """Generate, import (from the cache folder) and wrap the forward pass of an analysed model: a Net."""
-    from .net import Net, import_source
+    from .net import CudaNet, Net, import_source
 
     source = generate(model, target, dtype, parallel=parallel)
-    return Net(model, source, import_source(source))
+    return (CudaNet if target == "cuda" else Net)(model, source, import_source(source))
 
 
-__all__ = ["build", "generate", "CodegenError"]
+__all__ = ["CodegenError", "build", "generate"]

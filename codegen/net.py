@@ -120,3 +120,22 @@ class Net:
                 raise ValueError("no weights: call set_weights(...) or load_weights(...) first")
             self.weights = []
         return self.weights
+
+
+class CudaNet(Net):
+    """A forward pass of CUDA kernels: weights uploaded once by set_weights/load_weights; `net(x)` takes
+    NumPy arrays (returns NumPy) or device arrays (Numba, CuPy, PyTorch CUDA; returns device arrays)."""
+
+    def set_weights(self, weights: list):
+        super().set_weights(weights)
+        self.device_weights = self.module.upload_weights(self.weights)
+
+    def load_weights(self, path):
+        super().load_weights(path)
+        self.device_weights = self.module.upload_weights(self.weights)
+
+    def __call__(self, *inputs):
+        self._weights()
+        if not hasattr(self, "device_weights"):
+            self.device_weights = []
+        return self.module.call(inputs, self.device_weights)

@@ -1,37 +1,9 @@
-"""Keras's activations as Numba source: an element expression, or a pass over the last axis.
-
-The expressions use the float constants of the module prelude (ZERO, ONE, ...) so that float32
-arithmetic stays float32: a bare `0.0` is a float64 and would widen the whole computation.
-tanh is written through exp (math.tanh does not vectorise).
-"""
+"""Activations in CPU kernels: the shared element expressions, and softmax-like passes over the last axis."""
 from __future__ import annotations
 
-ELEMENTWISE = {
-    "linear": "{v}",
-    "relu": "max({v}, ZERO)",
-    "relu6": "min(max({v}, ZERO), SIX)",
-    "leaky_relu": "{v} if {v} >= ZERO else LEAKY_SLOPE * {v}",
-    "elu": "{v} if {v} > ZERO else math.expm1({v})",
-    "selu": "SELU_SCALE * {v} if {v} > ZERO else SELU_SCALE * SELU_ALPHA * math.expm1({v})",
-    "gelu": "HALF * {v} * (ONE + math.erf({v} * INV_SQRT2))",
-    "sigmoid": "ONE / (ONE + math.exp(-{v}))",
-    "hard_sigmoid": "min(max({v} + THREE, ZERO), SIX) / SIX",
-    "tanh": "ONE - TWO / (math.exp(TWO * {v}) + ONE)",
-    "softplus": "max({v}, ZERO) + math.log1p(math.exp(-abs({v})))",
-    "softsign": "{v} / (ONE + abs({v}))",
-    "swish": "{v} / (ONE + math.exp(-{v}))",
-    "silu": "{v} / (ONE + math.exp(-{v}))",
-    "exponential": "math.exp({v})",
-}
+from ..activations import ELEMENTWISE, element  # noqa: F401  (re-exported for the emitters)
+
 LAST_AXIS = {"softmax": "softmax_last_axis", "log_softmax": "log_softmax_last_axis"}
-
-
-def element(name: str | None, v: str) -> str:
-    """The activation of the scalar expression `v` (a variable name), as source. Softmax-like
-    activations are the identity here and applied afterwards by `last_axis_pass`."""
-    if name is None or name in LAST_AXIS:
-        return v
-    return "(" + ELEMENTWISE[name].format(v=v) + ")"
 
 
 def last_axis_pass(name: str | None, array: str) -> str | None:

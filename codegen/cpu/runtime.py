@@ -18,25 +18,31 @@ def check_inputs(*arrays):
     """The inputs as contiguous arrays of the right dtype, after checking ranks, sizes and constraints."""
     if len(arrays) != len(INPUTS):
         raise ValueError(f"{MODEL} takes {len(INPUTS)} input(s), got {len(arrays)}")
+    arrays = [np.asarray(a) for a in arrays]
+    check_shapes([a.shape for a in arrays])
+    return [np.ascontiguousarray(a, dtype=DT if dtype.startswith("float") else dtype)
+            for (_, _, dtype), a in zip(INPUTS, arrays, strict=True)]
+
+
+def check_shapes(shapes):
+    """The free sizes that the inputs' shapes give, after checking ranks, sizes and constraints."""
     sizes = {}
-    for (name, dims, _), a in zip(INPUTS, arrays, strict=True):
-        a = np.asarray(a)
-        if a.ndim != len(dims):
-            raise ValueError(f"input {name!r} has rank {len(dims)}, got an array of shape {a.shape}")
-        for d, n in zip(dims, a.shape, strict=True):
+    for (name, dims, _), s in zip(INPUTS, shapes, strict=True):
+        if len(s) != len(dims):
+            raise ValueError(f"input {name!r} has rank {len(dims)}, got an array of shape {tuple(s)}")
+        for d, n in zip(dims, s, strict=True):
             if isinstance(d, str) and d in SYMBOLS and sizes.setdefault(d, n) != n:
                 raise ValueError(f"{d} is {sizes[d]} on one input axis and {n} on another")
     missing = [s for s in SYMBOLS if s not in sizes]
     if missing:
         raise ValueError(f"no input axis gives {', '.join(missing)}")
-    for (name, _, _), a, expected in zip(INPUTS, arrays, input_shapes(**sizes), strict=True):
-        if np.shape(a) != expected:
-            raise ValueError(f"input {name!r} must have shape {expected}, got {np.shape(a)}")
+    for (name, _, _), s, expected in zip(INPUTS, shapes, input_shapes(**sizes), strict=True):
+        if tuple(s) != expected:
+            raise ValueError(f"input {name!r} must have shape {expected}, got {tuple(s)}")
     reason = violated_constraint(**sizes)
     if reason is not None:
         raise ValueError(f"{MODEL} is not valid for {sizes}: {reason}")
-    return [np.ascontiguousarray(a, dtype=DT if dtype.startswith("float") else dtype)
-            for (_, _, dtype), a in zip(INPUTS, arrays, strict=True)]
+    return sizes
 
 
 def check_weights(weights):

@@ -1,0 +1,6 @@
+"""Numba CUDA kernels: one emitter per layer kind, two kernel templates, one module writer."""
+from . import core  # noqa: F401  (each family module registers its emitters)
+from .base import EMITTERS, CudaSite, kernel
+from .module import emit_module
+
+__all__ = ["EMITTERS", "CudaSite", "emit_module", "kernel"]

@@ -1,0 +1,97 @@
+"""What an emitter is given about one layer application, shared by the CPU and CUDA targets.
+
+A `Site` holds the layer (its checked arguments), its input and output shapes as SymPy dims, its
+weights and its DSL line, and helpers that print a dimension as source.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy
+
+from analyzer.graph import Node
+from analyzer.layers import Layer
+
+from .exprs import py
+
+
+@dataclass
+class Site:
+    """One layer application, as an emitter sees it."""
+
+    layer: Layer
+    fn: str  # the kernel function's name
+    inputs: list[tuple]  # one shape per input array
+    outputs: list[tuple]  # one shape per output array
+    weights: list  # analyzer Weight objects (names and shapes)
+    text: str  # the DSL line, for the comment above the kernel
+    helpers: list[str] = field(default_factory=list)  # extra @njit functions this kernel needs
+
+    @classmethod
+    def of(cls, node: Node, fn: str) -> "Site":
+        shapes = node.input_shapes if isinstance(node.input_shapes, list) else [node.input_shapes]
+        return cls(node.layer, fn, [tuple(s) for s in shapes], [tuple(s) for s in node.output_shapes],
+                   node.weights, node.text)
+
+    @property
+    def x(self) -> tuple:
+        """The (first) input shape."""
+        return self.inputs[0]
+
+    @property
+    def y(self) -> tuple:
+        """The (first) output shape."""
+        return self.outputs[0]
+
+    def args(self) -> list[str]:
+        """The kernel's parameter names: inputs, weights, outputs."""
+        xs = ["x"] if len(self.inputs) == 1 else [f"x{i}" for i in range(len(self.inputs))]
+        ws = [w.name for w in self.weights]
+        ys = ["out"] if len(self.outputs) == 1 else [f"out{i}" for i in range(len(self.outputs))]
+        return xs + _unique(ws) + ys
+
+    def dim(self, array: str, shape: tuple, axis: int) -> str:
+        """Axis `axis` of `shape` as source: a literal when concrete, else `array.shape[axis]`."""
+        d = sympy.sympify(shape[axis])
+        return py(d) if d.is_number else f"{array}.shape[{axis if axis >= 0 else len(shape) + axis}]"
+
+    def xd(self, axis: int, i: int = 0) -> str:
+        """An input dimension as source (input `i`)."""
+        name = "x" if len(self.inputs) == 1 else f"x{i}"
+        return self.dim(name, self.inputs[i], axis)
+
+    def yd(self, axis: int, i: int = 0) -> str:
+        """An output dimension as source (output `i`)."""
+        name = "out" if len(self.outputs) == 1 else f"out{i}"
+        return self.dim(name, self.outputs[i], axis)
+
+    def arg(self, name: str) -> int:
+        """A layer argument as a Python int (analysis made every argument concrete)."""
+        return int(getattr(self.layer, name))
+
+    def ints(self, name: str) -> tuple[int, ...]:
+        return tuple(int(v) for v in getattr(self.layer, name))
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Weight names as parameters: a second `kernel` (Bidirectional's backward layer) gets `kernel_1`."""
+    seen: dict[str, int] = {}
+    result = []
+    for n in names:
+        k = seen.get(n, 0)
+        seen[n] = k + 1
+        result.append(n if k == 0 else f"{n}_{k}")
+    return result
+
+
+def rows(site: Site, shape: tuple, array: str, upto: int) -> str:
+    """The product of the first `upto` axes of an array as source (literal factors folded)."""
+    literal, symbolic = 1, []
+    for axis in range(upto):
+        d = sympy.sympify(shape[axis])
+        if d.is_number:
+            literal *= int(d)
+        else:
+            symbolic.append(site.dim(array, shape, axis))
+    parts = ([str(literal)] if literal != 1 or not symbolic else []) + symbolic
+    return " * ".join(parts)
