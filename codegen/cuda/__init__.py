@@ -1,5 +1,14 @@
 """Numba CUDA kernels: one emitter per layer kind, two kernel templates, one module writer."""
-from . import core  # noqa: F401  (each family module registers its emitters)
+from . import (  # noqa: F401  (each family module registers its emitters)
+    conv,
+    core,
+    merging,
+    normalization,
+    pooling,
+    recurrent,
+    reshaping,
+    wrappers,
+)
 from .base import EMITTERS, CudaSite, kernel
 from .module import emit_module
 

@@ -1,0 +1,1 @@
+"""CUDA kernels of the conv layers (being written)."""

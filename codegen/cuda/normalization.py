@@ -1,0 +1,1 @@
+"""CUDA kernels of the normalization layers (being written)."""

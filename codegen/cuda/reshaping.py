@@ -1,0 +1,1 @@
+"""CUDA kernels of the reshaping layers (being written)."""
