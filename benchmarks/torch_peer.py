@@ -42,13 +42,15 @@ def _same_pad(length: int, k: int, s: int, d: int) -> tuple[int, int]:
 class TorchNet:
     """PyTorch eager forward of an analysed model (a subset of kinds), weights in Keras order."""
 
-    def __init__(self, model, weights: list[np.ndarray]):
+    def __init__(self, model, weights: list[np.ndarray], device: str = "cpu"):
         self.model = model
+        self.device = torch.device(device)
         self.params: dict[str, list[torch.Tensor]] = {}
         i = 0
         for node in model.nodes:
             n = len(node.weights)
-            self.params[node.name] = self._convert(node.layer, [np.asarray(w, np.float32) for w in weights[i:i + n]])
+            params = self._convert(node.layer, [np.asarray(w, np.float32) for w in weights[i:i + n]])
+            self.params[node.name] = [p.to(self.device) for p in params]
             i += n
 
     def _convert(self, layer, w):
@@ -74,16 +76,23 @@ class TorchNet:
             return [to(w[0]), to(w[1]), torch.from_numpy(w[2])]
         return [torch.from_numpy(a) for a in w]
 
-    @torch.inference_mode()
     def __call__(self, *inputs):
+        """NumPy in, NumPy out."""
+        result = self.tensors(*(torch.from_numpy(x).to(self.device) for x in inputs))
+        result = [t.cpu().numpy() for t in (result if isinstance(result, tuple) else (result,))]
+        return result[0] if len(result) == 1 else tuple(result)
+
+    @torch.inference_mode()
+    def tensors(self, *inputs):
+        """Tensors (on the net's device) in, contiguous channels-last tensors out."""
         values = {}
         for spec, x in zip(self.model.inputs, inputs):
-            values[(spec.name, 0)] = Value(torch.from_numpy(x))
+            values[(spec.name, 0)] = Value(x)
         for node in self.model.nodes:
             given = [values[ref] for ref in node.input_refs]
             out = self._layer(node.layer, given if node.layer.inputs == "many" else given[0], self.params[node.name])
             values[(node.name, 0)] = out
-        result = [values[ref].last().contiguous().numpy() for ref in self.model.output_refs]
+        result = [values[ref].last().contiguous() for ref in self.model.output_refs]
         return result[0] if len(result) == 1 else tuple(result)
 
     def _layer(self, layer, x, p) -> Value:
@@ -151,8 +160,8 @@ class TorchNet:
         xs = F.conv2d(x.reshape(b * steps, h, w, c).movedim(-1, 1), kx, bias, padding=pad)
         xs = xs.reshape(b, steps, *xs.shape[1:])
         f = kh.shape[1]
-        state_h = torch.zeros(b, f, h, w)
-        state_c = torch.zeros(b, f, h, w)
+        state_h = torch.zeros(b, f, h, w, device=x.device)
+        state_c = torch.zeros(b, f, h, w, device=x.device)
         for t in range(steps):
             z = xs[:, t] + F.conv2d(state_h, kh, padding=pad)
             i, fg, g, o = torch.split(z, f, dim=1)

@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("gen", help="write the model's forward pass as a module of Numba kernels")
     common(gen)
     gen.add_argument("--model", help="the model (needed when the file has several)")
-    gen.add_argument("--target", default="cpu", choices=["cpu"], help="where the kernels run")
+    gen.add_argument("--target", default="cpu", choices=["cpu", "cuda"], help="where the kernels run")
     gen.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     gen.add_argument("-o", "--output", help="the .py file to write (default: standard output)")
     gen.set_defaults(run=cmd_gen)
@@ -164,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="build the kernels, run them and time them")
     common(run)
     run.add_argument("--model", help="the model (needed when the file has several)")
-    run.add_argument("--target", default="cpu", choices=["cpu"])
+    run.add_argument("--target", default="cpu", choices=["cpu", "cuda"],
+                     help="cuda needs an NVIDIA GPU (or NUMBA_ENABLE_CUDASIM=1: Numba's slow simulator)")
     run.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     run.add_argument("--weights", help="weights: .npz (save_weights), Keras .weights.h5 or .keras")
     run.add_argument("--input", action="append", help=".npy input array (one per model input, in order)")

@@ -15,6 +15,8 @@ def run_model(model, args, console: Console):
 
     import codegen
 
+    if args.target == "cuda":
+        _need_gpu()
     with console.status(f"generating and loading the kernels of {model.name} ..."):
         start = time.perf_counter()
         net = codegen.build(model, args.target, args.dtype)
@@ -30,7 +32,7 @@ def run_model(model, args, console: Console):
         start = time.perf_counter()
         outputs = net(*inputs)
         first_s = time.perf_counter() - start
-    cached = sum(net.module.forward.stats.cache_hits.values()) > 0
+    cached = _loaded_from_cache(net.module)
     times = []
     for _ in range(max(args.repeat, 1)):
         start = time.perf_counter()
@@ -48,6 +50,24 @@ def run_model(model, args, console: Console):
     console.print(f"build (generate + import): {build_s * 1e3:.0f} ms; first call: {first_s * 1e3:.0f} ms "
                   f"({'kernels loaded from the cache' if cached else 'compiled now, cached for next time'}); "
                   f"median of {len(times)} calls: {statistics.median(times) * 1e3:.3f} ms")
+
+
+def _need_gpu():
+    """A clear error, not Numba's, when --target cuda has no GPU to run on."""
+    from numba import cuda
+
+    from codegen.errors import CodegenError
+
+    if not cuda.is_available():
+        raise CodegenError("--target cuda needs an NVIDIA GPU and its driver, and none was found; "
+                           "`shapeproof gen --target cuda` still writes the module, and NUMBA_ENABLE_CUDASIM=1 "
+                           "runs it on Numba's CUDA simulator (slowly: for checking, not timing)")
+
+
+def _loaded_from_cache(module) -> bool:
+    """Whether the first call loaded compiled kernels from Numba's cache instead of compiling them."""
+    stats = [v.stats for v in vars(module).values() if hasattr(v, "py_func") and hasattr(v, "stats")]
+    return any(sum(s.cache_hits.values()) > 0 for s in stats)
 
 
 def _inputs(model, args, np):
