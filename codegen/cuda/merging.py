@@ -1,1 +1,80 @@
-"""CUDA kernels of the merging layers (being written)."""
+"""CUDA kernels of the merging layers: Add, Subtract, Multiply, Average, Maximum, Minimum,
+Concatenate; one thread per output element.
+
+Element-wise merges broadcast as Keras does (see analyzer/layers/merging.py): an input of lower rank
+gets size-1 axes right after the batch axis (a reshaped view), and an axis of size 1 is read at
+index 0. When every input has the output's shape, one flat index serves them all. Concatenate views
+the inputs and the output as (outer, row) with `outer` the axes before the joined one: each input
+fills one column range of the output's rows.
+"""
+from __future__ import annotations
+
+import sympy
+
+from ..cpu.merging import combine
+from ..exprs import py
+from ..writer import Writer
+from .base import CudaSite, kernel, prod
+from .templates import pointwise, wrap
+
+
+def same_shape(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(sympy.sympify(d - e) == 0 for d, e in zip(a, b))
+
+
+@kernel("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
+def elementwise(site: CudaSite, k: Writer, f: Writer):
+    """out = x0 op x1 op ... (folded left to right; Average: the sum divided by the count)."""
+    kind = site.layer.kind
+    rank = len(site.y)
+    xs = [f"x{i}" for i in range(len(site.inputs))]
+    aligned = [(s[0], *[1] * (rank - len(s)), *s[1:]) for s in site.inputs]
+    if all(same_shape(a, site.y) for a in aligned):
+        def flat(w: Writer, idx: list[str]):
+            w.line(f"out[{idx[0]}] = {combine(kind, [f'{x}[{idx[0]}]' for x in xs])}")
+
+        pointwise(site, k, f, site.fn, [*xs, "out"],
+                  [f"{v}.reshape(-1)" for v in [*site.ins, site.outs[0]]], [prod(site.y)], flat)
+        return
+    args = []
+    for var, shape, al in zip(site.ins, site.inputs, aligned):
+        args.append(var if len(shape) == rank else f"{var}.reshape({', '.join(py(d) for d in al)})")
+
+    def broadcast(w: Writer, idx: list[str]):
+        reads = []
+        for x, al in zip(xs, aligned):
+            at = ["0" if sympy.sympify(d) == 1 else c for d, c in zip(al, idx)]
+            reads.append(f"{x}[{', '.join(at)}]")
+        w.line(f"out[{', '.join(idx)}] = {combine(kind, reads)}")
+
+    pointwise(site, k, f, site.fn, [*xs, "out"], [*args, site.outs[0]], [site.yd(a) for a in range(rank)],
+              broadcast)
+
+
+@kernel("Concatenate")
+def concatenate(site: CudaSite, k: Writer, f: Writer):
+    """out[o, j] = the input whose column range holds j, at column j less the range's start."""
+    rank = len(site.y)
+    axis = int(site.layer.axis) % rank
+    outer = prod(site.y[:axis])
+    widths = [sympy.Mul(*shape[axis:]) for shape in site.inputs]
+    xs = [f"x{i}" for i in range(len(site.inputs))]
+
+    def body(w: Writer, idx: list[str]):
+        o, j = idx
+        start = sympy.Integer(0)
+        for i, (x, width) in enumerate(zip(xs, widths)):
+            end = start + width
+            column = j if start == 0 else f"{j} - {wrap(py(start))}"
+            copy = f"out[{o}, {j}] = {x}[{o}, {column}]"
+            if len(xs) == 1:
+                w.line(copy)
+            else:
+                last = i == len(xs) - 1
+                with w.block("else" if last else f"{'elif' if i else 'if'} {j} < {py(end)}"):
+                    w.line(copy)
+            start = end
+
+    pointwise(site, k, f, site.fn, [*xs, "out"],
+              [f"{var}.reshape({outer}, {py(width)})" for var, width in zip(site.ins, widths)] +
+              [f"{site.outs[0]}.reshape({outer}, {prod(site.y[axis:])})"], [outer, prod(site.y[axis:])], body)

@@ -9,6 +9,7 @@ Numba only. The text depends only on the model (golden-testable).
 """
 from __future__ import annotations
 
+import ast
 import keyword
 
 import sympy
@@ -102,7 +103,23 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "") -> 
     w.line()
     w.line()
     w.lines_of(CUDA_RUNTIME)
-    return _tidy(w.text())
+    text = _tidy(w.text())
+    _check_names(text, symbols)
+    return text
+
+
+def _check_names(text: str, symbols: list[str]):
+    """Refuse a free size whose name a kernel also uses for a local variable (its value would be
+    overwritten inside that kernel): the kernels' local names are not a fixed list."""
+    assigned = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.FunctionDef) and node.decorator_list:  # the kernels, not forward
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store):
+                    assigned.add(inner.id)
+    clash = sorted(set(symbols) & assigned)
+    if clash:
+        raise CodegenError(f"rename the symbol {clash[0]!r}: the generated CUDA code uses that name for a variable")
 
 
 def _tidy(text: str) -> str:

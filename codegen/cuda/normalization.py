@@ -1,1 +1,155 @@
-"""CUDA kernels of the normalization layers (being written)."""
+"""CUDA kernels of the normalization layers (inference): BatchNormalization (one thread per output)
+and LayerNormalization (one block per normalised group, statistics by shared-memory tree reductions).
+
+Note: LayerNormalization. The input is viewed as alternating blocks of kept and normalised axes
+(adjacent axes of one kind merged), as the CPU kernel does: a group is one choice of the kept
+coordinates, its elements are the normalised coordinates, and groups over non-last axes are
+strided in memory - nothing assumes the normalised axes are the last. One block per group is the
+standard layout for the usual case (the last axis, a few hundred to a few thousand features, as
+many groups as tokens): the block's threads stride over the group's elements (consecutive threads
+read consecutive addresses when the last axis is normalised), each sums its share in a register,
+and a tree reduction in shared memory adds the shares. A thread per group would leave most of the
+GPU idle when groups are few and long, and would read one group's elements serially. Two
+reductions: the mean, then the mean squared deviation from it (the population variance, computed
+the way the reference does rather than as E[x²] - E[x]², which cancels badly); then each thread
+writes its elements. gamma and beta are read flat at the element's row-major index over the
+normalised axes in ascending position order: that is Keras's reshape of them (see the analyzer's
+reference).
+"""
+from __future__ import annotations
+
+import sympy
+
+from ..writer import Writer
+from .base import CudaSite, kernel, prod
+from .templates import header, pointwise, unravel, wrap
+
+GROUP_THREADS = 256  # threads per LayerNormalization block when the group size is only known at run time
+
+
+def epsilon(layer) -> str:
+    return f"DT({float(layer.epsilon)!r})"  # a literal: Numba folds it to a float32 constant
+
+
+@kernel("BatchNormalization")
+def batch_normalization(site: CudaSite, k: Writer, f: Writer):
+    """out = (x - moving_mean[c]) * (gamma[c] / sqrt(moving_variance[c] + epsilon)) + beta[c], c the
+    index on `axis`: the input viewed as (outer, channels[, inner]), one thread per element."""
+    layer = site.layer
+    axis = layer.positions(site.x)[0]
+    rank = len(site.x)
+    channels = site.xd(axis)  # concrete: the weights are sized by it
+    dims = [prod(site.x[:axis]), channels] + ([prod(site.x[axis + 1:])] if axis < rank - 1 else [])
+    view = ", ".join(dims)
+    # renorm's extra statistics (after moving_variance) serve training only: not passed.
+    names = [n for n, present in (("gamma", layer.scale), ("beta", layer.center)) if present]
+    names += ["moving_mean", "moving_variance"]
+
+    def body(w: Writer, idx: list[str]):
+        c = idx[1]
+        at = ", ".join(idx)
+        # Keras's order of operations: the inverse deviation times gamma, then (x - mean) times that.
+        w.line(f"inv = ONE / math.sqrt(moving_variance[{c}] + {epsilon(layer)})" +
+               (f" * gamma[{c}]" if layer.scale else ""))
+        w.line(f"out[{at}] = (x[{at}] - moving_mean[{c}]) * inv" + (f" + beta[{c}]" if layer.center else ""))
+
+    pointwise(site, k, f, site.fn, ["x", *names, "out"],
+              [f"{site.ins[0]}.reshape({view})", *(site.weight(n) for n in names),
+               f"{site.outs[0]}.reshape({view})"], dims, body)
+
+
+def block_sum(w: Writer, threads: int, value: str, total: str):
+    """Lines adding every thread's `value` into `total` (in every thread): a tree reduction over the
+    shared array `red` of `threads` (a power of two) elements, indexed by the thread number `t`."""
+    w.line(f"red[t] = {value}")
+    w.line("cuda.syncthreads()")
+    w.line(f"step = {threads // 2}")
+    with w.block("while step > 0"):
+        with w.block("if t < step"):
+            w.line("red[t] += red[t + step]")
+        w.line("cuda.syncthreads()")
+        w.line("step //= 2")
+    w.line(f"{total} = red[0]")
+    w.line("cuda.syncthreads()")  # every thread has read red[0] before `red` is written again
+
+
+def group_threads(count) -> int:
+    """Threads per block for groups of `count` elements: a power of two, a warp at least, enough for
+    one element each up to 256 (more elements: each thread takes several)."""
+    count = sympy.sympify(count)
+    if not count.is_number:
+        return GROUP_THREADS
+    threads = 32
+    while threads < min(int(count), GROUP_THREADS):
+        threads *= 2
+    return threads
+
+
+@kernel("LayerNormalization")
+def layer_normalization(site: CudaSite, k: Writer, f: Writer):
+    """(x - mean) / sqrt(variance + epsilon) * gamma + beta over the normalised axes (rms_scaling:
+    x / sqrt(variance + epsilon) * gamma): one block per group (see the module docstring)."""
+    layer = site.layer
+    normed = set(layer.positions(site.x))
+    rank = len(site.x)
+    # Adjacent axes of one kind merge into a block: [(normalised?, first axis, end axis), ...].
+    blocks: list[list] = []
+    for a in range(rank):
+        if blocks and blocks[-1][0] == (a in normed):
+            blocks[-1][2] = a + 1
+        else:
+            blocks.append([a in normed, a, a + 1])
+    sizes = [prod(site.x[start:stop]) for _, start, stop in blocks]
+    kept = [i for i, b in enumerate(blocks) if not b[0]]
+    norm = [i for i, b in enumerate(blocks) if b[0]]
+    groups = prod([site.x[a] for a in range(rank) if a not in normed])
+    count_dim = sympy.Mul(*(site.x[a] for a in normed))
+    count = prod([count_dim])
+    threads = group_threads(count_dim)
+    has_gamma = layer.scale or layer.rms_scaling
+    has_beta = layer.center and not layer.rms_scaling
+    weights = (["gamma"] if has_gamma else []) + (["beta"] if has_beta else [])
+    view = ", ".join(sizes)
+
+    header(k, site, site.fn, ["x", *weights, "out"])
+    k.level += 1
+    k.line(f"red = cuda.shared.array({threads}, DT)")
+    k.line("q = cuda.blockIdx.x")
+    k.line("t = cuda.threadIdx.x")
+    with k.block(f"if q >= {wrap(groups)}"):
+        k.line("return")  # the whole block leaves: no thread waits at a barrier for it
+    index = [""] * len(blocks)
+    for i, name in zip(kept, unravel(k, "q", [sizes[i] for i in kept], "k")):
+        index[i] = name
+
+    def element(w: Writer) -> str:
+        """Inside a loop over the group's flat element `e`: the element's coordinates; its x."""
+        for i, name in zip(norm, unravel(w, "e", [sizes[i] for i in norm], "j")):
+            index[i] = name
+        return ", ".join(index)
+
+    k.line(f"inv_n = ONE / DT({count})")
+    k.line("s = ZERO")
+    with k.block(f"for e in range(t, {count}, {threads})"):
+        k.line(f"s += x[{element(k)}]")
+    block_sum(k, threads, "s", "mean")
+    k.line("mean *= inv_n")
+    k.line("s = ZERO")
+    with k.block(f"for e in range(t, {count}, {threads})"):
+        k.line(f"dev = x[{element(k)}] - mean")
+        k.line("s += dev * dev")
+    block_sum(k, threads, "s", "variance")
+    k.line(f"inv = ONE / math.sqrt(variance * inv_n + {epsilon(layer)})")
+    with k.block(f"for e in range(t, {count}, {threads})"):
+        at = element(k)
+        # rms_scaling (deprecated in Keras) scales x itself by the inverse standard deviation.
+        k.line(f"v = x[{at}] * inv" if layer.rms_scaling else f"v = (x[{at}] - mean) * inv")
+        if has_gamma:
+            k.line("v = v * gamma[e]")
+        if has_beta:
+            k.line("v = v + beta[e]")
+        k.line(f"out[{at}] = v")
+    k.level -= 1
+    args = [f"{site.ins[0]}.reshape({view})", *(f"{site.weight(n)}.reshape(-1)" for n in weights),
+            f"{site.outs[0]}.reshape({view})"]
+    f.line(f"{site.fn}[blocks({groups}, 1), {threads}]({site.sizes()}{', '.join(args)})")
