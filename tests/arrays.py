@@ -24,3 +24,10 @@ def relative_error(ours, theirs) -> float:
     """max |ours - theirs|, relative to the largest magnitude of theirs."""
     ours, theirs = np.asarray(ours, dtype=np.float64), np.asarray(theirs, dtype=np.float64)
     return float(np.max(np.abs(ours - theirs), initial=0.0) / max(np.max(np.abs(theirs), initial=0.0), 1e-6))
+
+
+def unchecked_layers(model) -> list[str]:
+    """Layers whose result reaches no model output: a harness comparing outputs would not see them
+    (write `output a, b` to make each branch an output)."""
+    used = {name for node in model.nodes for name, _ in node.input_refs} | {name for name, _ in model.output_refs}
+    return [node.name for node in model.nodes if node.name not in used]

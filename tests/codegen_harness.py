@@ -16,7 +16,7 @@ import numpy as np
 import analyzer
 import codegen
 from analyzer.reference import forward
-from arrays import random_inputs, relative_error
+from arrays import random_inputs, relative_error, unchecked_layers
 
 
 def check_generated(source: str, set: dict | None = None, model: str | None = None, sizes=({},),
@@ -26,6 +26,7 @@ def check_generated(source: str, set: dict | None = None, model: str | None = No
     (tests/test_codegen_cpu.py checks the parallel build too)."""
     program = analyzer.loads(source, set=set)
     ours = program.models[model] if model else next(iter(program.models.values()))
+    assert not unchecked_layers(ours), f"layers whose results reach no output: {unchecked_layers(ours)}"
     text = codegen.generate(ours, dtype=dtype, parallel=parallel)
     ast.parse(text)
     assert codegen.generate(ours, dtype=dtype, parallel=parallel) == text, "generated source is not stable"

@@ -29,12 +29,13 @@ model M(batch, T):
     Conv1D(8, 3, padding="causal", dilation_rate=2, name="causal_dilated")
     Conv1DTranspose(16, 5, strides=3, padding="same", output_padding=2, activation="softmax", name="t_phased")
     Conv1DTranspose(16, 4, dilation_rate=2, name="t_dilated")
-    Conv1DTranspose(5, 3, strides=4, use_bias=False, name="t_stride_above_kernel")
+    a = Conv1DTranspose(5, 3, strides=4, use_bias=False, name="t_stride_above_kernel")
     z = input (batch, T, 3)
     Conv1D(3, 2, dilation_rate=2, name="small_dilated")(z)
     Conv1DTranspose(4, 3, strides=2, padding="same", activation="tanh", name="t_small")
     Conv1DTranspose(3, 2, strides=5, name="t_small_wide_stride")
-    Conv1DTranspose(2, 3, dilation_rate=2, padding="same", output_padding=0, name="t_small_dilated")
+    b = Conv1DTranspose(2, 3, dilation_rate=2, padding="same", output_padding=0, name="t_small_dilated")
+    output a, b
 """
 
 
@@ -48,16 +49,42 @@ def test_conv_1d_both_forms():
     check_generated(CONV_1D, sizes=[{"T": 3}, {"T": 9, "batch": 1}, {"T": 37, "batch": 3}])
 
 
+# Few input values per window row: the position-blocked axpy form (P positions x filters in
+# registers; P = 4, 2 or 1 by the number of filters), partial last blocks, padding on the blocked axis.
+FEW_CHANNELS = """
+model M(batch, T, h):
+    input (batch, T, 3)
+    Conv1D(8, 3, strides=2, padding="same", lora_rank=1, name="p4_same")
+    a = Conv1D(48, 2, padding="causal", dilation_rate=2, use_bias=False, activation="softmax", name="p2_causal")
+    z = input (batch, h, 7, 3)
+    b = Conv2D(16, (3, 3), activation="relu", name="rgb")(z)
+    c = Conv2D(70, (2, 2), strides=2, padding="same", name="p1_same")(z)
+    d = Conv2D(4, (3, 3), padding="same", dilation_rate=(2, 1), name="dilated")(z)
+    g = input (batch, 6, 4)
+    e = Conv1D(4, 3, groups=2, name="grouped")(g)
+    output a, b, c, d, e
+"""
+
+
+def test_conv_few_channels_blocked_axpy():
+    kernels = kernel_text(FEW_CHANNELS)
+    for name, block in (("p4_same", 4), ("p2_causal", 2), ("rgb", 4), ("p1_same", 1), ("dilated", 4)):
+        assert f"acc = np.empty(({block}, " in kernels[name], name
+    assert "acc = np.empty((" not in kernels["grouped"]  # groups: one position at a time
+    check_generated(FEW_CHANNELS, sizes=[{"T": 1, "h": 3}, {"T": 6, "h": 5, "batch": 1}, {"T": 11, "h": 4, "batch": 3}])
+
+
 CONV_ND = """
 model M(batch, h, w):
     input (batch, h, w, 6)
     Conv2D(10, (3, 4), strides=(2, 1), padding="same", activation="gelu", name="same")
     Conv2DTranspose(12, 3, strides=2, padding="same", output_padding=1, name="t_phased")
     Conv2DTranspose(3, (5, 2), strides=(3, 2), padding="same", output_padding=(2, 1), use_bias=False, name="t_axpy")
-    Conv2DTranspose(2, (1, 3), strides=(2, 3), output_padding=(1, 0), activation="relu", name="t_small")
+    a = Conv2DTranspose(2, (1, 3), strides=(2, 3), output_padding=(1, 0), activation="relu", name="t_small")
     v = input (batch, 5, 4, 6, 4)
     Conv3D(8, (2, 3, 5), padding="same", dilation_rate=(2, 1, 1), name="c3")(v)
-    Conv3DTranspose(5, (2, 2, 3), strides=(1, 2, 2), output_padding=(0, 1, 1), name="t3")
+    b = Conv3DTranspose(5, (2, 2, 3), strides=(1, 2, 2), output_padding=(0, 1, 1), name="t3")
+    output a, b
 """
 
 
@@ -78,13 +105,14 @@ model M(batch, T):
     DepthwiseConv1D(2, strides=3, padding="same")
     SeparableConv1D(3, 4, padding="same", depth_multiplier=2, activation="softmax")
     SeparableConv1D(5, 3, dilation_rate=3, padding="same", use_bias=False)
-    SeparableConv1D(4, 2, strides=2)
+    a = SeparableConv1D(4, 2, strides=2)
     x = input (batch, 9, 8, 2)
     DepthwiseConv2D((2, 3), strides=(3, 2), padding="same", depth_multiplier=3)(x)
-    DepthwiseConv2D(2, dilation_rate=2, padding="same", use_bias=False, activation="tanh")
+    b = DepthwiseConv2D(2, dilation_rate=2, padding="same", use_bias=False, activation="tanh")
     y = input (batch, 11, 10, 3)
     SeparableConv2D(4, 2, strides=(2, 3), padding="same")(y)
-    SeparableConv2D(6, (3, 2), dilation_rate=(1, 2), depth_multiplier=3, activation="relu")
+    c = SeparableConv2D(6, (3, 2), dilation_rate=(1, 2), depth_multiplier=3, activation="relu")
+    output a, b, c
 """
 
 
@@ -97,25 +125,26 @@ model M(batch, T):
     input (batch, T, 3)
     MaxPooling1D(4, strides=3, padding="same")
     AveragePooling1D(3, strides=2, padding="same")
-    GlobalMaxPooling1D(keepdims=True)
+    a = GlobalMaxPooling1D(keepdims=True)
     x = input (batch, T, 2)
     AveragePooling1D(4, strides=3, padding="same")(x)
-    GlobalAveragePooling1D()
+    b = GlobalAveragePooling1D()
     z = input (batch, 7, 5, 2)
     AveragePooling2D((2, 3), strides=(1, 2), padding="same")(z)
     MaxPooling2D((3, 3), strides=(1, 2), padding="same")
-    GlobalMaxPooling2D()
+    c = GlobalMaxPooling2D()
     u = input (batch, 13, 11, 2)
     MaxPooling2D(2, strides=3)(u)
-    GlobalAveragePooling2D(keepdims=True)
+    d = GlobalAveragePooling2D(keepdims=True)
     y = input (batch, 10, 9, 8, 3)
     AveragePooling3D(3, strides=(2, 3, 4))(y)
     MaxPooling3D(2, strides=1, padding="same")
-    GlobalMaxPooling3D(keepdims=True)
+    e = GlobalMaxPooling3D(keepdims=True)
     v = input (batch, 4, 5, 6, 2)
     AveragePooling3D(2, padding="same")(v)
     MaxPooling3D((2, 1, 3), strides=(1, 2, 2))
-    GlobalAveragePooling3D()
+    f = GlobalAveragePooling3D()
+    output a, b, c, d, e, f
 """
 
 
@@ -129,25 +158,26 @@ model M(batch, T):
     input (batch, T, 3)
     ZeroPadding1D((1, 2))
     Cropping1D((2, 1))
-    UpSampling1D(3)
+    u = UpSampling1D(3)
     z = input (batch, 4, 5, 2)
     ZeroPadding2D(((1, 0), (2, 3)))(z)
     Cropping2D(((1, 2), (0, 3)))
     UpSampling2D((2, 3))
-    UpSampling2D((3, 1), interpolation="bilinear")
+    b = UpSampling2D((3, 1), interpolation="bilinear")
     a = input (batch, 3, 4, 2)
     UpSampling2D((2, 3), interpolation="bicubic")(a)
-    UpSampling2D((1, 2), interpolation="area")
+    c = UpSampling2D((1, 2), interpolation="area")
     l = input (batch, 5, 4, 2)
-    UpSampling2D((2, 3), interpolation="lanczos3")(l)
+    d = UpSampling2D((2, 3), interpolation="lanczos3")(l)
     m = input (batch, 5, 7, 1)
-    UpSampling2D((3, 2), interpolation="lanczos5")(m)
+    e = UpSampling2D((3, 2), interpolation="lanczos5")(m)
     y = input (batch, 3, 4, 2)
-    ZeroPadding2D(((0, 2), (1, 0)))(y)
+    f = ZeroPadding2D(((0, 2), (1, 0)))(y)
     v = input (batch, 3, 4, 5, 2)
     ZeroPadding3D(((1, 0), (0, 1), (0, 2)))(v)
     Cropping3D(((0, 1), (1, 1), (2, 1)))
-    UpSampling3D((2, 1, 3))
+    g = UpSampling3D((2, 1, 3))
+    output u, b, c, d, e, f, g
 """
 
 

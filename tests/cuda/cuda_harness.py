@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 
 import numpy as np
-from arrays import random_inputs, relative_error
+from arrays import random_inputs, relative_error, unchecked_layers
 
 import analyzer
 import codegen
@@ -29,6 +29,7 @@ def check_cuda(source: str, set: dict | None = None, model: str | None = None, s
                tolerance: float = 1e-4, dtype: str = "float32"):
     program = analyzer.loads(source, set=set)
     ours = program.models[model] if model else next(iter(program.models.values()))
+    assert not unchecked_layers(ours), f"layers whose results reach no output: {unchecked_layers(ours)}"
     text = codegen.generate(ours, target="cuda", dtype=dtype)
     ast.parse(text)
     assert codegen.generate(ours, target="cuda", dtype=dtype) == text, "generated source is not stable"
