@@ -19,14 +19,16 @@ def kernel_text(source: str, set=None) -> dict[str, str]:
     return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
 
 
-# Conv1D and Conv1DTranspose in both forms: the register-blocked dot product (many input values per
-# window row: padded input copy, strided phases of the transposed convolution) and the axpy form
-# (few input values per row), over a free length T.
+# Conv1D and Conv1DTranspose in every form: the position-blocked axpy form (Conv up to 192 filters),
+# the register-blocked dot product (wider Conv, transposed with many input values per window row:
+# padded input copy, strided phases) and the plain axpy form (few input values per row), over a
+# free length T.
 CONV_1D = """
 model M(batch, T):
     input (batch, T, 8)
     Conv1D(16, 4, strides=3, padding="same", lora_rank=2, activation="relu", name="strided_lora")
     Conv1D(8, 3, padding="causal", dilation_rate=2, name="causal_dilated")
+    Conv1D(193, 3, strides=2, padding="same", lora_rank=1, activation="tanh", name="wide_dot")
     Conv1DTranspose(16, 5, strides=3, padding="same", output_padding=2, activation="softmax", name="t_phased")
     Conv1DTranspose(16, 4, dilation_rate=2, name="t_dilated")
     a = Conv1DTranspose(5, 3, strides=4, use_bias=False, name="t_stride_above_kernel")
@@ -39,13 +41,15 @@ model M(batch, T):
 """
 
 
-def test_conv_1d_both_forms():
+def test_conv_1d_every_form():
     kernels = kernel_text(CONV_1D)
-    for name in ("strided_lora", "causal_dilated", "t_phased", "t_dilated", "t_stride_above_kernel"):
+    for name in ("strided_lora", "causal_dilated", "small_dilated"):
+        assert "acc = np.empty((8, " in kernels[name], name  # the position-blocked axpy form
+    for name in ("wide_dot", "t_phased", "t_dilated", "t_stride_above_kernel"):
         assert "for blk in range" in kernels[name], name  # the dot-product form
     assert "for ph in range" in kernels["t_phased"] and "for ph in range" not in kernels["t_dilated"]
-    for name in ("small_dilated", "t_small", "t_small_wide_stride", "t_small_dilated"):
-        assert "for blk in range" not in kernels[name], name  # the axpy form
+    for name in ("t_small", "t_small_wide_stride", "t_small_dilated"):
+        assert "for blk in range" not in kernels[name], name  # the plain axpy form
     check_generated(CONV_1D, sizes=[{"T": 3}, {"T": 9, "batch": 1}, {"T": 37, "batch": 3}])
 
 
@@ -54,11 +58,11 @@ def test_conv_1d_both_forms():
 FEW_CHANNELS = """
 model M(batch, T, h):
     input (batch, T, 3)
-    Conv1D(8, 3, strides=2, padding="same", lora_rank=1, name="p4_same")
-    a = Conv1D(48, 2, padding="causal", dilation_rate=2, use_bias=False, activation="softmax", name="p2_causal")
+    Conv1D(8, 3, strides=2, padding="same", lora_rank=1, name="few_same")
+    a = Conv1D(48, 2, padding="causal", dilation_rate=2, use_bias=False, activation="softmax", name="causal48")
     z = input (batch, h, 7, 3)
     b = Conv2D(16, (3, 3), activation="relu", name="rgb")(z)
-    c = Conv2D(70, (2, 2), strides=2, padding="same", name="p1_same")(z)
+    c = Conv2D(70, (2, 2), strides=2, padding="same", name="wide70")(z)
     d = Conv2D(4, (3, 3), padding="same", dilation_rate=(2, 1), name="dilated")(z)
     g = input (batch, 6, 4)
     e = Conv1D(4, 3, groups=2, name="grouped")(g)
@@ -68,7 +72,7 @@ model M(batch, T, h):
 
 def test_conv_few_channels_blocked_axpy():
     kernels = kernel_text(FEW_CHANNELS)
-    for name, block in (("p4_same", 4), ("p2_causal", 2), ("rgb", 4), ("p1_same", 1), ("dilated", 4)):
+    for name, block in (("few_same", 8), ("causal48", 8), ("rgb", 8), ("wide70", 4), ("dilated", 8)):
         assert f"acc = np.empty(({block}, " in kernels[name], name
     assert "acc = np.empty((" not in kernels["grouped"]  # groups: one position at a time
     check_generated(FEW_CHANNELS, sizes=[{"T": 1, "h": 3}, {"T": 6, "h": 5, "batch": 1}, {"T": 11, "h": 4, "batch": 3}])
@@ -78,6 +82,7 @@ CONV_ND = """
 model M(batch, h, w):
     input (batch, h, w, 6)
     Conv2D(10, (3, 4), strides=(2, 1), padding="same", activation="gelu", name="same")
+    Conv2D(200, (2, 3), strides=(1, 2), padding="same", name="wide_dot")
     Conv2DTranspose(12, 3, strides=2, padding="same", output_padding=1, name="t_phased")
     Conv2DTranspose(3, (5, 2), strides=(3, 2), padding="same", output_padding=(2, 1), use_bias=False, name="t_axpy")
     a = Conv2DTranspose(2, (1, 3), strides=(2, 3), output_padding=(1, 0), activation="relu", name="t_small")
@@ -90,7 +95,9 @@ model M(batch, h, w):
 
 def test_conv_2d_3d():
     kernels = kernel_text(CONV_ND)
-    for name in ("same", "t_phased", "c3", "t3"):
+    for name in ("same", "c3"):
+        assert "acc = np.empty((8, " in kernels[name], name
+    for name in ("wide_dot", "t_phased", "t3"):
         assert "for blk in range" in kernels[name], name
     for name in ("t_phased", "t3"):
         assert "for ph in range" in kernels[name], name  # strided: the weights of each phase
@@ -203,7 +210,7 @@ model M(batch, h, w):
 
 def test_symbolic_2d_chain():
     kernels = kernel_text(CHAIN_2D)
-    assert "for blk in range" in kernels["conv2d"] and "for ph in range" in kernels["conv2d_transpose"]
+    assert "acc = np.empty((8, " in kernels["conv2d"] and "for ph in range" in kernels["conv2d_transpose"]
     check_generated(CHAIN_2D, sizes=[{"h": 7, "w": 9}, {"h": 10, "w": 8, "batch": 1}])
 
 
