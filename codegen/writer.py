@@ -43,3 +43,40 @@ class Writer:
 
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"
+
+
+def wrap_call(line: str, limit: int = 120) -> list[str]:
+    """A statement ending in a call (or a `def` line), cut at the call's top-level commas into lines of
+    at most `limit` characters (a kernel launch passes many arrays): the module stays ruff-clean."""
+    if line.lstrip().startswith("#"):  # a layer's DSL line: shortened, not cut into code
+        return [line if len(line) <= limit else line[:limit - 3] + "..."]
+    if line.endswith("):"):
+        lines = wrap_call(line[:-1], limit - 1)
+        return [*lines[:-1], lines[-1] + ":"]
+    if len(line) <= limit or not line.endswith(")"):
+        return [line]
+    depth, open_at = 0, None
+    for i in range(len(line) - 1, -1, -1):  # the opening parenthesis of the call that ends the line
+        depth += {")": 1, "(": -1}.get(line[i], 0)
+        if depth == 0:
+            open_at = i
+            break
+    if not open_at:
+        return [line]
+    args, depth, start = [], 0, open_at + 1
+    for i in range(open_at + 1, len(line) - 1):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(line[i], 0)
+        if line[i] == "," and depth == 0:
+            args.append(line[start:i].strip())
+            start = i + 1
+    args.append(line[start:-1].strip())
+    indent = " " * (len(line) - len(line.lstrip()) + 4)
+    lines, current = [line[:open_at + 1]], indent
+    for arg in args:
+        piece = arg + ", "
+        if current.strip() and len(current) + len(piece) > limit:
+            lines.append(current.rstrip())
+            current = indent
+        current += piece
+    lines.append(current.rstrip().rstrip(",") + ")")
+    return lines

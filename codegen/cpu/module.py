@@ -18,7 +18,7 @@ from analyzer.layers import format_shape
 
 from ..errors import CodegenError
 from ..exprs import py, shape
-from ..writer import Writer
+from ..writer import Writer, wrap_call
 from .base import EMITTERS, Site
 from .prelude import PRELUDE
 from .runtime import RUNTIME
@@ -102,8 +102,20 @@ def _tables(w: Writer, model: Model):
         w.line('"""The first validity condition these sizes break, in words, or None."""')
         for c in model.constraints:
             with w.block(f"if not ({py_condition(c.condition)})"):
-                w.line(f"return {c.reason!r}")
+                w.lines_of(_string_return(c.reason, 120 - 4 * w.level))
         w.line("return None")
+
+
+def _string_return(text: str, limit: int) -> str:
+    """`return 'text'`, the literal cut into adjacent pieces when the line would pass `limit`."""
+    if len(f"return {text!r}") <= limit:
+        return f"return {text!r}"
+    pieces, rest = [], text
+    while rest:
+        cut = len(rest) if len(repr(rest)) <= limit - 8 else rest.rfind(" ", 0, limit - 12) + 1 or limit - 12
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    return "return (\n" + "\n".join(f"    {p!r}" for p in pieces) + "\n)"
 
 
 def _shape_repr(dims) -> str:
@@ -160,7 +172,9 @@ def _forward(w: Writer, model: Model, sites: list[Site]):
         weight_names.append(names)
         params += names
     w.line("@njit(cache=True)")
-    with w.block(f"def forward({', '.join(params)})"):
+    head = wrap_call(f"def forward({', '.join(params)}):")
+    w.lines.extend(head[:-1])
+    with w.block(head[-1][:-1]):
         w.line('"""Every layer in order; inputs first, then the weights in WEIGHT_SHAPES order."""')
         for s in model.free_symbols:
             w.line(f"{s.name} = {_axis_of(model, s, inputs)}")
@@ -174,7 +188,8 @@ def _forward(w: Writer, model: Model, sites: list[Site]):
                 values[(node.name, k)] = var
                 outs.append(var)
             given = [values[ref] for ref in node.input_refs]
-            w.line(f"{site.fn}({', '.join(given + names + outs)})")
+            for line in wrap_call(f"{site.fn}({', '.join(given + names + outs)})", 120 - 4 * w.level):
+                w.line(line)
         results = [values[ref] for ref in model.output_refs]
         w.line("return " + (results[0] if len(results) == 1 else "(" + ", ".join(results) + ")"))
 

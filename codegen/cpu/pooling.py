@@ -33,12 +33,12 @@ def pooling(site: Site, w: Writer):
     average = site.layer.kind in AVERAGE_KINDS
     pool, strides = site.ints("pool_size"), site.ints("strides")
     channels = int(site.x[-1])
+    if site.layer.padding == "valid" and math.prod(pool) <= UNROLLED_TAPS:
+        _unrolled_window(site, w, open_position_tasks(site, w, rank, POSITION_BLOCK), pool, strides, channels, average)
+        return
     for a in range(rank):
         w.line(f"pad{a + 1} = {padding_before(site, a + 1, pool[a], strides[a], 1)}")
     sizes = open_position_tasks(site, w, rank, POSITION_BLOCK)
-    if site.layer.padding == "valid" and math.prod(pool) <= UNROLLED_TAPS:
-        _unrolled_window(site, w, sizes, pool, strides, channels, average)
-        return
     w.line(f"acc = np.empty({channels}, dtype=DT)")
     out_idx = open_positions(w, sizes, POSITION_BLOCK)
     for a in range(rank):

@@ -83,10 +83,25 @@ def copy(w: Writer, target: str, source: str, dims: list[str]):
 
 
 def shared(site: Site, *texts: str):
-    """Module-level text several kernels need: added once per kernel (identical copies)."""
+    """Module-level text several kernels need: added once per kernel (identical copies). The texts
+    below keep unrolled statements on one line for the reader of this file; the module gets one
+    statement per line."""
     for text in texts:
+        text = one_statement_per_line(text)
         if text not in site.helpers:
             site.helpers.append(text)
+
+
+def one_statement_per_line(text: str) -> str:
+    """`a = 1; b = 2` -> two lines at the same indentation (the texts hold no string with '; ')."""
+    lines = []
+    for line in text.splitlines():
+        indent = line[:len(line) - len(line.lstrip())]
+        code, hash_, comment = line.partition("  #")
+        lines.extend(indent + part.strip() for part in code.split("; ")[:-1])
+        lines.append(indent + code.split("; ")[-1].strip() + (hash_ + comment if hash_ else "") if code.strip()
+                     else line)
+    return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
 
 
 # --- activations ----------------------------------------------------------------------------------
@@ -97,7 +112,7 @@ def shared(site: Site, *texts: str):
 # exact expressions through math.exp. The float32 test is a global constant: Numba prunes the other
 # branch before typing it.
 GATE_CONSTANTS = """\
-RNN_FAST_GATES = DT == np.float32  # float32: tanh and sigmoid in recurrent gates as a rational function
+RNN_FAST_GATES = np.finfo(DT).bits == 32  # float32: tanh and sigmoid in recurrent gates as a rational function
 TANH_CLAMP = DT(7.90531110763549805)
 TANH_A1, TANH_A3, TANH_A5 = DT(4.89352455891786e-03), DT(6.37261928875436e-04), DT(1.48572235717979e-05)
 TANH_A7, TANH_A9 = DT(5.12229709037114e-08), DT(-8.60467152213735e-11)
@@ -114,8 +129,8 @@ def activate(w: Writer, name: str | None, out: str, v: str):
     with w.block("if RNN_FAST_GATES"):
         w.line(f"tcl = min(max({f'HALF * {v}' if name == 'sigmoid' else v}, -TANH_CLAMP), TANH_CLAMP)")
         w.line("tsq = tcl * tcl")
-        w.line("tnum = tcl * (TANH_A1 + tsq * (TANH_A3 + tsq * (TANH_A5 + tsq * (TANH_A7 + tsq * (TANH_A9 + "
-               "tsq * (TANH_A11 + tsq * TANH_A13))))))")
+        w.line("tnum = TANH_A7 + tsq * (TANH_A9 + tsq * (TANH_A11 + tsq * TANH_A13))")
+        w.line("tnum = tcl * (TANH_A1 + tsq * (TANH_A3 + tsq * (TANH_A5 + tsq * tnum)))")
         w.line("tden = TANH_B0 + tsq * (TANH_B2 + tsq * (TANH_B4 + tsq * TANH_B6))")
         w.line(f"{out} = HALF + HALF * (tnum / tden)" if name == "sigmoid" else f"{out} = tnum / tden")
     with w.block("else"):
@@ -166,7 +181,10 @@ def rnn_input_projection(xr, kernel, bias, xp):
         nw = o1 - o0
         bb = bias[o0:o1]
         if r1 - r0 == 4:
-            y0 = xp[r0, o0:o1]; y1 = xp[r0 + 1, o0:o1]; y2 = xp[r0 + 2, o0:o1]; y3 = xp[r0 + 3, o0:o1]
+            y0 = xp[r0, o0:o1]
+            y1 = xp[r0 + 1, o0:o1]
+            y2 = xp[r0 + 2, o0:o1]
+            y3 = xp[r0 + 3, o0:o1]
             for o in range(nw):
                 y0[o] = bb[o]; y1[o] = bb[o]; y2[o] = bb[o]; y3[o] = bb[o]
             for i in range(0, n_i4, 4):
@@ -360,9 +378,11 @@ def matvec(w: Writer, state, z: str, rk: str, u: int, g0: int, g1: int):
         if n4:
             with w.block(f"for j in range(0, {n4}, 4)"):
                 for q in range(SAMPLE_BLOCK):
-                    w.line("; ".join(f"h{q}{r} = {state(q, f'j + {r}' if r else 'j')}" for r in range(4)))
+                    for r in range(4):
+                        w.line(f"h{q}{r} = {state(q, f'j + {r}' if r else 'j')}")
                 with w.block(f"for g in {gates}"):
-                    w.line("; ".join(f"k{r} = {rk}[j{f' + {r}' if r else ''}, g]" for r in range(4)))
+                    for r in range(4):
+                        w.line(f"k{r} = {rk}[j{f' + {r}' if r else ''}, g]")
                     for q in range(SAMPLE_BLOCK):
                         w.line(f"{z}[{q}, g] += " + " + ".join(f"h{q}{r} * k{r}" for r in range(4)))
         for j in range(n4, u):
@@ -375,10 +395,12 @@ def matvec(w: Writer, state, z: str, rk: str, u: int, g0: int, g1: int):
     with w.block("else"), w.block("for q in range(nb)"):
         if n4:
             with w.block(f"for j in range(0, {n4}, 4)"):
-                w.line("; ".join(f"h{r} = {state('q', f'j + {r}' if r else 'j')}" for r in range(4)))
+                for r in range(4):
+                    w.line(f"h{r} = {state('q', f'j + {r}' if r else 'j')}")
                 with w.block(f"for g in {gates}"):
-                    w.line(f"{z}[q, g] += " + " + ".join(f"h{r} * {rk}[j{f' + {r}' if r else ''}, g]"
-                                                        for r in range(4)))
+                    for pair in ((0, 1), (2, 3)):  # two statements: lines of at most 120 characters
+                        w.line(f"{z}[q, g] += " + " + ".join(f"h{r} * {rk}[j{f' + {r}' if r else ''}, g]"
+                                                            for r in pair))
         for j in range(n4, u):
             w.line(f"h0 = {state('q', j)}")
             with w.block(f"for g in {gates}"):
@@ -400,7 +422,10 @@ def rnn_gemm(a, b, c, g0, g1):
     n = a.shape[1]
     n4 = n - n % 4
     for q in range(0, m - 3, 4):
-        c0 = c[q, g0:g1]; c1 = c[q + 1, g0:g1]; c2 = c[q + 2, g0:g1]; c3 = c[q + 3, g0:g1]
+        c0 = c[q, g0:g1]
+        c1 = c[q + 1, g0:g1]
+        c2 = c[q + 2, g0:g1]
+        c3 = c[q + 3, g0:g1]
         for r in range(0, n4, 4):
             a00 = a[q, r]; a01 = a[q, r + 1]; a02 = a[q, r + 2]; a03 = a[q, r + 3]
             a10 = a[q + 1, r]; a11 = a[q + 1, r + 1]; a12 = a[q + 1, r + 2]; a13 = a[q + 1, r + 3]
@@ -536,7 +561,8 @@ def emit_conv_lstm(site: Site, w: Writer, dirs: list[Direction]):
 
             lstm_gates(w, layer, "acc", "n_q", filters, lambda w: _position(w, sizes, out_idx),
                        f"{c}[b, {here}, k]", store)
-    w.line("last = n_t % 2")
+    if not seq or any(d.h or d.c for d in dirs):  # final_states reads the last step's buffer
+        w.line("last = n_t % 2")
     at = ["0, ", "1, "] if two else [""]
     final_states(w, dirs, seq, state, [f"hs[{i}last]" for i in at], [f"cs[{i[:-2]}]" if two else "cs" for i in at])
 

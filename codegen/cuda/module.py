@@ -20,7 +20,7 @@ from ..cpu.module import _docstring, _tables, identifier
 from ..cpu.runtime import RUNTIME
 from ..errors import CodegenError
 from ..exprs import shape
-from ..writer import Writer
+from ..writer import Writer, wrap_call
 from .base import EMITTERS, CudaSite
 from .prelude import PRELUDE
 from .runtime import CUDA_RUNTIME
@@ -92,9 +92,9 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "") -> 
     w.lines.extend(kernels.lines[1:] if kernels.lines and not kernels.lines[0] else kernels.lines)
     w.line()
     w.line()
-    w.line(f"def forward({', '.join(params)}):")
+    w.lines.extend(wrap_call(f"def forward({', '.join(params)}):"))
     w.line('    """Every layer in order, on device arrays: inputs first, then the weights in WEIGHT_SHAPES order."""')
-    w.lines.extend(forward.lines)
+    w.lines.extend(line for long in forward.lines for line in wrap_call(long))
     results = [values[ref] for ref in model.output_refs]
     w.line("    return " + (results[0] if len(results) == 1 else "(" + ", ".join(results) + ")"))
     w.line()

@@ -104,7 +104,8 @@ def gemm(site: CudaSite, k: Writer, f: Writer, g: Gemm):
     k.line(f"tid = ty * {THREADS_X} + tx")
     k.line(f"m0 = cuda.blockIdx.y * {TILE_M}")
     k.line(f"n0 = cuda.blockIdx.x * {TILE_N}")
-    k.line("g = cuda.blockIdx.z // splits")
+    if g.groups > 1:
+        k.line("g = cuda.blockIdx.z // splits")
     k.line("k_begin = (cuda.blockIdx.z % splits) * span")
     k.line(f"k_end = min(k_begin + span, {g.depth})")
     with k.block(f"for i in range({PER_M})"):
@@ -147,7 +148,8 @@ def gemm(site: CudaSite, k: Writer, f: Writer, g: Gemm):
                 with k.block(f"if n < {wrap(g.cols)}"):
                     k.line("v = acc[i, j]")
                     with k.block("if splits > 1"):
-                        k.line("part[cuda.blockIdx.z % splits, m, g * " + wrap(g.cols) + " + n] = v")
+                        column = f"g * {wrap(g.cols)} + n" if g.groups > 1 else "n"
+                        k.line(f"part[cuda.blockIdx.z % splits, m, {column}] = v")
                     with k.block("else"):
                         g.store(k, "m", "n", "v")
     k.level -= 1
@@ -162,7 +164,8 @@ def gemm(site: CudaSite, k: Writer, f: Writer, g: Gemm):
         k.line("return")
     k.line(f"m = i // {wrap(width)}")
     k.line(f"c = i % {wrap(width)}")
-    k.line(f"g = c // {wrap(g.cols)}")
+    if g.groups > 1:
+        k.line(f"g = c // {wrap(g.cols)}")
     k.line(f"n = c % {wrap(g.cols)}")
     k.line("v = ZERO")
     with k.block("for s in range(splits)"):
@@ -173,8 +176,9 @@ def gemm(site: CudaSite, k: Writer, f: Writer, g: Gemm):
     tiles = f"tiles_{g.name}"
     f.line(f"{tiles} = blocks({g.cols}, {TILE_N}) * blocks({g.rows}, {TILE_M}) * {g.groups}")
     f.line(f"splits, span = split_k({tiles}, {g.depth}, {TILE_K})")
-    f.line(f"part = scratch({site.scratch_key + '_part'!r}, (splits, {g.rows}, {width})) if splits > 1 "
-           "else scratch('none', (1, 1, 1))")
+    f.line("part = scratch('none', (1, 1, 1))")
+    with f.block("if splits > 1"):
+        f.line(f"part = scratch({site.scratch_key + '_part'!r}, (splits, {g.rows}, {width}))")
     args = ", ".join(g.args)
     f.line(f"{g.name}[(blocks({g.cols}, {TILE_N}), blocks({g.rows}, {TILE_M}), {g.groups} * splits), "
            f"({THREADS_X}, {THREADS_Y})]({site.sizes()}{args}, splits, span, part)")
