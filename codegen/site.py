@@ -84,10 +84,11 @@ def _unique(names: list[str]) -> list[str]:
     return result
 
 
-def rows(site: Site, shape: tuple, array: str, upto: int) -> str:
-    """The product of the first `upto` axes of an array as source (literal factors folded)."""
+def extent(site: Site, shape: tuple, array: str, start: int, stop: int | None = None) -> str:
+    """The product of axes start..stop-1 of an array as source (literal factors folded; "1" if none)."""
+    stop = len(shape) if stop is None else stop
     literal, symbolic = 1, []
-    for axis in range(upto):
+    for axis in range(start, stop):
         d = sympy.sympify(shape[axis])
         if d.is_number:
             literal *= int(d)
@@ -95,3 +96,8 @@ def rows(site: Site, shape: tuple, array: str, upto: int) -> str:
             symbolic.append(site.dim(array, shape, axis))
     parts = ([str(literal)] if literal != 1 or not symbolic else []) + symbolic
     return " * ".join(parts)
+
+
+def rows(site: Site, shape: tuple, array: str, upto: int) -> str:
+    """The product of the first `upto` axes of an array as source (literal factors folded)."""
+    return extent(site, shape, array, 0, upto)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..site import Site, rows  # noqa: F401  (re-exported for the emitters)
+from ..site import Site, extent, rows  # noqa: F401  (re-exported for the emitters)
 from ..writer import Writer
 
 EMITTERS: dict[str, Callable[["Site", Writer], None]] = {}

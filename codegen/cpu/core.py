@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-import sympy
-
+from ..errors import masks_unsupported
 from ..writer import Writer
 from .activations import element, last_axis_pass
-from .base import Site, kernel, rows
-from .module import CodegenError
+from .base import Site, extent, kernel, rows
 
 # Dense is a blocked GEMM, (rows, K) @ (K, units). One task per (group of rows, block of units,
 # slice of K). A task walks its slice of K in chunks whose kernel rows stay in cache while each
@@ -193,20 +191,6 @@ def activation(site: Site, w: Writer):
         w.line(after)
 
 
-def extent(site: Site, shape: tuple, array: str, start: int, stop: int | None = None) -> str:
-    """The product of axes start..stop-1 of an array as source (literal factors folded; "1" if none)."""
-    stop = len(shape) if stop is None else stop
-    literal, symbolic = 1, []
-    for axis in range(start, stop):
-        d = sympy.sympify(shape[axis])
-        if d.is_number:
-            literal *= int(d)
-        else:
-            symbolic.append(site.dim(array, shape, axis))
-    parts = ([str(literal)] if literal != 1 or not symbolic else []) + symbolic
-    return " * ".join(parts)
-
-
 def copy_flat(w: Writer):
     """out = x element for element (same number of elements, row-major)."""
     w.line("xf = x.reshape(-1)")
@@ -284,9 +268,7 @@ def repeat_vector(site: Site, w: Writer):
 def embedding(site: Site, w: Writer):
     layer = site.layer
     if layer.mask_zero:
-        raise CodegenError(f"{layer.name}: Embedding(mask_zero=True) makes a mask for later layers, and masking "
-                           "is not supported by generated kernels (they would use the padded positions); "
-                           "use mask_zero=False")
+        raise masks_unsupported(layer)
     vocab, width = site.arg("input_dim"), site.arg("output_dim")
     w.line("ids = x.reshape(-1)")
     w.line(f"yr = out.reshape(ids.shape[0], {width})")

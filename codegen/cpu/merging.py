@@ -9,8 +9,8 @@ from __future__ import annotations
 import sympy
 
 from ..writer import Writer
-from .base import Site, kernel
-from .core import extent, outer_positions
+from .base import Site, extent, kernel
+from .core import outer_positions
 
 FOLD = {"Add": "{a} + {b}", "Subtract": "{a} - {b}", "Multiply": "{a} * {b}", "Average": "{a} + {b}",
         "Maximum": "max({a}, {b})", "Minimum": "min({a}, {b})"}

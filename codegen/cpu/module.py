@@ -16,6 +16,7 @@ import sympy
 from analyzer.graph import Model
 from analyzer.layers import format_shape
 
+from ..activations import CONSTANTS
 from ..errors import CodegenError
 from ..exprs import py, shape
 from ..writer import Writer, wrap_call
@@ -48,7 +49,7 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "", par
                                    "free sizes values with --set so that the weights have fixed shapes")
     w = Writer()
     w.lines_of(_docstring(model, source_file))
-    w.lines_of(PRELUDE.format(dtype=dtype, parallel=parallel))
+    w.lines_of(PRELUDE.format(dtype=dtype, parallel=parallel, constants=CONSTANTS))
     w.line()
     _tables(w, model)
     sites = [Site.of(node, "k_" + identifier(node.name)) for node in model.nodes]

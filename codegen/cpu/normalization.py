@@ -10,8 +10,7 @@ ascending position order: that is Keras's reshape of them (see the analyzer's re
 from __future__ import annotations
 
 from ..writer import Writer
-from .base import Site, kernel
-from .core import extent
+from .base import Site, extent, kernel
 
 
 def epsilon(layer) -> str:

@@ -1,5 +1,6 @@
 """Fixed text at the top of every generated CPU module: imports, constants, shared helpers."""
 
+# {constants}: codegen/activations.py CONSTANTS, filled in by the module writer
 PRELUDE = '''\
 import math
 
@@ -7,11 +8,7 @@ import numpy as np
 from numba import njit, prange
 
 DT = np.{dtype}
-ZERO, HALF, ONE, TWO, THREE, SIX = DT(0.0), DT(0.5), DT(1.0), DT(2.0), DT(3.0), DT(6.0)
-LEAKY_SLOPE = DT(0.2)
-SELU_ALPHA, SELU_SCALE = DT(1.6732632423543772), DT(1.0507009873554805)
-INV_SQRT2 = DT(0.7071067811865476)
-FASTMATH = {{"contract", "reassoc"}}  # lets LLVM fuse and vectorise sums; keeps NaN and inf handling
+{constants}FASTMATH = {{"contract", "reassoc"}}  # lets LLVM fuse and vectorise sums; keeps NaN and inf handling
 PARALLEL = {parallel}  # prange loops on all cores (False compiles about twice as fast)
 
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 from ..exprs import py
 from ..site import Site
-from ..writer import Writer
 
 EMITTERS: dict[str, Callable[..., None]] = {}
 

@@ -3,7 +3,7 @@ Reshape (views: nothing runs), Flatten, Permute, RepeatVector, Embedding (one th
 from __future__ import annotations
 
 from ..activations import element
-from ..errors import CodegenError
+from ..errors import masks_unsupported
 from ..writer import Writer
 from .base import CudaSite, kernel, prod
 from .templates import Gemm, gemm, last_axis_pass, pointwise, wrap
@@ -126,9 +126,7 @@ def repeat_vector(site: CudaSite, k: Writer, f: Writer):
 def embedding(site: CudaSite, k: Writer, f: Writer):
     layer = site.layer
     if layer.mask_zero:
-        raise CodegenError(f"{layer.name}: Embedding(mask_zero=True) makes a mask for later layers, and masking "
-                           "is not supported by generated kernels (they would use the padded positions); "
-                           "use mask_zero=False")
+        raise masks_unsupported(layer)
     vocab, width = site.arg("input_dim"), site.arg("output_dim")
     n_ids = prod(site.x)
     lparams, largs = lora_args(site, "embeddings")

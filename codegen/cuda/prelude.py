@@ -1,5 +1,6 @@
 """Fixed text at the top of every generated CUDA module: imports, constants, allocation, shared kernels."""
 
+# {constants}: codegen/activations.py CONSTANTS, filled in by the module writer
 PRELUDE = '''\
 import math
 
@@ -7,11 +8,7 @@ import numpy as np
 from numba import cuda
 
 DT = np.{dtype}
-ZERO, HALF, ONE, TWO, THREE, SIX = DT(0.0), DT(0.5), DT(1.0), DT(2.0), DT(3.0), DT(6.0)
-LEAKY_SLOPE = DT(0.2)
-SELU_ALPHA, SELU_SCALE = DT(1.6732632423543772), DT(1.0507009873554805)
-INV_SQRT2 = DT(0.7071067811865476)
-NEG_INF = DT(-np.inf)
+{constants}NEG_INF = DT(-np.inf)
 THREADS = 256  # threads per block of the one-thread-per-output kernels
 TARGET_BLOCKS = 264  # blocks that keep a large GPU busy (2 per SM of an H100): split-K below that
 SCRATCH = {{}}  # (layer buffer, shape) -> device array, reused from call to call
