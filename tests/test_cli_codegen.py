@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from shapeproof.cli import main
 
@@ -94,3 +95,15 @@ def test_every_example_module_passes_ruff(tmp_path):
                            "--line-length", "120", "--output-format", "concise", *written],
                           capture_output=True, text=True)
     assert ruff.returncode == 0, ruff.stdout[-3000:]
+
+
+def test_run_cuda_without_a_gpu_says_so(tmp_path, capsys):
+    from numba import cuda
+
+    if cuda.is_available():
+        pytest.skip("a GPU is attached: tests/cuda runs the kernels on it")
+    spec = tmp_path / "m.nn"
+    spec.write_text(SPEC)
+    assert main(["run", str(spec), "--model", "Small", "--target", "cuda", "--set", "T=5"]) == 2
+    err = capsys.readouterr().err
+    assert "needs an NVIDIA GPU" in err and "NUMBA_ENABLE_CUDASIM=1" in err and "Traceback" not in err
