@@ -115,3 +115,13 @@ def test_kernels_compile_to_ptx_without_float64(case, nvvm, tmp_path):
         ptx, _ = nvvm.compile_ptx(fn, types, cc=(9, 0))
         wide = float64_lines(ptx)
         assert not wide, f"{name}{types}: float64 arithmetic in a float32 kernel, e.g. {wide[:3]}"
+
+
+@pytest.mark.parametrize("case", ["recurrent-lstm_backwards_states", "recurrent-gru_states",
+                                  "recurrent-gru_reset_before_states", "recurrent-simple_rnn_states"])
+def test_recurrent_step_kernels_compile_to_ptx(case, nvvm, tmp_path, monkeypatch):
+    """The per-step path of SimpleRNN/GRU/LSTM (wider than PERSISTENT_WIDTH), which no narrow case takes."""
+    from codegen.cuda import recurrent
+
+    monkeypatch.setattr(recurrent, "PERSISTENT_WIDTH", 0)
+    test_kernels_compile_to_ptx_without_float64(case, nvvm, tmp_path)

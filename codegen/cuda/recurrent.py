@@ -9,9 +9,17 @@ step's input projection to z, applies the activations, updates h (and c) in plac
 output sequence. Step 0 starts from zero states: it skips the recurrent GEMM and the gate kernel
 reads no z, h or c (so nothing needs zeroing). The recurrent GEMM's store writes its bare product
 and the gate kernel adds xp, rather than the store adding it: step 0 then reads xp through the same
-code, and GRU's reset_after keeps the recurrent candidate apart (r multiplies it alone). GRU without reset_after needs r before its
-candidate's product, (r * h) @ recurrent_kernel[:, 2u:]: a small kernel writes r * h between two
-GEMMs.
+code, and GRU's reset_after keeps the recurrent candidate apart (r multiplies it alone). GRU
+without reset_after needs r before its candidate's product, (r * h) @ recurrent_kernel[:, 2u:]: a
+small kernel writes r * h between two GEMMs.
+
+Note: the persistent recurrence. At batch 1 that host loop is launch-bound: 2 to 4 launches per
+step. When the gate axis (gates * units) fits one block (PERSISTENT_WIDTH), SimpleRNN, GRU and LSTM
+instead run the whole loop in ONE launch after the input projection: one block per sample, one
+thread per gate column, h (and c) in shared memory. Per step each thread computes its column of
+h @ recurrent_kernel (consecutive threads read consecutive columns), syncthreads, and the first
+`units` threads run the same gate lines as the per-step kernel (the bodies below index the state
+through `Recurrence.slot`), syncthreads. ConvLSTMs keep the per-step loop.
 
 Every kind follows its NumPy reference (analyzer/layers/recurrent.py): Keras's gate orders
 (LSTM i, f, c, o; GRU z, r, h), and with go_backwards the output sequence in processing order
@@ -20,7 +28,7 @@ without return_sequences) and the returned states.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..activations import LAST_AXIS, element
 from ..errors import CodegenError
@@ -28,9 +36,11 @@ from ..exprs import shape
 from ..writer import Writer
 from .base import CudaSite, kernel, prod
 from .conv import conv_gemm, window
-from .templates import Gemm, gemm, pointwise, wrap
+from .templates import Gemm, gemm, header, pointwise, wrap
 
 GATES = {"SimpleRNN": 1, "GRU": 3, "LSTM": 4}  # weight blocks side by side on the gate axis
+PERSISTENT_WIDTH = 1024  # widest gate axis run by the one-launch kernel: one thread per column, one block
+WARP = 32  # the persistent kernel's threads: whole warps
 LSTM_GATES = (("vi", 0), ("vf", 1), ("vc", 2), ("vo", 3))  # Keras's order: i, f, c, o
 
 
@@ -64,6 +74,7 @@ class Recurrence:
     z: str
     h: str
     c: str | None
+    slot: str = "q"  # the row of the state arrays h, c, z in a kernel: "0" for the persistent one's shared rows
 
     @property
     def layer(self):
@@ -77,6 +88,11 @@ class Recurrence:
         """One thread per state element: (batch, [positions,] units)."""
         return [self.batch, *([self.positions] if self.spatial else []), str(self.units)]
 
+    @property
+    def sample(self) -> str:
+        """The row of the final outputs and of the flat sequence: q (b for plain recurrences)."""
+        return "q" if self.spatial else "b"
+
     def locate(self, w: Writer, idx: list[str]):
         """From a thread's index: b, k, the state row q, the input step tt and the xp row."""
         w.line(f"b = {idx[0]}")
@@ -86,6 +102,10 @@ class Recurrence:
             w.line(f"q = b * {wrap(self.positions)} + p")
         else:
             w.line("q = b")
+        self.step_row(w)
+
+    def step_row(self, w: Writer):
+        """Step s's input step tt and xp row (from b, and p when spatial)."""
         # go_backwards: processing step s reads input step T - 1 - s.
         w.line(f"tt = {wrap(self.steps)} - 1 - s" if self.layer.go_backwards else "tt = s")
         row = f"b * {wrap(self.steps)} + tt"
@@ -112,15 +132,15 @@ class Recurrence:
 
     def store(self, w: Writer, c_new: str | None):
         """Write the new h (`hn`) to the state and the sequence; at the last step, the final outputs."""
-        seq = bool(self.layer.return_sequences)
-        w.line("h[q, k] = hn")
+        seq, q = bool(self.layer.return_sequences), self.sample
+        w.line(f"h[{self.slot}, k] = hn")
         if seq:
             w.line(f"y[b, s, {'p, ' if self.spatial else ''}k] = hn")
-        finals = ([] if seq else ["y[q, k] = hn"])
+        finals = ([] if seq else [f"y[{q}, k] = hn"])
         if len(self.site.outs) > 1:
-            finals.append("h_out[q, k] = hn")
+            finals.append(f"h_out[{q}, k] = hn")
         if len(self.site.outs) > 2:
-            finals.append(f"c_out[q, k] = {c_new}")
+            finals.append(f"c_out[{q}, k] = {c_new}")
         if finals:
             with w.block(f"if s == {wrap(self.steps)} - 1"):
                 for line in finals:
@@ -144,21 +164,21 @@ def gate_kernel(cell: Recurrence, k: Writer, f: Writer, params: list[str], args:
 
 def lstm_body(cell: Recurrence, w: Writer) -> str:
     """The LSTM cell (i, f, c, o blocks): c updated in place, `hn` the new h; returns c's variable."""
-    layer, u = cell.layer, cell.units
+    layer, u, q = cell.layer, cell.units, cell.slot
     for var, gate in LSTM_GATES:
         w.line(f"{var} = xp[row, {f'{gate * u} + ' if gate else ''}k]")
     w.line("cp = ZERO")
     with w.block("if s > 0"):
         for var, gate in LSTM_GATES:
-            w.line(f"{var} += z[q, {f'{gate * u} + ' if gate else ''}k]")
-        w.line("cp = c[q, k]")
+            w.line(f"{var} += z[{q}, {f'{gate * u} + ' if gate else ''}k]")
+        w.line(f"cp = c[{q}, k]")
     ra, a = layer.recurrent_activation, layer.activation
     activate(w, ra, "ig", "vi")
     activate(w, ra, "fg", "vf")
     activate(w, a, "cg", "vc")
     activate(w, ra, "og", "vo")
     w.line("cn = fg * cp + ig * cg")
-    w.line("c[q, k] = cn")
+    w.line(f"c[{q}, k] = cn")
     activate(w, a, "ct", "cn")
     w.line("hn = og * ct")
     return "cn"
@@ -180,10 +200,14 @@ def recurrent_gemm(site: CudaSite, k: Writer, f: Writer, name: str, state: str, 
         store=store))
 
 
-def allocate(cell: Recurrence, f: Writer, rows: str, width: int):
-    """The scratch buffers of a recurrence: xp (rows, width), the states and z."""
-    key, states = cell.site.scratch_key, cell.state_rows()
+def allocate(cell: Recurrence, f: Writer, rows: str, width: int, states: bool = True):
+    """The scratch buffers of a recurrence: xp (rows, width), and unless `states` is False (the
+    persistent kernel keeps them in shared memory) the states and z."""
+    key = cell.site.scratch_key
     f.line(f"{cell.xp} = scratch({key + '_xp'!r}, ({rows}, {width}))")
+    if not states:
+        return
+    states = cell.state_rows()
     f.line(f"{cell.h} = scratch({key + '_h'!r}, ({states}, {cell.units}))")
     if cell.c:
         f.line(f"{cell.c} = scratch({key + '_c'!r}, ({states}, {cell.units}))")
@@ -223,7 +247,8 @@ def recurrence(site: CudaSite, k: Writer, f: Writer):
     key = site.scratch_key
     cell = Recurrence(site, batch, site.xd(1), "1", u, f"{key}_xp", f"{key}_z", f"{key}_h",
                       f"{key}_c" if kind == "LSTM" else None)
-    allocate(cell, f, rows, width)
+    one_launch = width <= PERSISTENT_WIDTH
+    allocate(cell, f, rows, width, states=not one_launch)
 
     # 1. The input projection of every step, bias included.
     gemm(site, k, f, Gemm(
@@ -235,8 +260,18 @@ def recurrence(site: CudaSite, k: Writer, f: Writer):
         load_b=lambda w, kk, n: f"kernel[{kk}, {n}]",
         store=input_store(bias, "0, " if reset_after else "")))
 
-    # 2. The steps: the recurrent GEMM, then the gates.
+    body = {"LSTM": lstm_body, "SimpleRNN": simple_rnn_body,
+            "GRU": gru_after_body if reset_after else gru_before_body}[kind]
     rk = site.weight("recurrent_kernel")
+    if one_launch:
+        # 2. Every step in one launch.
+        params, args = ["xp", "rk"], [cell.xp, rk]
+        if reset_after and bias:  # the recurrent bias row
+            params, args = [*params, "bias"], [*args, bias]
+        persistent(cell, k, f, width, params, args, body)
+        return
+
+    # 2. The steps: the recurrent GEMM, then the gates.
     if kind == "GRU" and not reset_after:
         f.line(f"{key}_rh = scratch({key + '_rh'!r}, ({batch}, {u}))")
 
@@ -254,29 +289,78 @@ def recurrence(site: CudaSite, k: Writer, f: Writer):
         params, args = [*params, "c"], [*args, cell.c]
     if reset_after and bias:
         params, args = [*params, "bias"], [*args, bias]
-    body = {"LSTM": lstm_body, "SimpleRNN": simple_rnn_body,
-            "GRU": gru_after_body if reset_after else gru_before_body}[kind]
     steps(cell, k, f, recurrent, params, args, body)
+
+
+def persistent(cell: Recurrence, k: Writer, f: Writer, width: int, params: list[str], args: list[str], body):
+    """The whole recurrence in one launch (one instead of 2 to 4 per step): one block per sample b,
+    thread k for gate column k (width rounded up to whole warps; the extra threads only reach the
+    barriers). h, c and z are shared arrays of one row (slot 0): `body` and `store` index them as the
+    per-step gate kernel indexes its scratch arrays. params/args: xp, recurrent_kernel (rk) and what
+    body reads besides."""
+    cell = replace(cell, slot="0")
+    site, u = cell.site, cell.units
+    reset_before = cell.layer.kind == "GRU" and not cell.layer.reset_after
+    out_params, out_args = cell.outputs()
+    name = site.fn + "_persistent"
+    header(k, site, name, [*params, *out_params])
+    k.level += 1
+    k.line(f"z = cuda.shared.array((1, {width}), DT)")
+    k.line(f"h = cuda.shared.array((1, {u}), DT)")
+    if cell.c:
+        k.line(f"c = cuda.shared.array((1, {u}), DT)")
+    if reset_before:
+        k.line(f"rh = cuda.shared.array((1, {u}), DT)")
+    k.line("b = cuda.blockIdx.x")
+    k.line("k = cuda.threadIdx.x")
+
+    def columns(state: str, first: int, end: int):
+        """z[0, k] = state @ rk[:, k] for first <= k < end, from step 1 (step 0: zero states)."""
+        low = f"{first} <= k < {end}" if first else f"k < {end}"
+        with k.block(f"if s > 0 and {low}"):
+            k.line("zk = ZERO")
+            with k.block(f"for j in range({u})"):
+                k.line(f"zk += {state}[0, j] * rk[j, k]")
+            k.line("z[0, k] = zk")
+        k.line("cuda.syncthreads()")
+
+    with k.block(f"for s in range({cell.steps})"):
+        cell.step_row(k)
+        if reset_before:
+            # r needs the z and r blocks first; the candidate's block is (r * h) @ its columns.
+            columns("h", 0, 2 * u)
+            with k.block(f"if s > 0 and k < {u}"):
+                reset_lines(cell, k)
+            k.line("cuda.syncthreads()")
+            columns("rh", 2 * u, 3 * u)
+        else:
+            columns("h", 0, width)
+        with k.block(f"if k < {u}"):
+            cell.store(k, body(cell, k))
+        k.line("cuda.syncthreads()")  # h is read whole by the next step's columns
+    k.level -= 1
+    threads = -(-width // WARP) * WARP
+    f.line(f"{name}[{cell.batch}, {threads}]({site.sizes()}{', '.join([*args, *out_args])})")
 
 
 def simple_rnn_body(cell: Recurrence, w: Writer) -> None:
     w.line("v = xp[row, k]")
     with w.block("if s > 0"):
-        w.line("v += z[q, k]")
+        w.line(f"v += z[{cell.slot}, k]")
     activate(w, cell.layer.activation, "hn", "v")
 
 
 def gru_after_body(cell: Recurrence, w: Writer) -> None:
     """GRU with reset_after: the reset gate multiplies the recurrent projection of the candidate's
     block, its bias row (1) included."""
-    layer, u = cell.layer, cell.units
+    layer, u, q = cell.layer, cell.units, cell.slot
     for var, offset in (("hz", ""), ("hr", f"{u} + "), ("hh", f"{2 * u} + ")):
         w.line(f"{var} = " + (f"bias[1, {offset}k]" if layer.use_bias else "ZERO"))
     w.line("hp = ZERO")
     with w.block("if s > 0"):
         for var, offset in (("hz", ""), ("hr", f"{u} + "), ("hh", f"{2 * u} + ")):
-            w.line(f"{var} += z[q, {offset}k]")
-        w.line("hp = h[q, k]")
+            w.line(f"{var} += z[{q}, {offset}k]")
+        w.line(f"hp = h[{q}, k]")
     ra, a = layer.recurrent_activation, layer.activation
     w.line("vz = xp[row, k] + hz")
     activate(w, ra, "zg", "vz")
@@ -289,14 +373,14 @@ def gru_after_body(cell: Recurrence, w: Writer) -> None:
 
 def gru_before_body(cell: Recurrence, w: Writer) -> None:
     """GRU without reset_after: z[q, 2u + k] already holds (r * h) @ the candidate's block."""
-    layer, u = cell.layer, cell.units
+    layer, u, q = cell.layer, cell.units, cell.slot
     w.line("vz = xp[row, k]")
     w.line(f"vh = xp[row, {2 * u} + k]")
     w.line("hp = ZERO")
     with w.block("if s > 0"):
-        w.line("vz += z[q, k]")
-        w.line(f"vh += z[q, {2 * u} + k]")
-        w.line("hp = h[q, k]")
+        w.line(f"vz += z[{q}, k]")
+        w.line(f"vh += z[{q}, {2 * u} + k]")
+        w.line(f"hp = h[{q}, k]")
     activate(w, layer.recurrent_activation, "zg", "vz")
     activate(w, layer.activation, "hc", "vh")
     w.line("hn = zg * hp + (ONE - zg) * hc")
@@ -304,16 +388,22 @@ def gru_before_body(cell: Recurrence, w: Writer) -> None:
 
 def reset_kernel(cell: Recurrence, k: Writer, f: Writer):
     """GRU without reset_after, from step 1: rh = r * h, r from the input and recurrent projections."""
-    site, u = cell.site, cell.units
+    site = cell.site
 
     def body(w: Writer, idx: list[str]):
         cell.locate(w, idx)
-        w.line(f"vr = xp[row, {u} + k] + z[q, {u} + k]")
-        activate(w, cell.layer.recurrent_activation, "rg", "vr")
-        w.line("rh[q, k] = rg * h[q, k]")
+        reset_lines(cell, w)
 
     pointwise(site, k, f, site.fn + "_reset", ["xp", "z", "h", "rh", "s"],
               [cell.xp, cell.z, cell.h, f"{site.scratch_key}_rh", "s"], cell.dims(), body)
+
+
+def reset_lines(cell: Recurrence, w: Writer):
+    """rh = r * h for state element k (z holds h @ the r block)."""
+    u, q = cell.units, cell.slot
+    w.line(f"vr = xp[row, {u} + k] + z[{q}, {u} + k]")
+    activate(w, cell.layer.recurrent_activation, "rg", "vr")
+    w.line(f"rh[{q}, k] = rg * h[{q}, k]")
 
 
 @kernel("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")

@@ -5,9 +5,18 @@ use_bias, go_backwards, return_sequences, return_state (states as extra outputs)
 conventions (reset_after with its two bias rows, and without: r * h before the candidate's
 product), one step only (no recurrent GEMM), a symbolic T, split-K in the input projection; the
 ConvLSTMs with "same" padding (uneven, strided, symbolic size), strides, dilation.
+
+Both paths of SimpleRNN/GRU/LSTM: every case here is narrow enough for the one-launch persistent
+kernel; STEP_CASES run again through the per-step loop (recurrent GEMM + gate kernel per step) by
+lowering codegen.cuda.recurrent.PERSISTENT_WIDTH, and test_path_choice checks which path the
+generated module takes at the real threshold.
 """
 import pytest
-from cuda_harness import check_case
+from cuda_harness import check_case, source_of
+
+import analyzer
+import codegen
+from codegen.cuda import recurrent
 
 
 def states(layer: str, outputs: str, shape: str, sizes: str = "batch, T") -> str:
@@ -54,3 +63,32 @@ KERNEL_CASES = {  # name: (layers, input shape, --set, bindings of the free size
 @pytest.mark.parametrize("case", KERNEL_CASES)
 def test_kernel_matches_reference(case):
     check_case(KERNEL_CASES[case])
+
+
+# Per-step path: every cell kind and argument that the step kernels write differently.
+STEP_CASES = ["lstm_sequences_symbolic_t", "lstm_backwards_states", "gru_states", "gru_reset_before_states",
+              "gru_reset_before_no_bias", "simple_rnn_states", "stacked"]
+
+
+@pytest.mark.parametrize("case", STEP_CASES)
+def test_step_path_matches_reference(case, monkeypatch):
+    monkeypatch.setattr(recurrent, "PERSISTENT_WIDTH", 0)
+    assert "_persistent[" not in generated(KERNEL_CASES[case])
+    check_case(KERNEL_CASES[case])
+
+
+def generated(case: tuple) -> str:
+    """The CUDA module of a case."""
+    _, _, given, _ = case
+    model = next(iter(analyzer.loads(source_of(case), set=given or None).models.values()))
+    return codegen.generate(model, target="cuda")
+
+
+@pytest.mark.parametrize("layer, one_launch", [("LSTM(256)", True), ("LSTM(257)", False), ("GRU(341)", True),
+                                               ("GRU(342, reset_after=False)", False), ("SimpleRNN(1024)", True),
+                                               ("SimpleRNN(1025)", False)])
+def test_path_choice(layer, one_launch):
+    """gates * units <= PERSISTENT_WIDTH: one launch for every step; wider: a host loop of launches."""
+    text = generated((layer, "(batch, T, 2)", {}, [{}]))
+    assert ("_persistent[" in text) == one_launch
+    assert ("_gates[" in text) != one_launch

@@ -4,10 +4,14 @@ Bidirectional: every merge mode, with and without return_sequences, states (forw
 backward layer's), the default backward layer and given ones (another kind; a forward layer that
 reads backwards), around a ConvLSTM. TimeDistributed: around inner layers that launch kernels
 (Dense with softmax, Conv2D, MaxPooling2D, channels_first Flatten), that are views (Flatten,
-Reshape), and around wrappers (TimeDistributed, Bidirectional), with a symbolic T.
+Reshape), and around wrappers (TimeDistributed, Bidirectional), with a symbolic T. The
+recurrences here run as one persistent launch each; test_bidirectional_step_path runs some again
+through the per-step loop.
 """
 import pytest
 from cuda_harness import check_case
+
+from codegen.cuda import recurrent
 
 
 def outputs(layer: str, names: str, shape: str, sizes: str = "batch") -> str:
@@ -53,4 +57,11 @@ KERNEL_CASES = {  # name: (layers, input shape, --set, bindings of the free size
 
 @pytest.mark.parametrize("case", KERNEL_CASES)
 def test_kernel_matches_reference(case):
+    check_case(KERNEL_CASES[case])
+
+
+@pytest.mark.parametrize("case", ["bidirectional_mul", "bidirectional_none_states", "time_distributed_bidirectional"])
+def test_bidirectional_step_path(case, monkeypatch):
+    """The wrapped recurrences through the per-step loop (gates * units > PERSISTENT_WIDTH)."""
+    monkeypatch.setattr(recurrent, "PERSISTENT_WIDTH", 0)
     check_case(KERNEL_CASES[case])
