@@ -41,3 +41,15 @@ def element(name: str | None, v: str) -> str:
     if name is None or name in LAST_AXIS:
         return v
     return "(" + ELEMENTWISE[name].format(v=v) + ")"
+
+
+def check_recurrent(layer, target: str):
+    """Softmax-like activations act on a whole axis: refused inside a recurrence's element-wise gates
+    (a CodegenError naming the target)."""
+    from .errors import CodegenError
+
+    for slot in ("activation", "recurrent_activation"):
+        name = getattr(layer, slot, None)
+        if name in LAST_AXIS:
+            raise CodegenError(f"{layer.kind}: {slot}={name!r} inside a recurrence has no {target} kernel; "
+                               "use an elementwise activation")

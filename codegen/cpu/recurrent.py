@@ -22,22 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import CodegenError
+from ..activations import check_recurrent
 from ..writer import Writer
-from .activations import LAST_AXIS, element
+from .activations import element
 from .base import Site, kernel
 
 SAMPLE_BLOCK = 4  # samples per recurrence task (at large batch): they share each recurrent kernel row
 POSITION_BLOCK = 16  # ConvLSTM output positions per task
-
-
-def check_activations(site: Site):
-    """Softmax-like activations act on a whole axis: not inside a recurrence's elementwise gates."""
-    for slot in ("activation", "recurrent_activation"):
-        name = getattr(site.layer, slot, None)
-        if name in LAST_AXIS:
-            raise CodegenError(f"{site.layer.kind}: {slot}={name!r} inside a recurrence has no CPU kernel; "
-                               "use an elementwise activation")
 
 
 @dataclass
@@ -229,7 +220,7 @@ def recurrence(site: Site, w: Writer):
 def emit_rnn(site: Site, w: Writer, dirs: list[Direction]):
     """The body of a SimpleRNN/GRU/LSTM kernel running `dirs` (one or two directions) over input x."""
     layer = site.layer
-    check_activations(site)
+    check_recurrent(site.layer, "CPU")
     kind = layer.kind
     u = int(layer.units)
     gates = {"SimpleRNN": 1, "GRU": 3, "LSTM": 4}[kind]
@@ -477,7 +468,7 @@ def emit_conv_lstm(site: Site, w: Writer, dirs: list[Direction]):
     GEMM (four positions and four rows at a time), then applies the LSTM gates. h is double
     buffered (the previous step's is read while this step's is written), c is updated in place."""
     layer = site.layer
-    check_activations(site)
+    check_recurrent(site.layer, "CPU")
     rank = int(layer.rank)
     k, strides, dilation = site.ints("kernel_size"), site.ints("strides"), site.ints("dilation_rate")
     filters = site.arg("filters")

@@ -30,8 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..activations import LAST_AXIS, element
-from ..errors import CodegenError
+from ..activations import check_recurrent, element
 from ..exprs import shape
 from ..writer import Writer
 from .base import CudaSite, kernel, prod
@@ -42,15 +41,6 @@ GATES = {"SimpleRNN": 1, "GRU": 3, "LSTM": 4}  # weight blocks side by side on t
 PERSISTENT_WIDTH = 1024  # widest gate axis run by the one-launch kernel: one thread per column, one block
 WARP = 32  # the persistent kernel's threads: whole warps
 LSTM_GATES = (("vi", 0), ("vf", 1), ("vc", 2), ("vo", 3))  # Keras's order: i, f, c, o
-
-
-def check_activations(site: CudaSite):
-    """Softmax-like activations act on a whole axis: not inside a recurrence's elementwise gates."""
-    for slot in ("activation", "recurrent_activation"):
-        name = getattr(site.layer, slot, None)
-        if name in LAST_AXIS:
-            raise CodegenError(f"{site.layer.kind}: {slot}={name!r} inside a recurrence has no CUDA kernel; "
-                               "use an elementwise activation")
 
 
 def activate(w: Writer, name: str | None, out: str, v: str):
@@ -236,7 +226,7 @@ def steps(cell: Recurrence, k: Writer, f: Writer, recurrent, params: list[str], 
 @kernel("SimpleRNN", "GRU", "LSTM")
 def recurrence(site: CudaSite, k: Writer, f: Writer):
     layer = site.layer
-    check_activations(site)
+    check_recurrent(site.layer, "CUDA")
     kind, u = layer.kind, int(layer.units)
     width = GATES[kind] * u
     channels = int(site.x[-1])
@@ -413,7 +403,7 @@ def conv_lstm(site: CudaSite, k: Writer, f: Writer):
     and per step the recurrent convolution of h ("same" padding, stride 1: the state keeps its
     grid). The state is (batch x positions, filters), a free view of (batch, *grid, filters)."""
     layer = site.layer
-    check_activations(site)
+    check_recurrent(site.layer, "CUDA")
     rank, filters = int(layer.rank), site.arg("filters")
     width = 4 * filters
     x, seq = site.x, bool(layer.return_sequences)
