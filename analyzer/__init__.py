@@ -1,6 +1,6 @@
 """shapeproof's analyzer: .nn text -> syntax IR -> analysed models (shapes, params, MACs, receptive fields).
 
-    import analyzer
+    from shapeproof import analyzer
     program = analyzer.load("examples/seeds.nn", set={"n_features": 50})
     model = program.models["ConvModel"]
     model.total_params, model.nodes[0].output_shape

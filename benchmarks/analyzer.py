@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import analyzer  # noqa: E402
+from shapeproof import analyzer  # noqa: E402
 
 REPEAT = 5
 SEEDS = ROOT / "examples" / "seeds.nn"
@@ -30,8 +30,8 @@ KERAS_SIZES = {"T": 4, "H": 8, "W": 8, "C": 3, "F": 4, "k": 3, "u": 8, "n_featur
 KERAS_SCRIPT = f"""
 import os, io, contextlib
 os.environ.setdefault("KERAS_BACKEND", "torch")
-import analyzer
-from shapeproof.keras_peer import build_keras
+from shapeproof import analyzer
+from shapeproof.keras.export import build_keras
 program = analyzer.load({str(SEEDS)!r}, set={KERAS_SIZES!r})
 with contextlib.redirect_stdout(io.StringIO()):
     for model in program.models.values():

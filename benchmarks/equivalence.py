@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import analyzer
-from analyzer.equivalence import decide
+from shapeproof import analyzer
+from shapeproof.analyzer.equivalence import decide
 
 REPEAT = 3
 TARGET = 2.0

@@ -29,9 +29,9 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import analyzer  # noqa: E402
-import codegen  # noqa: E402
-from analyzer.reference import forward  # noqa: E402
+from shapeproof import analyzer  # noqa: E402
+from shapeproof import codegen  # noqa: E402
+from shapeproof.analyzer.reference import forward  # noqa: E402
 from torch_peer import TorchNet  # noqa: E402
 
 MODELS = ROOT / "benchmarks" / "models.nn"

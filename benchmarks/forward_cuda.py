@@ -26,9 +26,9 @@ import numpy as np  # noqa: E402
 import sympy  # noqa: E402
 import torch  # noqa: E402
 
-import analyzer  # noqa: E402
-import codegen  # noqa: E402
-from analyzer.reference import forward  # noqa: E402
+from shapeproof import analyzer  # noqa: E402
+from shapeproof import codegen  # noqa: E402
+from shapeproof.analyzer.reference import forward  # noqa: E402
 from forward_cpu import inputs_for, relative_error  # noqa: E402
 from torch_peer import TorchNet  # noqa: E402
 

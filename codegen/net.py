@@ -59,21 +59,6 @@ def import_source(source: str):
     return module
 
 
-def keras_hints(model) -> dict:
-    """{layer name: [its group in a Keras 3 .weights.h5]}: Keras 3 names a layer's group after its class,
-    numbered in the model's layer order (the second Dense is `layers/dense_1`, whatever its name), which
-    is this model's statement order when it was imported from that model."""
-    from analyzer.layers import to_snake_case
-
-    used: dict[str, int] = {}
-    hints = {}
-    for node in model.nodes:
-        base = to_snake_case(type(node.layer).kind)
-        used[base] = used.get(base, -1) + 1
-        hints[node.name] = [f"layers/{base}" + (f"_{used[base]}" if used[base] else "")]
-    return hints
-
-
 class Net:
     """A compiled forward pass: `net.set_weights(keras_model.get_weights()); y = net(x)`."""
 
@@ -95,7 +80,7 @@ class Net:
     def load_weights(self, path):
         """From an .npz written by save_weights, a Keras .weights.h5, or a .keras archive (a ValueError
         naming the file, the layer and both shapes when they do not fit)."""
-        self.weights = self.module.read_weights(str(path), keras_hints(self.model))
+        self.weights = self.module.load_weights(str(path))
 
     def save_weights(self, path):
         np.savez(str(path), *self._weights())

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import sympy
 
-from analyzer.graph import Node
-from analyzer.layers import Layer
+from shapeproof.analyzer.graph import Node
+from shapeproof.analyzer.layers import Layer
 
 from .exprs import py
 

@@ -12,32 +12,14 @@ import sys
 
 from rich.console import Console
 
-import analyzer
-from analyzer.assertions import evaluate_assertions
-from analyzer.errors import ShapeproofError
-from analyzer.report import program_json, render_report, verdict_text
-from codegen.errors import CodegenError
+from shapeproof import analyzer
+from shapeproof.analyzer.assertions import evaluate_assertions
+from shapeproof.analyzer.errors import ShapeproofError
+from shapeproof.analyzer.report import program_json, render_report, verdict_text
+from shapeproof.codegen.errors import CodegenError
+from shapeproof.options import parse_set
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_UNDECIDED = 0, 1, 2, 3
-
-
-def parse_set(items: list[str]) -> dict:
-    """`--set n=50 --set T=steps` -> {"n": 50, "T": "steps"} (an integer, or a new symbol name)."""
-    result: dict = {}
-    for item in items or ():
-        name, sep, value = item.partition("=")
-        name, value = name.strip(), value.strip()
-        if not sep or not name.isidentifier():
-            raise ShapeproofError(f"--set {item!r}: expected NAME=VALUE", hint="e.g. --set n_features=50 or --set T=steps")
-        if value.lstrip("-").isdigit():
-            if int(value) < 1:
-                raise ShapeproofError(f"--set {item!r}: a dimension must be at least 1")
-            result[name] = int(value)
-        elif value.isidentifier():
-            result[name] = value
-        else:
-            raise ShapeproofError(f"--set {item!r}: the value must be an integer or a symbol name")
-    return result
 
 
 def cmd_report(args) -> int:
@@ -83,7 +65,7 @@ def _model_of(args, program):
 
 
 def cmd_gen(args) -> int:
-    import codegen
+    from shapeproof import codegen
 
     program = analyzer.load(args.file, set=parse_set(args.set))
     model = _model_of(args, program)
@@ -113,7 +95,7 @@ def _equiv(args) -> int:
 
 
 def _unknown_model(name: str, program) -> ShapeproofError:
-    from analyzer.values import did_you_mean
+    from shapeproof.analyzer.values import did_you_mean
 
     return ShapeproofError(f"no model named {name!r} in {program.file}",
                            hint=did_you_mean(name, program.models) or f"models: {', '.join(program.models)}")

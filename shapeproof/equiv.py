@@ -9,17 +9,17 @@ import json
 
 from rich.console import Console
 
-import analyzer
-from analyzer.errors import ShapeproofError
-from analyzer.values import did_you_mean
+from shapeproof import analyzer
+from shapeproof.analyzer.errors import ShapeproofError
+from shapeproof.analyzer.values import did_you_mean
+from shapeproof.options import parse_set
 
 EXIT = {"proved": 0, "refuted": 1, "unknown": 3}
 
 
 def cmd_equiv(args) -> int:
-    from analyzer.equivalence import decide
-    from analyzer.equivalence.report import render, to_json
-    from shapeproof.cli import parse_set
+    from shapeproof.analyzer.equivalence import decide
+    from shapeproof.analyzer.equivalence.report import render, to_json
 
     program = analyzer.load(args.file, set=parse_set(args.set))
     models = []

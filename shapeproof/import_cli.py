@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from analyzer.keras_import import import_to_file
+from shapeproof.keras.importer import import_to_file
 
 
 def cmd_import(args) -> int:

@@ -7,13 +7,13 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from analyzer.errors import ShapeproofError
+from shapeproof.analyzer.errors import ShapeproofError
 
 
 def run_model(model, args, console: Console):
     import numpy as np
 
-    import codegen
+    from shapeproof import codegen
 
     if args.target == "cuda":
         _need_gpu()
@@ -56,7 +56,7 @@ def _need_gpu():
     """A clear error, not Numba's, when --target cuda has no GPU to run on."""
     from numba import cuda
 
-    from codegen.errors import CodegenError
+    from shapeproof.codegen.errors import CodegenError
 
     if not cuda.is_available():
         raise CodegenError("--target cuda needs an NVIDIA GPU and its driver, and none was found; "

@@ -13,9 +13,9 @@ import ast
 
 import numpy as np
 
-import analyzer
-import codegen
-from analyzer.reference import forward
+from shapeproof import analyzer
+from shapeproof import codegen
+from shapeproof.analyzer.reference import forward
 from arrays import random_inputs, relative_error, unchecked_layers
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import sympy
 from sympy.core.function import AppliedUndef
 
-from analyzer.activations import FUNCTIONS
-from analyzer.equivalence.elements import Composition, Names, output_indices
+from shapeproof.analyzer.activations import FUNCTIONS
+from shapeproof.analyzer.equivalence.elements import Composition, Names, output_indices
 
 
 def formula_outputs(model, weights: list, x: np.ndarray, output: int = 0) -> np.ndarray:

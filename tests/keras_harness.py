@@ -13,12 +13,12 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-import analyzer  # noqa: E402
+from shapeproof import analyzer  # noqa: E402
 
 keras = pytest.importorskip("keras")
 
 from arrays import random_inputs, relative_error  # noqa: E402
-from shapeproof.keras_peer import build_keras, keras_shape  # noqa: E402
+from shapeproof.keras.export import build_keras, keras_shape  # noqa: E402
 
 
 def crosscheck(source: str, set: dict | None = None, model: str | None = None):
@@ -103,7 +103,7 @@ def numeric_crosscheck(source: str, set: dict | None = None, model: str | None =
     same inputs; assert every layer's output agrees within `tolerance`. Returns the analysed model."""
     import keras
 
-    from analyzer.reference import forward
+    from shapeproof.analyzer.reference import forward
 
     ours, keras_model, layers, weights, inputs = keras_setup(source, set, model, batch, seed)
     names = [n.name for n in ours.nodes]
@@ -121,7 +121,7 @@ def numeric_crosscheck(source: str, set: dict | None = None, model: str | None =
 def codegen_crosscheck(source: str, set: dict | None = None, model: str | None = None, batch: int = 3,
                        seed: int = 0, tolerance: float = 1e-4):
     """Keras predict (random weights) vs the generated Numba CPU kernels fed the same get_weights()."""
-    import codegen
+    from shapeproof import codegen
 
     ours, keras_model, _, weights, inputs = keras_setup(source, set, model, batch, seed)
     theirs = keras_model.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)

@@ -1,8 +1,8 @@
 """params/shape assertions hold when they hold for every value of the free symbols."""
 import pytest
 
-import analyzer
-from analyzer.assertions import evaluate_assertions
+from shapeproof import analyzer
+from shapeproof.analyzer.assertions import evaluate_assertions
 
 MODELS = """
 model A(batch, n):

@@ -75,8 +75,8 @@ def test_run_with_weights_and_input_files(tmp_path, capsys):
 def test_every_example_module_passes_ruff(tmp_path):
     """The generated modules of every example and benchmark model, CPU and CUDA, pass ruff (long
     launches and signatures are wrapped, no unused variable, one statement per line)."""
-    import analyzer
-    import codegen
+    from shapeproof import analyzer
+    from shapeproof import codegen
 
     written = []
     root = Path(__file__).resolve().parent.parent

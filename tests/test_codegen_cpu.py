@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-import analyzer
-import codegen
+from shapeproof import analyzer
+from shapeproof import codegen
 from codegen_harness import check_generated
 
 SMALL = """

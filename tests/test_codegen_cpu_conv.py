@@ -6,10 +6,10 @@ import re
 import pytest
 from codegen_harness import check_generated
 
-import analyzer
-import codegen
-from codegen.cpu import CodegenError
-from codegen.cpu.reshaping import INTERPOLATED
+from shapeproof import analyzer
+from shapeproof import codegen
+from shapeproof.codegen.cpu import CodegenError
+from shapeproof.codegen.cpu.reshaping import INTERPOLATED
 
 
 def kernel_text(source: str, set=None) -> dict[str, str]:
@@ -216,7 +216,7 @@ def test_symbolic_2d_chain():
 
 def test_interpolations_are_all_known():
     # every UpSampling2D interpolation the analyzer accepts has a kernel (or is nearest/area)
-    from analyzer.layers.reshaping import INTERPOLATION_TAPS
+    from shapeproof.analyzer.layers.reshaping import INTERPOLATION_TAPS
     assert set(INTERPOLATION_TAPS) == {"nearest", "area", *INTERPOLATED}
 
 

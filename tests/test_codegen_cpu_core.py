@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-import analyzer
-import codegen
-from codegen.cpu.module import CodegenError
+from shapeproof import analyzer
+from shapeproof import codegen
+from shapeproof.codegen.cpu.module import CodegenError
 from codegen_harness import check_generated
 
 SIZES = [{"batch": 1, "T": 5}, {"batch": 3, "T": 8}]

@@ -12,8 +12,8 @@ v_lstm_0.., and the output of the next one, `lstm_1`, is v_lstm_1 as well.
 """
 from codegen_harness import check_generated
 
-import analyzer
-import codegen
+from shapeproof import analyzer
+from shapeproof import codegen
 
 RNNS = """
 model M(batch, T):

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import analyzer
-import codegen
+from shapeproof import analyzer
+from shapeproof import codegen
 
 CUDA_TESTS = Path(__file__).parent / "cuda"
 
@@ -121,7 +121,7 @@ def test_kernels_compile_to_ptx_without_float64(case, nvvm, tmp_path):
                                   "recurrent-gru_reset_before_states", "recurrent-simple_rnn_states"])
 def test_recurrent_step_kernels_compile_to_ptx(case, nvvm, tmp_path, monkeypatch):
     """The per-step path of SimpleRNN/GRU/LSTM (wider than PERSISTENT_WIDTH), which no narrow case takes."""
-    from codegen.cuda import recurrent
+    from shapeproof.codegen.cuda import recurrent
 
     monkeypatch.setattr(recurrent, "PERSISTENT_WIDTH", 0)
     test_kernels_compile_to_ptx_without_float64(case, nvvm, tmp_path)

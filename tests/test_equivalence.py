@@ -10,19 +10,19 @@ import pytest
 import sympy
 from equivalence_harness import formula_outputs
 
-import analyzer
-from analyzer.assertions import evaluate_assertions
-from analyzer.equivalence import decide
-from analyzer.equivalence import witness as witnesses
-from analyzer.equivalence.canonical import canonical
-from analyzer.equivalence.maps import TensorMap, pairings
-from analyzer.equivalence.ranges import Ranges, Sizes
-from analyzer.equivalence.report import to_json
-from analyzer.equivalence.rewrite import Normalizer
-from analyzer.equivalence.setup import Setup
-from analyzer.indexing import Sum
-from analyzer.reference import forward
-from analyzer.values import symbol
+from shapeproof import analyzer
+from shapeproof.analyzer.assertions import evaluate_assertions
+from shapeproof.analyzer.equivalence import decide
+from shapeproof.analyzer.equivalence import witness as witnesses
+from shapeproof.analyzer.equivalence.canonical import canonical
+from shapeproof.analyzer.equivalence.maps import TensorMap, pairings
+from shapeproof.analyzer.equivalence.ranges import Ranges, Sizes
+from shapeproof.analyzer.equivalence.report import to_json
+from shapeproof.analyzer.equivalence.rewrite import Normalizer
+from shapeproof.analyzer.equivalence.setup import Setup
+from shapeproof.analyzer.indexing import Sum
+from shapeproof.analyzer.reference import forward
+from shapeproof.analyzer.values import symbol
 from shapeproof.cli import main
 
 EXAMPLES = "examples/equivalences.nn"
@@ -188,7 +188,7 @@ def test_a_wrong_map_is_never_a_proof(program):
 
 
 def test_a_formula_that_disagrees_with_its_reference_is_not_a_proof(program, monkeypatch):
-    from analyzer.layers.core import Dense
+    from shapeproof.analyzer.layers.core import Dense
 
     original = Dense.reference
     monkeypatch.setattr(Dense, "reference", lambda self, x, w: original(self, x, w) + 1.0)
@@ -266,7 +266,7 @@ def test_check_uses_the_prover(capsys):
 
 
 def test_assertion_verdicts_come_from_decide(monkeypatch):
-    from analyzer import equivalence
+    from shapeproof.analyzer import equivalence
 
     calls = []
     real = equivalence.decide
@@ -289,7 +289,7 @@ assert A != B
 
 def test_report_without_equivalences_does_not_load_the_prover():
     code = ("import sys; from shapeproof.cli import main; main(['report', 'examples/text_cnn.nn']); "
-            "print('PROVER' if 'analyzer.equivalence' in sys.modules else 'LAZY', "
+            "print('PROVER' if 'shapeproof.analyzer.equivalence' in sys.modules else 'LAZY', "
             "'NUMPY' if 'numpy' in sys.modules else 'NONUMPY')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("LAZY NONUMPY")

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-import analyzer
-from analyzer.errors import ShapeproofError
+from shapeproof import analyzer
+from shapeproof.analyzer.errors import ShapeproofError
 from shapeproof.cli import main
 
 
@@ -116,7 +116,7 @@ def test_merge_needs_a_list():
 def test_unknown_model_in_assertion():
     program = analyzer.loads("model A(batch):\n    input (batch, 4)\n    Dense(2)\n"
                              "assert params(A) == params(B)\n", file="bad.nn")
-    from analyzer.assertions import evaluate_assertions
+    from shapeproof.analyzer.assertions import evaluate_assertions
     with pytest.raises(ShapeproofError) as info:
         evaluate_assertions(program)
     assert where(info.value) == (4, 28) and "'B'" in info.value.message

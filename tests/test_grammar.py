@@ -1,9 +1,9 @@
 """The .nn language: what parses, what it means, and the layout rules (indentation, line ends)."""
 import sympy
 
-import analyzer
-from analyzer import ir
-from analyzer.parse import parse
+from shapeproof import analyzer
+from shapeproof.analyzer import ir
+from shapeproof.analyzer.parse import parse
 
 LANGUAGE_TOUR = "examples/language.nn"
 
@@ -41,7 +41,7 @@ def test_values_arithmetic_and_literals():
     call = parse("model M(batch, T):\n    input (batch, T, 2)\n"
                  "    Foo(2 * T // 3 - 1, -1, 0.5, 1e-3, 'a', \"b\", True, False, None, (1,), [1, 2], (3, 4))\n"
                  ).models[0].body[1].call
-    from analyzer.values import evaluate, symbol
+    from shapeproof.analyzer.values import evaluate, symbol
     T = symbol("T")
     values = [evaluate(a, {"T": T}) for a in call.args]
     assert values[0] == sympy.floor(2 * T / 3) - 1

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import analyzer
+from shapeproof import analyzer
 from keras_harness import codegen_crosscheck
 from test_reference_conv import keras_pooling_fixed  # noqa: F401  (fixture)
 from test_reference_core import TORCH_LAYER_NORM_BUG, generic_layer_norm  # noqa: F401  (fixture)

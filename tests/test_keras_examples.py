@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-import analyzer
+from shapeproof import analyzer
 from keras_harness import crosscheck
 
 SIZES = {"T": 5, "H": 16, "W": 12, "C": 3, "F": 4, "k": 3, "u": 6, "n_features": 20, "L": 24}

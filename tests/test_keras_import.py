@@ -361,8 +361,8 @@ def inputs_for(model, batch, rng, lengths=None):
 
 def check_outputs(model, nn_path, weights_path, batch=3, seed=1, lengths=None):
     """Generated kernels with the file's weights == model.predict."""
-    import analyzer
-    import codegen
+    from shapeproof import analyzer
+    from shapeproof import codegen
 
     program = analyzer.load(nn_path)
     net = codegen.build(next(iter(program.models.values())), parallel=False)
@@ -770,8 +770,8 @@ def test_weights_that_do_not_fit(tmp_path, capsys):
     capsys.readouterr()
     err = _no_traceback(["run", str(nn), "--weights", str(tmp_path / "other.weights.h5")])
     assert "other.weights.h5" in err and "(16, 9)" in err
-    import analyzer
-    import codegen
+    from shapeproof import analyzer
+    from shapeproof import codegen
 
     net = codegen.build(next(iter(analyzer.load(nn).models.values())), parallel=False)
     with pytest.raises(ValueError, match=r"other\.weights\.h5: layer '\w+' weight 'kernel': the file has shape "

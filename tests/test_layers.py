@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-import analyzer
-from analyzer.layers import REGISTRY, Layer
+from shapeproof import analyzer
+from shapeproof.analyzer.layers import REGISTRY, Layer
 
 KINDS = sorted({cls.kind for cls in REGISTRY.values()})
 

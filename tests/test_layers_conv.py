@@ -3,9 +3,9 @@ on concrete and symbolic sizes."""
 import pytest
 import sympy
 
-import analyzer
-from analyzer import ShapeproofError
-from analyzer.values import symbol
+from shapeproof import analyzer
+from shapeproof.analyzer import ShapeproofError
+from shapeproof.analyzer.values import symbol
 
 T, H, W, C, B = (symbol(n) for n in ("T", "H", "W", "C", "batch"))
 

@@ -1,9 +1,9 @@
 """Merging layers: element-wise merges (Keras broadcasting) and Concatenate."""
 import pytest
 
-import analyzer
-from analyzer.errors import ShapeproofError
-from analyzer.values import symbol
+from shapeproof import analyzer
+from shapeproof.analyzer.errors import ShapeproofError
+from shapeproof.analyzer.values import symbol
 
 T, B = symbol("T"), symbol("batch")
 

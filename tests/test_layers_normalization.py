@@ -2,9 +2,9 @@
 import pytest
 import sympy
 
-import analyzer
-from analyzer.errors import ShapeproofError
-from analyzer.values import symbol
+from shapeproof import analyzer
+from shapeproof.analyzer.errors import ShapeproofError
+from shapeproof.analyzer.values import symbol
 
 T, C, B = symbol("T"), symbol("C"), symbol("batch")
 oo = sympy.oo

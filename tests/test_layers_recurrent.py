@@ -3,10 +3,10 @@ symbolic, and the errors for inputs or arguments that cannot work."""
 import pytest
 import sympy
 
-import analyzer
-from analyzer.errors import ShapeproofError
-from analyzer.receptive import ALL
-from analyzer.values import symbol
+from shapeproof import analyzer
+from shapeproof.analyzer.errors import ShapeproofError
+from shapeproof.analyzer.receptive import ALL
+from shapeproof.analyzer.values import symbol
 
 batch, T, C, u, f, H, W = (symbol(n) for n in ("batch", "T", "C", "u", "f", "H", "W"))
 

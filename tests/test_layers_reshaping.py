@@ -2,7 +2,7 @@
 import pytest
 import sympy
 
-from analyzer.values import symbol
+from shapeproof.analyzer.values import symbol
 from test_layers_conv import B, fails, node, nodes, same_shape
 
 T = symbol("T")

@@ -10,8 +10,8 @@ import test_keras_pooling
 import test_keras_reshaping
 from keras_harness import numeric_crosscheck
 
-import analyzer
-from analyzer.reference import forward
+from shapeproof import analyzer
+from shapeproof.analyzer.reference import forward
 
 EXTRA = {
     "conv1d_paddings": """

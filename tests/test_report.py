@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-import analyzer
-from analyzer.assertions import evaluate_assertions
-from analyzer.report import program_json, render_report
+from shapeproof import analyzer
+from shapeproof.analyzer.assertions import evaluate_assertions
+from shapeproof.analyzer.report import program_json, render_report
 from shapeproof.cli import main
 
 GOLDEN = Path(__file__).parent / "golden"

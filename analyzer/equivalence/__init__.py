@@ -1,6 +1,6 @@
 """Functional equivalence of two models: proved, refuted or unknown, for every size at once.
 
-    from analyzer.equivalence import decide
+    from shapeproof.analyzer.equivalence import decide
     result = decide(program.models["A"], program.models["B"])      # A == B ?
     result.verdict, result.reason, result.weight_map
 

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from math import prod
 
-from analyzer.layers.conv import transpose_padding
+from shapeproof.analyzer.layers.conv import transpose_padding
 
 from ..writer import Writer
 from .activations import element, last_axis_pass

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from analyzer.layers.conv import padding_before as padding_formula
+from shapeproof.analyzer.layers.conv import padding_before as padding_formula
 
 from ..cpu.conv import padding_before
 from ..writer import Writer

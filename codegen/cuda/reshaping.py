@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from analyzer.layers.reshaping import cubic_weight, lanczos_weight
+from shapeproof.analyzer.layers.reshaping import cubic_weight, lanczos_weight
 
 from ..cpu.reshaping import CUBIC_A, INTERPOLATED, factors
 from ..errors import CodegenError

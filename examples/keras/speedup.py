@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a check
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-import codegen  # noqa: E402
-from analyzer.keras_import import import_keras  # noqa: E402
+from shapeproof import codegen  # noqa: E402
+from shapeproof.keras.importer import import_keras  # noqa: E402
 
 
 def median_time(fn, repeat: int) -> float:

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from cuda_harness import check_case, check_cuda
 
-import analyzer
-import codegen
+from shapeproof import analyzer
+from shapeproof import codegen
 
 KERNEL_CASES = {  # name: (layers, input shape, --set, bindings of the free sizes): see cuda_harness
     "dense_relu": ('Dense(7, activation="relu")', "(batch, T, 5)", {}, [{"T": 3}, {"batch": 1, "T": 2}]),

@@ -14,9 +14,9 @@ generated module takes at the real threshold.
 import pytest
 from cuda_harness import check_case, source_of
 
-import analyzer
-import codegen
-from codegen.cuda import recurrent
+from shapeproof import analyzer
+from shapeproof import codegen
+from shapeproof.codegen.cuda import recurrent
 
 
 def states(layer: str, outputs: str, shape: str, sizes: str = "batch, T") -> str:

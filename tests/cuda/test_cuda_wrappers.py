@@ -11,7 +11,7 @@ through the per-step loop.
 import pytest
 from cuda_harness import check_case
 
-from codegen.cuda import recurrent
+from shapeproof.codegen.cuda import recurrent
 
 
 def outputs(layer: str, names: str, shape: str, sizes: str = "batch") -> str:

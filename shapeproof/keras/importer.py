@@ -40,11 +40,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ShapeproofError
-from .graph import DTYPE_BYTES, Names
-from .layers import ACTIVATIONS, REGISTRY, to_snake_case
-from .layers.base import REQUIRED, Activation, Choice, Ignored, Ints, LayerArg, OptionalInts, Pairs
-from .values import did_you_mean
+from shapeproof.analyzer.errors import ShapeproofError
+from shapeproof.analyzer.graph import DTYPE_BYTES, Names
+from shapeproof.analyzer.layers import ACTIVATIONS, REGISTRY, to_snake_case
+from shapeproof.analyzer.layers.base import REQUIRED, Activation, Choice, Ignored, Ints, LayerArg, OptionalInts, Pairs
+from shapeproof.analyzer.values import did_you_mean
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 RESERVED = {"model", "input", "output", "assert", "True", "False", "None"}
@@ -643,9 +643,9 @@ def _show_json(value) -> str:
 
 def _validate(spec: Spec) -> str | None:
     """The registry's own checks of the arguments together (e.g. data_format="channels_first")."""
-    from .graph import Names
-    from .layers import build_layer
-    from .parse import parse
+    from shapeproof.analyzer.graph import Names
+    from shapeproof.analyzer.layers import build_layer
+    from shapeproof.analyzer.parse import parse
 
     line = f"    {call_text(spec, Names(), reserved=set())}"
     try:
@@ -945,7 +945,7 @@ def import_keras(path: str, symbolic: dict | None = None, weights: str | None = 
 
 
 def _analyse(text: str, path: str, out_name: str, symbolic: bool = False):
-    import analyzer
+    from shapeproof import analyzer
 
     try:
         return analyzer.loads(text, file=out_name)
@@ -1040,13 +1040,10 @@ def check_weights(model, weights_path: str, shown: str):
         import h5py  # noqa: F401
     except ImportError:
         return  # checked when the weights are loaded
-    from codegen.cpu.runtime import weight_reader
-    from codegen.net import keras_hints
+    from .weights import model_layers, model_weight_shapes, read_weights
 
-    shapes = [(n.name, w.name, tuple(int(d) for d in w.shape)) for n in model.nodes for w in n.weights]
-    reader = weight_reader(model.name, [n.name for n in model.nodes if n.weights], shapes)
     try:
-        reader["read_weights"](weights_path, keras_hints(model))
+        read_weights(weights_path, model_weight_shapes(model), model_layers(model))
     except ValueError as e:
         message = str(e)
         prefix = f"{weights_path}: "

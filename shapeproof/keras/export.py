@@ -5,16 +5,12 @@ counts and timings. Needs the `keras` extra; nothing else in shapeproof imports 
 """
 from __future__ import annotations
 
-import os
+import keras
+import sympy
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-
-import keras  # noqa: E402
-import sympy  # noqa: E402
-
-import analyzer  # noqa: E402
-from analyzer import ir  # noqa: E402
-from analyzer.values import evaluate  # noqa: E402
+from shapeproof import analyzer
+from shapeproof.analyzer import ir
+from shapeproof.analyzer.values import evaluate
 
 
 def _python(value):
