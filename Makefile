@@ -1,29 +1,43 @@
 # `make demo` and `make test` create .venv on first use; later runs reuse it.
-VENV   := .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
+# The demo needs the base package only (no PyTorch, no CUDA toolchain); the tests install the extras they test.
+VENV      := .venv
+PY        := $(VENV)/bin/python
+BASE      := $(VENV)/.base-stamp
+TEST      := $(VENV)/.test-stamp
+TEST_ENV  := KERAS_BACKEND=torch
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-all bench clean
 
-install: $(STAMP)
+install: $(TEST)
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,keras,cpu,cuda]'
-	touch $(STAMP)
 
-demo: install
+$(BASE): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $(BASE)
+
+$(TEST): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[test,keras,cpu,cuda]'
+	touch $(BASE) $(TEST)
+
+demo: $(BASE)
 	$(VENV)/bin/shapeproof report examples/seeds.nn
 
 # NUMBA_BOUNDSCHECK: an out-of-bounds index in a generated kernel fails a test instead of reading garbage.
 # tests/cuda runs in a second process: without a GPU it needs the CUDA simulator, chosen before Numba loads.
-test: install
-	KERAS_BACKEND=torch NUMBA_BOUNDSCHECK=1 $(PY) -m pytest -q
-	KERAS_BACKEND=torch $(PY) -m pytest -q tests/cuda
+# `make test` runs a bounded subset of the real-model suites (marker `full`); `make test-all` runs them all.
+test: $(TEST)
+	$(TEST_ENV) NUMBA_BOUNDSCHECK=1 $(PY) -m pytest -q
+	$(TEST_ENV) $(PY) -m pytest -q tests/cuda
 
-bench: install
-	KERAS_BACKEND=torch $(PY) benchmarks/analyzer.py
+test-all: $(TEST)
+	$(TEST_ENV) NUMBA_BOUNDSCHECK=1 SHAPEPROOF_TEST_ALL=1 $(PY) -m pytest -q
+	$(TEST_ENV) SHAPEPROOF_TEST_ALL=1 $(PY) -m pytest -q tests/cuda
+
+bench: $(TEST)
+	$(TEST_ENV) $(PY) benchmarks/analyzer.py
 	$(PY) benchmarks/forward_cpu.py
 
 clean:

@@ -1,6 +1,7 @@
 """Evaluate a file's `assert` lines: params and shape comparisons, symbolically for every value of
-the free symbols. Model equivalence (`assert A == B`, `A != B`, `A <= B`) is decided by
-analyzer/equivalence (proved, refuted, or undecided when neither a proof nor a counterexample is found).
+the free symbols. Model equivalence (`assert A == B`, `A != B`, `A <= B`) is decided by the prover
+that the caller passes in (analyzer/equivalence's `check_assertions` does: analysis never imports
+the prover), or left undecided.
 """
 from __future__ import annotations
 
@@ -24,32 +25,28 @@ class Verdict:
     reason: str
 
 
-def evaluate_assertions(program: Program, prove: bool = True) -> list[Verdict]:
+def evaluate_assertions(program: Program, judge=None) -> list[Verdict]:
     """One verdict per assertion, in file order (raises ShapeproofError for a malformed one).
-    With `prove=False` model equivalences are left undecided (the report's way to stay fast:
-    `check` and `equiv` run the prover)."""
+    `judge(a, b, op) -> (holds, reason)` decides model equivalences; without it they are left
+    undecided (the report's way to stay fast: `check` and `equiv` run the prover)."""
     verdicts = []
     for a in program.syntax.assertions:
         try:
-            verdicts.append(_evaluate(a, program, prove))
+            verdicts.append(_evaluate(a, program, judge))
         except ShapeproofError as e:
             e.file = program.file
             raise
     return verdicts
 
 
-def _evaluate(a: ir.Assertion, program: Program, prove: bool) -> Verdict:
+def _evaluate(a: ir.Assertion, program: Program, judge) -> Verdict:
     left, right = a.left, a.right
     if isinstance(left, ir.Name) and isinstance(right, ir.Name):
         a_model, b_model = _model(left, program), _model(right, program)
-        if not prove:
+        if judge is None:
             return Verdict(a.span.line, a.text, UNDECIDED, "not decided by `report`: run `shapeproof check`")
-        # Imported on demand: the prover loads NumPy for its witness.
-        from .equivalence import decide
-        from .equivalence.report import summary
-
-        result = decide(a_model, b_model, a.op)
-        return Verdict(a.span.line, a.text, result.holds, summary(result))
+        holds, reason = judge(a_model, b_model, a.op)
+        return Verdict(a.span.line, a.text, holds, reason)
     kind = _kind(left)
     if kind != _kind(right):
         raise ShapeproofError(f"cannot compare {kind}(...) with {_kind(right)}(...)", right.span,

@@ -74,7 +74,7 @@ def gemm_gflops() -> float:
 def compile_seconds(name: str, cache: str) -> float:
     """Build + first call of one model in a fresh process using `cache` as the kernel cache."""
     script = (f"import sys, time; sys.path.insert(0, {str(ROOT)!r})\n"
-              "import numpy as np, analyzer, codegen\n"
+              "import numpy as np\nfrom shapeproof import analyzer, codegen\n"
               f"m = analyzer.load({str(MODELS)!r}).models[{name!r}]\n"
               "t = time.perf_counter(); net = codegen.build(m); net.random_weights()\n"
               "xs = [np.zeros((1, *(int(d) for d in s.shape[1:])), s.dtype) for s in m.inputs]\n"

@@ -1,12 +1,12 @@
 """shapeproof's code generator: analysed model -> Numba forward kernels.
 
-    import analyzer, codegen
+    from shapeproof import analyzer, codegen
     program = analyzer.load("examples/seeds.nn", set={"n_features": 50})
     net = codegen.build(program.models["ConvModel"], target="cpu")   # or "cuda"
     net.set_weights(weights)       # Keras get_weights() order and layouts
     y = net(x)
 
-NumPy and Numba are imported on first use, so `import codegen` (and the CLI's `report`) stays fast.
+NumPy and Numba are imported on first use, so `import shapeproof.codegen` (and the CLI's `report`) stays fast.
 """
 from __future__ import annotations
 

@@ -9,9 +9,15 @@ from __future__ import annotations
 # The module-level float constants the expressions use, for every generated module's prelude (DT is
 # the module's float type). A literal in a kernel would be a float64.
 CONSTANTS = """\
-ZERO, HALF, ONE, TWO, THREE, SIX = DT(0.0), DT(0.5), DT(1.0), DT(2.0), DT(3.0), DT(6.0)
+ZERO = DT(0.0)
+HALF = DT(0.5)
+ONE = DT(1.0)
+TWO = DT(2.0)
+THREE = DT(3.0)
+SIX = DT(6.0)
 LEAKY_SLOPE = DT(0.2)
-SELU_ALPHA, SELU_SCALE = DT(1.6732632423543772), DT(1.0507009873554805)
+SELU_ALPHA = DT(1.6732632423543772)
+SELU_SCALE = DT(1.0507009873554805)
 INV_SQRT2 = DT(0.7071067811865476)
 """
 

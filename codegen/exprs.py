@@ -1,7 +1,7 @@
 """SymPy integer dimensions as Python source: `floor((T - 5)/2) + 1` -> `(T - 5) // 2 + 1`.
 
 Only what dimensions are made of: integers, symbols, + and *, powers, floor and ceiling of
-quotients, Mod. Exact integer arithmetic throughout (no `/`).
+quotients, Mod, Max and Min. Exact integer arithmetic throughout (no `/`).
 """
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ def _py(expr) -> tuple[str, int]:
         return f"-(-{_wrap(_py(num), ATOM)} // {_wrap(_py(den), ATOM)})", SUM
     if isinstance(expr, sympy.Mod):
         return f"{_wrap(_py(expr.args[0]), ATOM)} % {_wrap(_py(expr.args[1]), ATOM)}", PRODUCT
+    if isinstance(expr, (sympy.Max, sympy.Min)):
+        name = "max" if expr.func is sympy.Max else "min"
+        return f"{name}({', '.join(_py(a)[0] for a in expr.args)})", ATOM
     if expr.is_Add:
         terms = [_wrap(_py(t), SUM) for t in expr.as_ordered_terms()]
         text = terms[0]

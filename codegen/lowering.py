@@ -102,3 +102,31 @@ def axis_of(model: Model, s: sympy.Symbol, inputs: dict) -> str:
             if d == s:
                 return f"{inputs[i.name]}.shape[{axis}]"
     raise CodegenError(f"the free size {s} is not an axis of any input: give it a value with --set")
+
+
+def is_view(node) -> bool:
+    """Whether a node's output is its input reshaped, elements in the same order (the layer says so:
+    Reshape, Flatten of channels-last data, Dropout at inference): both targets pass a view and run
+    no kernel for it."""
+    return len(node.output_shapes) == 1 and len(node.input_refs) == 1 and \
+        node.layer.keeps_element_order(node.input_shapes)
+
+
+# --- element-wise facts both renderers print ------------------------------------------------------
+
+# Input positions a resampling kernel gathers per output position and axis (Lanczos: every input
+# position within the radius, one more than the analyzer's receptive field for the edge case).
+INTERPOLATED = {"bilinear": 2, "bicubic": 4, "lanczos3": 7, "lanczos5": 11}
+
+FOLD = {"Add": "{a} + {b}", "Subtract": "{a} - {b}", "Multiply": "{a} * {b}", "Average": "{a} + {b}",
+        "Maximum": "max({a}, {b})", "Minimum": "min({a}, {b})"}
+
+
+def combine(kind: str, values: list[str]) -> str:
+    """The inputs folded left to right with the merge's operation, as source."""
+    text = values[0]
+    for v in values[1:]:
+        text = FOLD[kind].format(a=text, b=v)
+    if kind == "Average":
+        text = f"({text}) / DT({len(values)})"  # Keras: the sum, then divided by the count
+    return text

@@ -11,6 +11,7 @@ import sympy
 
 from shapeproof.analyzer.graph import Node
 from shapeproof.analyzer.layers import Layer
+from shapeproof.analyzer.layers.conv import padding_before
 
 from .exprs import py
 
@@ -54,6 +55,18 @@ class Site:
         """Axis `axis` of `shape` as source: a literal when concrete, else `array.shape[axis]`."""
         d = sympy.sympify(shape[axis])
         return py(d) if d.is_number else f"{array}.shape[{axis if axis >= 0 else len(shape) + axis}]"
+
+    def padding_before(self, axis: int, kernel: int, stride: int, dilation: int = 1, padding: str = "") -> str:
+        """Zero cells before input axis `axis` (the layer's padding unless given), printed from the
+        analyzer's formula: a literal when the input length is concrete, else in terms of xd(axis)."""
+        return py(padding_before(self.size(self.x, axis, self.xd(axis)), kernel, stride, dilation,
+                                 padding or self.layer.padding))
+
+    def size(self, shape: tuple, axis: int, source: str) -> sympy.Expr:
+        """Axis `axis` of `shape` for a formula to be printed into the kernel: the number when concrete,
+        else a symbol standing for its `source` text (the CPU reads it off an array's shape)."""
+        d = sympy.sympify(shape[axis])
+        return d if d.is_number else sympy.Symbol(source, integer=True, positive=True)
 
     def xd(self, axis: int, i: int = 0) -> str:
         """An input dimension as source (input `i`)."""

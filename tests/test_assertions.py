@@ -2,7 +2,7 @@
 import pytest
 
 from shapeproof import analyzer
-from shapeproof.analyzer.assertions import evaluate_assertions
+from shapeproof.analyzer.equivalence import check_assertions
 
 MODELS = """
 model A(batch, n):
@@ -26,7 +26,7 @@ model D(batch, n):
 
 def verdict(assertion: str):
     program = analyzer.loads(MODELS + assertion + "\n")
-    return evaluate_assertions(program)[0]
+    return check_assertions(program)[0]
 
 
 @pytest.mark.parametrize("assertion, holds", [

@@ -82,11 +82,14 @@ def test_save_and_load_npz(tmp_path):
 
 
 def test_second_process_compiles_nothing(tmp_path):
-    script = ("import time, numpy as np, analyzer, codegen\n"
+    script = ("import time, numpy as np\nfrom shapeproof import analyzer, codegen\n"
               f"m = analyzer.loads({SMALL!r}).models['M']\n"
               "net = codegen.build(m); net.random_weights()\n"
               "t = time.perf_counter(); net(np.ones((1, 7, 3), np.float32)); print(time.perf_counter() - t)\n")
-    env = {**os.environ, "SHAPEPROOF_CACHE": str(tmp_path)}
+    # Hermetic: whatever NUMBA_* the user's shell carries, both processes share one cache (the index
+    # goes to NUMBA_CACHE_DIR when it is set, else beside the generated module).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    env.update(SHAPEPROOF_CACHE=str(tmp_path / "modules"), NUMBA_CACHE_DIR=str(tmp_path / "numba"))
     first = float(subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                                  check=True).stdout)
     second = float(subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,

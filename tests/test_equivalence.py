@@ -11,7 +11,7 @@ import sympy
 from equivalence_harness import formula_outputs
 
 from shapeproof import analyzer
-from shapeproof.analyzer.assertions import evaluate_assertions
+from shapeproof.analyzer.equivalence import check_assertions
 from shapeproof.analyzer.equivalence import decide
 from shapeproof.analyzer.equivalence import witness as witnesses
 from shapeproof.analyzer.equivalence.canonical import canonical
@@ -281,7 +281,7 @@ model B(batch, T):
 assert A == B
 assert A != B
 """)
-    verdicts = evaluate_assertions(program)
+    verdicts = check_assertions(program)
     assert calls == [("A", "B", "=="), ("A", "B", "!=")]
     assert [v.holds for v in verdicts] == [True, False]
     assert verdicts[0].reason.startswith("proved: φ identity, unit axes")

@@ -116,9 +116,9 @@ def test_merge_needs_a_list():
 def test_unknown_model_in_assertion():
     program = analyzer.loads("model A(batch):\n    input (batch, 4)\n    Dense(2)\n"
                              "assert params(A) == params(B)\n", file="bad.nn")
-    from shapeproof.analyzer.assertions import evaluate_assertions
+    from shapeproof.analyzer.equivalence import check_assertions
     with pytest.raises(ShapeproofError) as info:
-        evaluate_assertions(program)
+        check_assertions(program)
     assert where(info.value) == (4, 28) and "'B'" in info.value.message
 
 

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from shapeproof import analyzer
-from shapeproof.analyzer.assertions import evaluate_assertions
+from shapeproof.analyzer.equivalence import check_assertions
 from shapeproof.analyzer.report import program_json, render_report
 from shapeproof.cli import main
 
@@ -24,7 +24,7 @@ def rendered(path: str, **options) -> str:
     program = analyzer.load(path)
     out = io.StringIO()
     console = Console(file=out, width=80, color_system=None, force_terminal=False)
-    render_report(program, console, verdicts=evaluate_assertions(program), **options)
+    render_report(program, console, verdicts=check_assertions(program), **options)
     return out.getvalue()
 
 

@@ -10,6 +10,20 @@ ranges (index bounds), rewrite (the named rules), canonical (α-renaming), maps 
 and state maps), embed (maps derived for inclusions), setup (one comparison), refute (shapes,
 counterexamples), witness (numbers), prove (the decision), report (Rich and JSON).
 """
+from ..assertions import Verdict, evaluate_assertions
 from .prove import Inclusion, Result, decide
+from .report import summary
 
-__all__ = ["Inclusion", "Result", "decide"]
+
+def judge(a, b, op: str = "==") -> tuple:
+    """(holds, reason) of `assert a op b` for two models: True, False, or None when undecided."""
+    result = decide(a, b, op)
+    return result.holds, summary(result)
+
+
+def check_assertions(program) -> list[Verdict]:
+    """Every assertion of the program decided, model equivalences by the prover (`shapeproof check`)."""
+    return evaluate_assertions(program, judge)
+
+
+__all__ = ["Inclusion", "Result", "check_assertions", "decide", "judge"]

@@ -390,6 +390,7 @@ class Layer:
     args: dict
     positional: tuple
     inputs = 1  # how many input tensors: 1, or "many" for merges
+    no_element_formula: str | None = None  # why a kind has no element formula (the reason in words), else None
     trainable: bool
     name: str
     call: ir.Call
@@ -419,6 +420,11 @@ class Layer:
         """How the receptive-field state changes through this layer (element-wise: unchanged)."""
         return rf
 
+    def keeps_element_order(self, x) -> bool:
+        """Whether the (one) output is the input's elements in row-major order, only reshaped
+        (Reshape, Flatten of channels-last data, Dropout at inference): kernels pass a view."""
+        return False
+
     def reference(self, x, w: list):
         """The plain NumPy forward pass in inference mode: `x` an array (a list of arrays for merges),
         `w` this layer's weights in weights() order; returns an array, or a list for several outputs.
@@ -431,7 +437,8 @@ class Layer:
         order. The equivalence prover composes these; a kind without one is never proved equal."""
         from ..indexing import NoElement
 
-        raise NoElement(f"{self.kind} has no element formula")
+        why = f" ({self.no_element_formula})" if self.no_element_formula else ""
+        raise NoElement(f"{self.kind} has no element formula{why}")
 
     def sublayers(self) -> list["Layer"]:
         """Layers wrapped by this one (wrappers only)."""

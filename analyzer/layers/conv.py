@@ -52,17 +52,26 @@ def transpose_length(length, kernel, stride, dilation, padding, output_padding):
 # --- element formulas: shared by convolutions, pooling and ConvLSTMs ---------------------------
 
 
-def padding_before(length, kernel, stride, dilation, padding):
-    """Positions of zero padding before the input along one axis, as a formula (see same_padding)."""
+def padding_cells(length, kernel, stride, dilation, padding) -> tuple:
+    """Zero cells (before, after) the input along one axis, as formulas (integers for integer sizes).
+
+    Keras's (TF's) "same": enough for ceil(length / stride) outputs, split evenly with the odd cell
+    after (right / bottom); "causal": d·(k - 1) before; "valid": none. The one definition of padding:
+    the references, the element formulas and both targets' kernels all use it."""
     reach = dilation * (kernel - 1) + 1
     if padding == "valid":
-        return sympy.Integer(0)
+        return sympy.Integer(0), sympy.Integer(0)
     if padding == "causal":
-        return reach - 1
-    if stride == 1:
-        return sympy.floor((reach - 1) / 2)
-    out = sympy.floor((length - 1) / stride) + 1
-    return sympy.floor(sympy.Max(0, (out - 1) * stride + reach - length) / 2)
+        return sympy.Integer(reach - 1), sympy.Integer(0)
+    outputs = sympy.floor((length - 1) / sympy.Integer(stride)) + 1  # ceil(length / stride)
+    total = sympy.Max(0, (outputs - 1) * stride + reach - length)
+    before = sympy.floor(total / 2)
+    return before, total - before
+
+
+def padding_before(length, kernel, stride, dilation, padding):
+    """Zero cells before the input along one axis (see padding_cells)."""
+    return padding_cells(length, kernel, stride, dilation, padding)[0]
 
 
 def window_element(x, kernel, b, pos, kernel_size, strides, dilation, padding, channels, read):
@@ -89,12 +98,8 @@ def ints(values) -> tuple:
 
 
 def same_padding(length: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
-    """Keras's (TF's) padding="same" of one axis, (before, after): enough for ceil(length / stride)
-    outputs, split evenly with the odd position after (right / bottom)."""
-    reach = dilation * (kernel - 1) + 1
-    out = -(-length // stride)
-    total = max(0, (out - 1) * stride + reach - length)
-    return total // 2, total - total // 2
+    """padding="same" of one axis of a concrete length, (before, after) as ints (see padding_cells)."""
+    return ints(padding_cells(length, kernel, stride, dilation, "same"))
 
 
 def pad_input(x, padding: str, kernel, strides, dilation, value=0.0):
@@ -403,6 +408,13 @@ class ConvTranspose(Conv):
                                    "leave output_padding out (None) or use an odd kernel"))
         return result
 
+    def output_offsets(self) -> list[int]:
+        """Per spatial axis, the offset of output position o in the "full" transposed output (every
+        input position's whole kernel patch): q = o + offset, offset = d·(k - 1) - padding before."""
+        paddings = ints(self.output_padding) if self.output_padding is not None else (None,) * self.rank
+        return [d * (k - 1) - transpose_padding(k, s, d, self.padding, op)[0] for k, s, d, op in
+                zip(ints(self.kernel_size), ints(self.strides), ints(self.dilation_rate), paddings)]
+
     def weights(self, x):
         # Keras's transposed kernel layout: (*kernel_size, filters, input channels).
         kernel = Weight("kernel", (*self.kernel_size, self.filters, x[-1]))
@@ -419,8 +431,8 @@ class ConvTranspose(Conv):
                    enumerate(zip(self.kernel_size, self.strides, self.dilation_rate), start=1)}
         return rf.mix_features().window(reaches).upsample(dict(enumerate(self.strides, start=1)))
 
-    def element(self, x, w, idx, output=0):
-        raise ix.NoElement(f"{self.kind} has no element formula yet")
+    element = Layer.element  # not Conv's: a scatter, each output a sum over the input positions that reach it
+    no_element_formula = "a strided scatter: which input positions reach an output depends on o mod strides"
 
     def reference(self, x, w):
         output_padding = None if self.output_padding is None else ints(self.output_padding)

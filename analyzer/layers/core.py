@@ -95,6 +95,9 @@ class Dropout(Layer):
             if any(n is not None and n.is_number and n < 1 for n in self.noise_shape):
                 raise self.error("noise_shape sizes must be positive or None", "noise_shape")
 
+    def keeps_element_order(self, x) -> bool:
+        return True  # inference: the identity
+
     def check_input(self, x):
         # Keras uses noise_shape only when dropping in training (the mask is broadcast to the
         # input); the error it would raise then is reported here, at analysis time.
@@ -186,6 +189,9 @@ class Flatten(Layer):
             return x(idx[0], c, *rest)
         return x(idx[0], *ix.reshape_index(dims, (sympy.Mul(*dims),), (idx[1],)))
 
+    def keeps_element_order(self, x) -> bool:
+        return self.data_format != "channels_first" or len(x) <= 2
+
     def reference(self, x, w):
         # Keras moves channels_first's channel axis last before flattening (row-major order).
         if self.data_format == "channels_first" and x.ndim > 2:
@@ -199,6 +205,9 @@ class Flatten(Layer):
 @layer("Reshape", target_shape=Anything())
 class Reshape(Layer):
     """Reshape(target_shape): (batch, ...) -> (batch, *target_shape); at most one size is -1 (inferred)."""
+
+    def keeps_element_order(self, x) -> bool:
+        return True
 
     def validate(self):
         shape = integers(self, "target_shape", self.target_shape, "(4, -1)")

@@ -68,6 +68,8 @@ class Pooling(Spatial):
 class MaxPooling(Pooling):
     """Shared by max pooling: the maximum over the window; padded positions never win (-inf)."""
 
+    no_element_formula = "a maximum over a window: index notation has sums over a bound index, no max"
+
     def reference(self, x, w):
         views = self.pool_views(x, -np.inf)
         y = views[0]
@@ -166,6 +168,8 @@ class GlobalPooling(Spatial):
 
 class GlobalMaxPooling(GlobalPooling):
     """Shared by global max pooling: the maximum over every spatial position."""
+
+    no_element_formula = "a maximum over every position: index notation has sums over a bound index, no max"
 
     def reference(self, x, w):
         return x.max(axis=self.spatial_axes(), keepdims=self.keepdims)

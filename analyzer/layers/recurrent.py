@@ -15,7 +15,7 @@ from ..activations import activate
 from ..lazy import np
 from ..receptive import ALL, RF, Axis
 from .base import Activation, Anything, Bool, Choice, Constraint, Float, Ignored, Int, Ints, Layer, Weight, layer
-from .conv import Conv, window_element
+from .conv import Conv, same_padding, window_element
 from .core import INITIALIZER_ARGS
 
 # Keras's arguments that change no shape or count, by name; each layer picks its own, in its own order
@@ -308,21 +308,13 @@ class LSTM(Recurrent):
         return [o * ix.activate(self.activation, cell), cell]
 
 
-def _same_padding(length: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
-    """Keras/TF "same" padding of one axis: ceil(length / stride) outputs, the odd pixel on the right."""
-    reach = dilation * (k - 1) + 1
-    out = -(-length // stride)
-    total = max(0, (out - 1) * stride + reach - length)
-    return total // 2, total - total // 2
-
-
 def _conv(x, kernel, strides, dilation, padding: str):
     """Plain N-D convolution, channels last: x (batch, *spatial, C) * kernel (*k, C, F) -> (batch, *spatial', F).
     One tap at a time: the input window the tap sees at every output position, times kernel[tap]."""
     rank = kernel.ndim - 2
     k = kernel.shape[:rank]
     if padding == "same":
-        pads = [_same_padding(L, kk, s, d) for L, kk, s, d in zip(x.shape[1:-1], k, strides, dilation)]
+        pads = [same_padding(L, kk, s, d) for L, kk, s, d in zip(x.shape[1:-1], k, strides, dilation)]
         x = np.pad(x, [(0, 0), *pads, (0, 0)])
     out = [(L - d * (kk - 1) - 1) // s + 1 for L, kk, s, d in zip(x.shape[1:-1], k, strides, dilation)]
     y = np.zeros((x.shape[0], *out, kernel.shape[-1]), dtype=x.dtype)

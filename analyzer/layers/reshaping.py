@@ -114,7 +114,10 @@ class Cropping3D(Cropping):
 INTERPOLATION_TAPS = {"nearest": 1, "bilinear": 2, "bicubic": 4, "lanczos3": 6, "lanczos5": 10, "area": 1}
 
 
-def cubic_weight(t, a=-0.75):
+CUBIC_A = -0.75  # PyTorch's bicubic (Keras's torch backend); TF's is -0.5
+
+
+def cubic_weight(t, a=CUBIC_A):
     """The cubic convolution kernel at distance |t| (Keys's, with PyTorch's a = -0.75)."""
     t = np.abs(t)
     near = ((a + 2) * t - (a + 3)) * t * t + 1

@@ -23,24 +23,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from math import prod
 
-from shapeproof.analyzer.layers.conv import transpose_padding
 
 from ..writer import Writer
 from .activations import element, last_axis_pass
 from .base import Site, kernel
 
 POSITION_BLOCK = 16  # output positions per task: enough work to amortise the task, enough tasks for the cores
-
-
-def padding_before(site: Site, axis: int, kernel_size: int, stride: int, dilation: int) -> str:
-    """Cells of padding before the input along spatial `axis` (1-based), as source."""
-    padding = site.layer.padding
-    if padding == "valid":
-        return "0"
-    if padding == "causal":
-        return str(dilation * (kernel_size - 1))
-    reach = dilation * (kernel_size - 1) + 1
-    return f"max(({site.yd(axis)} - 1) * {stride} + {reach} - {site.xd(axis)}, 0) // 2"
 
 
 def spatial_positions(site: Site, w: Writer, rank: int) -> list[str]:
@@ -94,7 +82,7 @@ def open_taps(site: Site, w: Writer, out_idx: list[str], k, s, d) -> list[tuple[
 
 def write_pads(site: Site, w: Writer, k, s, d):
     for a in range(len(k)):
-        w.line(f"pad{a + 1} = {padding_before(site, a + 1, k[a], s[a], d[a])}")
+        w.line(f"pad{a + 1} = {site.padding_before(a + 1, k[a], s[a], d[a])}")
 
 
 def finish(site: Site, w: Writer, out_idx: list[str], n: int):
@@ -265,18 +253,6 @@ def conv_transpose(site: Site, w: Writer):
         conv_transpose_axpy(site, w)
 
 
-def transpose_offsets(site: Site) -> list[int]:
-    """Per spatial axis, full transposed-output position q = o + offset of output position o."""
-    layer = site.layer
-    k, s, d = site.ints("kernel_size"), site.ints("strides"), site.ints("dilation_rate")
-    output_padding = site.ints("output_padding") if layer.output_padding is not None else (None,) * len(k)
-    offsets = []
-    for kk, ss, dd, op in zip(k, s, d, output_padding):
-        before, _ = transpose_padding(kk, ss, dd, layer.padding, op)
-        offsets.append(dd * (kk - 1) - before)
-    return offsets
-
-
 def conv_transpose_axpy(site: Site, w: Writer):
     """Few input channels: the filters of one position accumulate in a vector (as conv_axpy)."""
     rank = len(site.x) - 2
@@ -291,7 +267,7 @@ def conv_transpose_axpy(site: Site, w: Writer):
         with w.block(f"for c in range({channels})"):
             with w.block(f"for f in range({filters})"):
                 w.line("ktf[t, c, f] = kf[t, f, c]")
-    offsets = transpose_offsets(site)
+    offsets = site.layer.output_offsets()
     sizes = open_position_tasks(site, w, rank)
     w.line(f"acc = np.empty({filters}, dtype=DT)")
     out_idx = open_positions(w, sizes)
@@ -430,7 +406,7 @@ def transpose_plan(site: Site) -> DotPlan:
     k, s, d = site.ints("kernel_size"), site.ints("strides"), site.ints("dilation_rate")
     channels, filters = int(site.x[-1]), site.arg("filters")
     _, padded = filter_block(site)
-    offsets = transpose_offsets(site)
+    offsets = site.layer.output_offsets()
     n_outer = prod(k[:-1])
     kk, ss, dd, off = k[-1], s[-1], d[-1], offsets[-1]
     slots = kk if ss == 1 else -(-kk // ss)

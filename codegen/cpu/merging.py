@@ -8,26 +8,13 @@ from __future__ import annotations
 
 import sympy
 
+from ..lowering import combine
 from ..writer import Writer
 from .base import Site, extent, kernel
 from .core import outer_positions
 
-FOLD = {"Add": "{a} + {b}", "Subtract": "{a} - {b}", "Multiply": "{a} * {b}", "Average": "{a} + {b}",
-        "Maximum": "max({a}, {b})", "Minimum": "min({a}, {b})"}
-
-
 def names(site: Site) -> list[str]:
     return site.args()[:len(site.inputs)]
-
-
-def combine(kind: str, values: list[str]) -> str:
-    """The inputs folded left to right with the merge's operation, as source."""
-    text = values[0]
-    for v in values[1:]:
-        text = FOLD[kind].format(a=text, b=v)
-    if kind == "Average":
-        text = f"({text}) / DT({len(values)})"  # Keras: the sum, then divided by the count
-    return text
 
 
 @kernel("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")

@@ -18,8 +18,9 @@ from shapeproof.analyzer.layers import format_shape
 from ..activations import CONSTANTS
 from ..errors import CodegenError
 from ..exprs import shape
-from ..lowering import axis_of, docstring, identifier, tables
+from ..lowering import axis_of, docstring, identifier, is_view, tables
 from ..runtime import RUNTIME
+from ..simplify import drop_unused, simplify, top_level_names
 from ..writer import Writer, wrap_call
 from .base import EMITTERS, Site
 from .prelude import PRELUDE
@@ -29,7 +30,7 @@ RESERVED = {"math", "np", "njit", "prange", "DT", "forward"}
 
 def emit_module(model: Model, dtype: str = "float32", source_file: str = "", parallel: bool = True) -> str:
     """The generated module's source for `model` (every weight shape must be concrete)."""
-    missing = sorted({n.type for n in model.nodes if n.type not in EMITTERS})
+    missing = sorted({n.type for n in model.nodes if n.type not in EMITTERS and not is_view(n)})
     if missing:
         raise CodegenError(f"no CPU kernel yet for {', '.join(missing)}")
     free = model.free_symbols
@@ -43,12 +44,15 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "", par
                                    "free sizes values with --set so that the weights have fixed shapes")
     w = Writer()
     w.lines_of(docstring(model, source_file))
-    w.lines_of(PRELUDE.format(dtype=dtype, parallel=parallel, constants=CONSTANTS))
+    prelude = PRELUDE.format(dtype=dtype, parallel=parallel, constants=CONSTANTS)
+    w.lines_of(prelude)
     w.line()
     tables(w, model)
     sites = [Site.of(node, "k_" + identifier(node.name)) for node in model.nodes]
     written: set = set()
     for node, site in zip(model.nodes, sites):
+        if is_view(node):
+            continue
         w.line()
         w.line()
         _kernel(w, node, site, written)
@@ -58,7 +62,7 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "", par
     w.line()
     w.line()
     w.lines_of(RUNTIME)
-    return w.text()
+    return drop_unused(simplify(w.text()), top_level_names(prelude))
 
 
 def _kernel(w: Writer, node, site: Site, written: set):
@@ -107,7 +111,14 @@ def _forward(w: Writer, model: Model, sites: list[Site]):
         for s in model.free_symbols:
             w.line(f"{s.name} = {axis_of(model, s, inputs)}")
         values = {(i.name, 0): inputs[i.name] for i in model.inputs}
+        outputs = set(model.output_refs)
         for node, site, names in zip(model.nodes, sites, weight_names):
+            if is_view(node):
+                var = "v_" + identifier(node.name)
+                copy = ".copy()" if (node.name, 0) in outputs else ""  # the caller's array is its own
+                w.line(f"{var} = {values[node.input_refs[0]]}.reshape({shape(node.output_shapes[0])}){copy}")
+                values[(node.name, 0)] = var
+                continue
             outs = []
             for k, out_shape in enumerate(node.output_shapes):
                 # `__k`: outputs of `lstm` must not collide with the next layer, `lstm_1`

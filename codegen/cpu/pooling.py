@@ -16,7 +16,7 @@ import math
 
 from ..writer import Writer
 from .base import Site, kernel
-from .conv import open_position_tasks, open_positions, padding_before
+from .conv import open_position_tasks, open_positions
 
 POSITION_BLOCK = 64  # output positions per task: pooling does little work per position
 UNROLLED_TAPS = 27  # windows up to 3 x 3 x 3 are written out tap by tap (when they never leave the input)
@@ -37,7 +37,7 @@ def pooling(site: Site, w: Writer):
         _unrolled_window(site, w, open_position_tasks(site, w, rank, POSITION_BLOCK), pool, strides, channels, average)
         return
     for a in range(rank):
-        w.line(f"pad{a + 1} = {padding_before(site, a + 1, pool[a], strides[a], 1)}")
+        w.line(f"pad{a + 1} = {site.padding_before(a + 1, pool[a], strides[a])}")
     sizes = open_position_tasks(site, w, rank, POSITION_BLOCK)
     w.line(f"acc = np.empty({channels}, dtype=DT)")
     out_idx = open_positions(w, sizes, POSITION_BLOCK)

@@ -22,7 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sympy
+
+from shapeproof.analyzer.layers.conv import padding_before
+
 from ..activations import check_recurrent
+from ..exprs import py
 from ..writer import Writer
 from .activations import element
 from .base import Site, kernel
@@ -490,8 +495,7 @@ def emit_conv_lstm(site: Site, w: Writer, dirs: list[Direction]):
     for a in range(rank):
         w.line(f"n{a + 1} = {grid[a]}")
         if layer.padding == "same":
-            reach = dilation[a] * (k[a] - 1) + 1
-            w.line(f"pad{a + 1} = max((n{a + 1} - 1) * {strides[a]} + {reach} - {spatial_in[a]}, 0) // 2")
+            w.line(f"pad{a + 1} = {site.padding_before(2 + a, k[a], strides[a], dilation[a])}")
     sizes = [f"n{a + 1}" for a in range(rank)]
     w.line("n_pos = " + " * ".join(sizes))
     state = ["n_b", *sizes, str(filters)]
@@ -540,7 +544,7 @@ def emit_conv_lstm(site: Site, w: Writer, dirs: list[Direction]):
                 _gather(w, "px", "x[b, tt]", channels, k, origin, dilation,
                         [f"pad{a + 1}" for a in range(rank)] if layer.padding == "same" else None, spatial_in)
                 _gather(w, "ph", f"{h}[cur, b]", filters, k, out_idx, [1] * rank,
-                        [str((n - 1) // 2) for n in k], sizes)
+                        [py(padding_before(sympy.Symbol("L", integer=True, positive=True), n, 1, 1, "same")) for n in k], sizes)
             # (np.int64: Numba would compile the shared helper again for every literal argument)
             w.line(f"rnn_gemm(px[:n_q], kx, acc, np.int64(0), np.int64({width}))")
             w.line(f"rnn_gemm(ph[:n_q], kh, acc, np.int64(0), np.int64({width}))")

@@ -10,6 +10,10 @@ helper at run time, since the lengths may be free sizes; then the rows, then the
 """
 from __future__ import annotations
 
+from shapeproof.analyzer.layers.conv import ints
+from shapeproof.analyzer.layers.reshaping import CUBIC_A
+
+from ..lowering import INTERPOLATED
 from ..writer import Writer
 from .base import Site, kernel
 from .conv import SEGMENT, copy_with_zeros, open_segments
@@ -73,11 +77,6 @@ def _source_row(site: Site, rank: int, source: list[str]) -> str:
     return text
 
 
-def factors(site: Site) -> tuple[int, ...]:
-    size = site.layer.size
-    return tuple(int(f) for f in size) if isinstance(size, (tuple, list)) else (int(size),)
-
-
 @kernel("UpSampling1D", "UpSampling2D", "UpSampling3D")
 def upsampling(site: Site, w: Writer):
     interpolation = getattr(site.layer, "interpolation", "nearest")
@@ -93,7 +92,7 @@ def upsampling(site: Site, w: Writer):
 def nearest(site: Site, w: Writer):
     """Every input cell repeated f times along each axis."""
     rank = len(site.x) - 2
-    f = factors(site)
+    f = ints(site.layer.factors())
     channels = int(site.x[-1])
     w.line(f"xr = x.reshape(-1, {site.xd(rank)} * {channels})")
     w.line(f"yr = out.reshape(-1, {site.yd(rank)} * {channels})")
@@ -108,9 +107,6 @@ def nearest(site: Site, w: Writer):
                 w.line("dst[base + c] = src[start + c]")
 
 
-# Taps per output position of each resampling kernel (Lanczos: every input position within the radius).
-INTERPOLATED = {"bilinear": 2, "bicubic": 4, "lanczos3": 7, "lanczos5": 11}
-CUBIC_A = -0.75  # PyTorch's bicubic (Keras's torch backend), as analyzer.layers.reshaping.cubic_weight
 
 TAP_WEIGHTS = {
     # float64 weights as the reference's resize_matrix computes them; `src` is the sampled position
@@ -183,7 +179,7 @@ def tap_table(name: str, interpolation: str) -> str:
 def interpolated(site: Site, w: Writer, interpolation: str):
     """Separable resampling: rows into `tmp` (batch, H', W, C), then columns into out."""
     taps = INTERPOLATED[interpolation]
-    f = factors(site)
+    f = ints(site.layer.factors())
     channels = int(site.x[-1])
     helper = f"{site.fn}_taps"
     site.helpers.append(tap_table(helper, interpolation))

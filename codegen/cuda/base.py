@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import sympy
+
 from ..exprs import py
 from ..site import Site
 
@@ -51,6 +53,10 @@ class CudaSite(Site):
     def dim(self, array: str, shape: tuple, axis: int) -> str:
         """A dimension as source: a literal, or an expression over the free sizes (kernel parameters)."""
         return py(shape[axis])
+
+    def size(self, shape: tuple, axis: int, source: str) -> sympy.Expr:
+        """The dimension itself: CUDA kernels take the free sizes as parameters."""
+        return sympy.sympify(shape[axis])
 
     def sizes(self) -> str:
         """The free sizes as the leading kernel parameters/arguments (`batch, T, `), or ''."""

@@ -25,8 +25,9 @@ from math import prod as int_prod
 
 import sympy
 
+from shapeproof.analyzer.layers.conv import padding_before
+
 from ..activations import element
-from ..cpu.conv import transpose_offsets
 from ..exprs import py, shape
 from ..writer import Writer
 from .base import CudaSite, kernel, prod
@@ -72,24 +73,9 @@ def window(layer, x: tuple, y: tuple, channels: int | None = None, padding: str 
     d = dilation or tuple(int(v) for v in layer.dilation_rate)
     padding = padding or layer.padding
     spatial_in, spatial_out = [py(v) for v in x[1:-1]], [py(v) for v in y[1:-1]]
-    pads = [pad_before(padding, L, n, ka, sa, da) for L, n, ka, sa, da in zip(spatial_in, spatial_out, k, s, d)]
+    pads = [py(padding_before(L, ka, sa, da, padding)) for L, ka, sa, da in zip(x[1:-1], k, s, d)]
     return Window(py(x[0]), spatial_in, spatial_out, channels or int(x[-1]), k, s, d, padding, pads,
                   prod((x[0], *y[1:-1])))
-
-
-def pad_before(padding: str, length: str, out: str, k: int, s: int, d: int) -> str:
-    """Cells of padding before the input along one axis, as source (codegen/cpu/conv.py's
-    padding_before), a literal when the sizes are."""
-    reach = d * (k - 1) + 1
-    if padding == "valid":
-        return "0"
-    if padding == "causal":
-        return str(reach - 1)
-    if s == 1:  # "same" keeps the length: the formula below without the sizes
-        return str((reach - 1) // 2)
-    if length.isdigit() and out.isdigit():
-        return str(max((int(out) - 1) * s + reach - int(length), 0) // 2)
-    return f"max(({out} - 1) * {s} + {reach} - {length}, 0) // 2"
 
 
 def im2col(w: Writer, win: Window, x: str, m: str, k: str, channel0: str = "") -> str:
@@ -202,7 +188,7 @@ def conv_transpose(site: CudaSite, k: Writer, f: Writer):
     ks, s, d = site.ints("kernel_size"), site.ints("strides"), site.ints("dilation_rate")
     assert not any(sa > 1 and da > 1 for sa, da in zip(s, d)), "Keras refuses strides > 1 with dilation > 1"
     channels, filters = int(site.x[-1]), site.arg("filters")
-    offsets = transpose_offsets(site)
+    offsets = site.layer.output_offsets()
     spans = [-(-ka // sa) for ka, sa in zip(ks, s)]  # U: the taps of one phase
     strided = [a for a in range(rank) if s[a] > 1]
     phases = int_prod(s)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import sympy
 
-from ..cpu.merging import combine
 from ..exprs import py
+from ..lowering import combine
 from ..writer import Writer
 from .base import CudaSite, kernel, prod
 from .templates import pointwise, wrap

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import math
 
-from shapeproof.analyzer.layers.conv import padding_before as padding_formula
-
-from ..cpu.conv import padding_before
 from ..writer import Writer
 from .base import CudaSite, kernel, prod
 from .templates import pointwise, wrap
@@ -24,13 +21,6 @@ MAX_KINDS = ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D")
 AVERAGE_KINDS = ("AveragePooling1D", "AveragePooling2D", "AveragePooling3D")
 GLOBAL_KINDS = ("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
                 "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D")
-
-
-def before(site: CudaSite, axis: int, pool: int, stride: int) -> str:
-    """Cells of padding before the input along spatial `axis` (1-based): a literal when the input
-    length is concrete, else the formula over the free sizes."""
-    cells = padding_formula(site.x[axis], pool, stride, 1, site.layer.padding)
-    return str(int(cells)) if cells.is_number else padding_before(site, axis, pool, stride, 1)
 
 
 @kernel(*MAX_KINDS, *AVERAGE_KINDS)
@@ -45,7 +35,7 @@ def pooling(site: CudaSite, k: Writer, f: Writer):
         b, out_pos, c = idx[0], idx[1:-1], idx[-1]
         for a in range(rank):
             n = a + 1
-            pad = before(site, n, pool[a], strides[a])
+            pad = site.padding_before(n, pool[a], strides[a])
             start = out_pos[a] + (f" * {strides[a]}" if strides[a] != 1 else "")
             w.line(f"s{n} = {start}" + (f" - {wrap(pad)}" if pad != "0" else ""))  # the window's first input position
             if clipped:

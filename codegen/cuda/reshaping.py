@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import math
 
-from shapeproof.analyzer.layers.reshaping import cubic_weight, lanczos_weight
+from shapeproof.analyzer.layers.conv import ints
+from shapeproof.analyzer.layers.reshaping import CUBIC_A, cubic_weight, lanczos_weight
 
-from ..cpu.reshaping import CUBIC_A, INTERPOLATED, factors
 from ..errors import CodegenError
+from ..lowering import INTERPOLATED
 from ..writer import Writer
 from .base import CudaSite, kernel
 from .templates import pointwise, wrap
@@ -80,7 +81,7 @@ def upsampling(site: CudaSite, k: Writer, f: Writer):
 
 def nearest(site: CudaSite, k: Writer, f: Writer):
     """out[b, o.., c] = x[b, o // factor.., c]: every input cell repeated `factor` times per axis."""
-    sizes = factors(site)
+    sizes = ints(site.layer.factors())
 
     def body(w: Writer, b: str, pos: list[str], c: str):
         source = [o if s == 1 else f"{o} // {s}" for o, s in zip(pos, sizes)]
@@ -96,7 +97,7 @@ def interpolated(site: CudaSite, k: Writer, f: Writer, interpolation: str):
     taps = INTERPOLATED[interpolation]
     back = (taps - 1) // 2  # taps before floor(src): bilinear 0, bicubic 1, Lanczos its radius
     lanczos = interpolation.startswith("lanczos")
-    sizes = factors(site)
+    sizes = ints(site.layer.factors())
     tables = [f"taps_rows_{site.fn}", f"taps_cols_{site.fn}"]  # no kernel (k_...) is named so
     for name, factor in zip(tables, sizes):
         k.line()
