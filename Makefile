@@ -5,8 +5,11 @@ PY        := $(VENV)/bin/python
 BASE      := $(VENV)/.base-stamp
 TEST      := $(VENV)/.test-stamp
 TEST_ENV  := KERAS_BACKEND=torch
+# pytest-xdist workers: one per core, at most 4 (each holds Keras, PyTorch and Numba: ~1.5 GB)
+JOBS      ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+PYTEST    := $(PY) -m pytest -q -n $(JOBS)
 
-.PHONY: install demo test test-all bench clean
+.PHONY: install demo test bench clean
 
 install: $(TEST)
 
@@ -27,14 +30,9 @@ demo: $(BASE)
 
 # NUMBA_BOUNDSCHECK: an out-of-bounds index in a generated kernel fails a test instead of reading garbage.
 # tests/cuda runs in a second process: without a GPU it needs the CUDA simulator, chosen before Numba loads.
-# `make test` runs a bounded subset of the real-model suites (marker `full`); `make test-all` runs them all.
 test: $(TEST)
-	$(TEST_ENV) NUMBA_BOUNDSCHECK=1 $(PY) -m pytest -q
-	$(TEST_ENV) $(PY) -m pytest -q tests/cuda
-
-test-all: $(TEST)
-	$(TEST_ENV) NUMBA_BOUNDSCHECK=1 SHAPEPROOF_TEST_ALL=1 $(PY) -m pytest -q
-	$(TEST_ENV) SHAPEPROOF_TEST_ALL=1 $(PY) -m pytest -q tests/cuda
+	$(TEST_ENV) NUMBA_BOUNDSCHECK=1 $(PYTEST)
+	$(TEST_ENV) $(PYTEST) tests/cuda
 
 bench: $(TEST)
 	$(TEST_ENV) $(PY) benchmarks/analyzer.py

@@ -117,16 +117,3 @@ def is_view(node) -> bool:
 # Input positions a resampling kernel gathers per output position and axis (Lanczos: every input
 # position within the radius, one more than the analyzer's receptive field for the edge case).
 INTERPOLATED = {"bilinear": 2, "bicubic": 4, "lanczos3": 7, "lanczos5": 11}
-
-FOLD = {"Add": "{a} + {b}", "Subtract": "{a} - {b}", "Multiply": "{a} * {b}", "Average": "{a} + {b}",
-        "Maximum": "max({a}, {b})", "Minimum": "min({a}, {b})"}
-
-
-def combine(kind: str, values: list[str]) -> str:
-    """The inputs folded left to right with the merge's operation, as source."""
-    text = values[0]
-    for v in values[1:]:
-        text = FOLD[kind].format(a=text, b=v)
-    if kind == "Average":
-        text = f"({text}) / DT({len(values)})"  # Keras: the sum, then divided by the count
-    return text

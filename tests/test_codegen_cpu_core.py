@@ -157,3 +157,27 @@ model F(batch, T):
     y = Dense(3, activation="sigmoid")(c)
     output y
 """, set={"T": 4}, dtype="float64", tolerance=1e-10, sizes=[{"batch": 2}])
+
+
+ELEMENTS = """
+model E(batch, T):
+    x = input (batch, T, 4)
+    z = input (batch, 1, 4)
+    a = Cropping1D((0, 2))(x)
+    b = ZeroPadding1D((0, 2))(a)
+    c = BatchNormalization(axis=1)(b)
+    d = Multiply()([c, z])
+    e = Average()([d, x, b])
+    f = Activation("softmax")(e)
+    g = BatchNormalization(center=False)(f)
+    h = Flatten()(g)
+    k = Activation("relu")(h)
+    output k
+"""
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_element_kernels_flat_nested_and_per_axis(parallel):
+    # Crop/pad (0, k): reads at the output's own index of a larger input (never flattened); per-axis
+    # tables on axis 1 and on the last axis; broadcasting; a softmax pass; rank 2; the prange build.
+    check_generated(ELEMENTS, set={"T": 6}, sizes=[{"batch": 1}, {"batch": 3}], parallel=parallel)

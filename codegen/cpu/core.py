@@ -179,18 +179,6 @@ def _lora_rows(w: Writer, n_in: int):
                 w.line("xa[r, j] += v * lora_kernel_a[i, j]")
 
 
-@kernel("Activation")
-def activation(site: Site, w: Writer):
-    w.line("xf = x.reshape(-1)")
-    w.line("yf = out.reshape(-1)")
-    with w.block("for i in prange(xf.shape[0])"):
-        w.line("v = xf[i]")
-        w.line(f"yf[i] = {element(site.layer.activation, 'v')}")
-    after = last_axis_pass(site.layer.activation, "out")
-    if after:
-        w.line(after)
-
-
 def copy_flat(w: Writer):
     """out = x element for element (same number of elements, row-major)."""
     w.line("xf = x.reshape(-1)")

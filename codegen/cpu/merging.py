@@ -6,49 +6,12 @@ shape take one flat loop. Concatenate copies each input's contiguous rows into i
 """
 from __future__ import annotations
 
-import sympy
 
-from ..lowering import combine
 from ..writer import Writer
 from .base import Site, extent, kernel
-from .core import outer_positions
 
 def names(site: Site) -> list[str]:
     return site.args()[:len(site.inputs)]
-
-
-@kernel("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
-def elementwise(site: Site, w: Writer):
-    kind = site.layer.kind
-    xs = names(site)
-    out_shape = site.y
-    rank = len(out_shape)
-    aligned = [(s[0], *[1] * (rank - len(s)), *s[1:]) for s in site.inputs]
-    if all(len(a) == rank and all(sympy.sympify(d - e) == 0 for d, e in zip(a, out_shape)) for a in aligned):
-        for i, x in enumerate(xs):
-            w.line(f"f{i} = {x}.reshape(-1)")
-        w.line("yf = out.reshape(-1)")
-        with w.block("for i in prange(yf.shape[0])"):
-            w.line("yf[i] = " + combine(kind, [f"f{i}[i]" for i in range(len(xs))]))
-        return
-    views = []
-    for i, (x, shape, al) in enumerate(zip(xs, site.inputs, aligned)):
-        if len(shape) == rank:
-            views.append(x)
-            continue
-        dims = [site.dim(x, shape, 0)] + ["1"] * (rank - len(shape)) + \
-               [site.dim(x, shape, a) for a in range(1, len(shape))]
-        w.line(f"a{i} = {x}.reshape({', '.join(dims)})")
-        views.append(f"a{i}")
-    w.line(f"n_outer = {extent(site, out_shape, 'out', 0, rank - 1)}")
-    with w.block("for q in prange(n_outer)"):
-        coords = outer_positions(site, w, out_shape, "out") + ["j"]
-        with w.block(f"for j in range({site.yd(-1)})"):
-            reads = []
-            for view, al in zip(views, aligned):
-                index = ["0" if sympy.sympify(d) == 1 else c for d, c in zip(al, coords)]
-                reads.append(f"{view}[{', '.join(index)}]")
-            w.line(f"out[{', '.join(coords)}] = {combine(kind, reads)}")
 
 
 @kernel("Concatenate")

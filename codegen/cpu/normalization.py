@@ -17,38 +17,6 @@ def epsilon(layer) -> str:
     return f"DT({float(layer.epsilon)!r})"
 
 
-@kernel("BatchNormalization")
-def batch_normalization(site: Site, w: Writer):
-    layer = site.layer
-    axis = layer.positions(site.x)[0]
-    rank = len(site.x)
-    channels = int(site.x[axis])
-    w.line(f"inv = np.empty({channels}, dtype=DT)")
-    with w.block(f"for c in range({channels})"):
-        w.line(f"inv[c] = ONE / math.sqrt(moving_variance[c] + {epsilon(layer)})" + (" * gamma[c]" if layer.scale else ""))
-    shift = " + beta[c]" if layer.center else ""
-    if axis == rank - 1:
-        w.line(f"xr = x.reshape(-1, {channels})")
-        w.line(f"yr = out.reshape(-1, {channels})")
-        with w.block("for r in prange(xr.shape[0])"):
-            with w.block(f"for c in range({channels})"):
-                w.line(f"yr[r, c] = (xr[r, c] - moving_mean[c]) * inv[c]{shift}")
-        return
-    w.line(f"n_outer = {extent(site, site.x, 'x', 0, axis)}")
-    w.line(f"n_inner = {extent(site, site.x, 'x', axis + 1)}")
-    w.line(f"xr = x.reshape(n_outer, {channels}, n_inner)")
-    w.line(f"yr = out.reshape(n_outer, {channels}, n_inner)")
-    with w.block(f"for task in prange(n_outer * {channels})"):
-        w.line(f"o = task // {channels}")
-        w.line(f"c = task % {channels}")
-        w.line("m = moving_mean[c]")
-        w.line("s = inv[c]")
-        if layer.center:
-            w.line("t = beta[c]")
-        with w.block("for i in range(n_inner)"):
-            w.line("yr[o, c, i] = (xr[o, c, i] - m) * s" + (" + t" if layer.center else ""))
-
-
 @kernel("LayerNormalization")
 def layer_normalization(site: Site, w: Writer):
     layer = site.layer

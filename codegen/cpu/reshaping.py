@@ -16,48 +16,8 @@ from shapeproof.analyzer.layers.reshaping import CUBIC_A
 from ..lowering import INTERPOLATED
 from ..writer import Writer
 from .base import Site, kernel
-from .conv import SEGMENT, copy_with_zeros, open_segments
+from .conv import SEGMENT, open_segments
 from .module import CodegenError
-
-ROW_KINDS = ("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D")
-
-
-@kernel(*ROW_KINDS)
-def pad_or_crop(site: Site, w: Writer):
-    """out[b, o.., c] = x[b, o - before.., c] inside the input, else 0 (padding); out[b, o.., c] =
-    x[b, o + cropped before.., c] (cropping)."""
-    layer = site.layer
-    rank = len(site.x) - 2
-    channels = int(site.x[-1])
-    cropping = layer.kind.startswith("Cropping")
-    pairs = [(int(a), int(b)) for a, b in (layer.cropping if cropping else layer.padding)]
-    width_in, width_out = f"{site.xd(rank)} * {channels}", f"{site.yd(rank)} * {channels}"
-    w.line(f"xr = x.reshape(-1, {width_in})")
-    w.line(f"yr = out.reshape(-1, {width_out})")
-    with open_segments(w, "yr.shape[0]", width_out):
-        _row_position(site, w, rank)
-        for a in range(1, rank):
-            before = pairs[a - 1][0]
-            w.line(f"i{a} = o{a}" + ((f" + {before}" if cropping else f" - {before}") if before else ""))
-        w.line("dst = yr[row]")
-        checked = not cropping and any(a or b for a, b in pairs[:-1])
-        if checked:  # rows of padding
-            inside = " and ".join(f"0 <= i{a} < {site.xd(a)}" for a in range(1, rank))
-            w.open(f"if not ({inside})")
-            with w.block("for j in range(s0, s1)"):
-                w.line("dst[j] = ZERO")
-            w.close()
-            w.open("else")
-        w.line(f"src = xr[{_source_row(site, rank, [f'i{a}' for a in range(1, rank)])}]")
-        before = pairs[-1][0] * channels
-        if cropping:
-            with w.block("for j in range(s0, s1)"):
-                w.line(f"dst[j] = src[j + {before}]" if before else "dst[j] = src[j]")
-        else:
-            copy_with_zeros(w, str(before), width_in)
-        if checked:
-            w.close()
-
 
 def _row_position(site: Site, w: Writer, rank: int):
     """b and o1..o<rank-1> from the flat output row index `row`."""

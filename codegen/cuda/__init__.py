@@ -2,6 +2,7 @@
 from . import (  # noqa: F401  (each family module registers its emitters)
     conv,
     core,
+    elementwise,
     merging,
     normalization,
     pooling,

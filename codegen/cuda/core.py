@@ -59,19 +59,6 @@ def dense(site: CudaSite, k: Writer, f: Writer):
     last_axis_pass(site, f, layer.activation, site.outs[0], str(n_out))
 
 
-@kernel("Activation")
-def activation(site: CudaSite, k: Writer, f: Writer):
-    total = prod(site.x)
-
-    def body(w: Writer, idx: list[str]):
-        w.line(f"v = x[{idx[0]}]")
-        w.line(f"out[{idx[0]}] = {element(site.layer.activation, 'v')}")
-
-    pointwise(site, k, f, site.fn, ["x", "out"], [f"{site.ins[0]}.reshape(-1)", f"{site.outs[0]}.reshape(-1)"],
-              [total], body)
-    last_axis_pass(site, f, site.layer.activation, site.outs[0], site.yd(-1))
-
-
 @kernel("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Reshape", allocates=True)
 def view(site: CudaSite, k: Writer, f: Writer):
     # Inference: dropout is the identity; Reshape keeps the row-major order: both are views.

@@ -12,43 +12,9 @@ from __future__ import annotations
 import sympy
 
 from ..exprs import py
-from ..lowering import combine
 from ..writer import Writer
 from .base import CudaSite, kernel, prod
 from .templates import pointwise, wrap
-
-
-def same_shape(a: tuple, b: tuple) -> bool:
-    return len(a) == len(b) and all(sympy.sympify(d - e) == 0 for d, e in zip(a, b))
-
-
-@kernel("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
-def elementwise(site: CudaSite, k: Writer, f: Writer):
-    """out = x0 op x1 op ... (folded left to right; Average: the sum divided by the count)."""
-    kind = site.layer.kind
-    rank = len(site.y)
-    xs = [f"x{i}" for i in range(len(site.inputs))]
-    aligned = [(s[0], *[1] * (rank - len(s)), *s[1:]) for s in site.inputs]
-    if all(same_shape(a, site.y) for a in aligned):
-        def flat(w: Writer, idx: list[str]):
-            w.line(f"out[{idx[0]}] = {combine(kind, [f'{x}[{idx[0]}]' for x in xs])}")
-
-        pointwise(site, k, f, site.fn, [*xs, "out"],
-                  [f"{v}.reshape(-1)" for v in [*site.ins, site.outs[0]]], [prod(site.y)], flat)
-        return
-    args = []
-    for var, shape, al in zip(site.ins, site.inputs, aligned):
-        args.append(var if len(shape) == rank else f"{var}.reshape({', '.join(py(d) for d in al)})")
-
-    def broadcast(w: Writer, idx: list[str]):
-        reads = []
-        for x, al in zip(xs, aligned):
-            at = ["0" if sympy.sympify(d) == 1 else c for d, c in zip(al, idx)]
-            reads.append(f"{x}[{', '.join(at)}]")
-        w.line(f"out[{', '.join(idx)}] = {combine(kind, reads)}")
-
-    pointwise(site, k, f, site.fn, [*xs, "out"], [*args, site.outs[0]], [site.yd(a) for a in range(rank)],
-              broadcast)
 
 
 @kernel("Concatenate")

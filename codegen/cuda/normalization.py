@@ -22,40 +22,13 @@ import sympy
 
 from ..writer import Writer
 from .base import CudaSite, kernel, prod
-from .templates import header, pointwise, unravel, wrap
+from .templates import header, unravel, wrap
 
 GROUP_THREADS = 256  # threads per LayerNormalization block when the group size is only known at run time
 
 
 def epsilon(layer) -> str:
     return f"DT({float(layer.epsilon)!r})"  # a literal: Numba folds it to a float32 constant
-
-
-@kernel("BatchNormalization")
-def batch_normalization(site: CudaSite, k: Writer, f: Writer):
-    """out = (x - moving_mean[c]) * (gamma[c] / sqrt(moving_variance[c] + epsilon)) + beta[c], c the
-    index on `axis`: the input viewed as (outer, channels[, inner]), one thread per element."""
-    layer = site.layer
-    axis = layer.positions(site.x)[0]
-    rank = len(site.x)
-    channels = site.xd(axis)  # concrete: the weights are sized by it
-    dims = [prod(site.x[:axis]), channels] + ([prod(site.x[axis + 1:])] if axis < rank - 1 else [])
-    view = ", ".join(dims)
-    # renorm's extra statistics (after moving_variance) serve training only: not passed.
-    names = [n for n, present in (("gamma", layer.scale), ("beta", layer.center)) if present]
-    names += ["moving_mean", "moving_variance"]
-
-    def body(w: Writer, idx: list[str]):
-        c = idx[1]
-        at = ", ".join(idx)
-        # Keras's order of operations: the inverse deviation times gamma, then (x - mean) times that.
-        w.line(f"inv = ONE / math.sqrt(moving_variance[{c}] + {epsilon(layer)})" +
-               (f" * gamma[{c}]" if layer.scale else ""))
-        w.line(f"out[{at}] = (x[{at}] - moving_mean[{c}]) * inv" + (f" + beta[{c}]" if layer.center else ""))
-
-    pointwise(site, k, f, site.fn, ["x", *names, "out"],
-              [f"{site.ins[0]}.reshape({view})", *(site.weight(n) for n in names),
-               f"{site.outs[0]}.reshape({view})"], dims, body)
 
 
 def block_sum(w: Writer, threads: int, value: str, total: str):

@@ -26,45 +26,11 @@ from ..writer import Writer
 from .base import CudaSite, kernel
 from .templates import pointwise, wrap
 
-PAD_OR_CROP = ("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D")
-
-
 def each_output(site: CudaSite, k: Writer, f: Writer, body):
     """A kernel with one thread per element of the output; body(w, b, positions, c)."""
     rank = len(site.y) - 2
     pointwise(site, k, f, site.fn, ["x", "out"], [site.ins[0], site.outs[0]],
               [site.yd(a) for a in range(rank + 2)], lambda w, idx: body(w, idx[0], idx[1:-1], idx[-1]))
-
-
-@kernel(*PAD_OR_CROP)
-def pad_or_crop(site: CudaSite, k: Writer, f: Writer):
-    """Padding: out[b, o.., c] = x[b, o - before.., c] inside the input, else 0. Cropping:
-    out[b, o.., c] = x[b, o + cropped before.., c]."""
-    layer = site.layer
-    cropping = layer.kind.startswith("Cropping")
-    pairs = [(int(a), int(b)) for a, b in (layer.cropping if cropping else layer.padding)]
-
-    def body(w: Writer, b: str, pos: list[str], c: str):
-        source = []
-        for a, (o, (first, _)) in enumerate(zip(pos, pairs), start=1):
-            shift = "" if not first else f" + {first}" if cropping else f" - {first}"
-            w.line(f"s{a} = {o}{shift}")
-            source.append(f"s{a}")
-        read = f"x[{b}, {', '.join(source)}, {c}]"
-        inside = []  # the bounds that padding can cross
-        for a, (first, last) in enumerate(pairs, start=1):
-            low, high = "0 <= " if first else "", f" < {wrap(site.xd(a))}" if last else ""
-            if first or last:
-                inside.append(f"{low}s{a}{high}")
-        if cropping or not inside:  # every output element has an input element
-            w.line(f"out[{b}, {', '.join(pos)}, {c}] = {read}")
-            return
-        w.line("v = ZERO")
-        with w.block(f"if {' and '.join(inside)}"):
-            w.line(f"v = {read}")
-        w.line(f"out[{b}, {', '.join(pos)}, {c}] = v")
-
-    each_output(site, k, f, body)
 
 
 @kernel("UpSampling1D", "UpSampling2D", "UpSampling3D")

@@ -17,8 +17,8 @@ KERNEL_CASES = {  # name: (layers, input shape, --set, bindings of the free size
     "activation_softmax": ('Activation("softmax")', "(batch, 5)", {}, [{}]),
     "dropout_reshape": ("Dropout(0.5)\n    Reshape((4, 3))\n    Dense(2)", "(batch, 3, 4)", {}, [{}]),
     "spatial_dropout": ("SpatialDropout1D(0.2)\n    Dense(2)", "(batch, 3, 4)", {}, [{}]),
-    "spatial_dropout_2d_3d": ("SpatialDropout2D(0.2)\n    Reshape((2, 3, 2, 2))\n    SpatialDropout3D(0.1)",
-                              "(batch, 2, 6, 2)", {}, [{}]),
+    "spatial_dropout_2d_3d": ("SpatialDropout2D(0.2)\n    Reshape((2, 3, 2, 2))\n    SpatialDropout3D(0.1)\n"
+                              "    Dense(2)", "(batch, 2, 6, 2)", {}, [{}]),
     "flatten": ("Flatten()\n    Dense(3)", "(batch, 2, 3, 2)", {}, [{}]),
     "flatten_channels_first": ('Flatten(data_format="channels_first")', "(batch, 3, 2, 2)", {}, [{}]),
     "permute": ("Permute((3, 1, 2))", "(batch, 2, 3, 4)", {}, [{}]),
