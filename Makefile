@@ -9,7 +9,7 @@ TEST_ENV  := KERAS_BACKEND=torch
 JOBS      ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 PYTEST    := $(PY) -m pytest -q -n $(JOBS)
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-all bench clean
 
 install: $(TEST)
 
@@ -30,9 +30,15 @@ demo: $(BASE)
 
 # NUMBA_BOUNDSCHECK: an out-of-bounds index in a generated kernel fails a test instead of reading garbage.
 # tests/cuda runs in a second process: without a GPU it needs the CUDA simulator, chosen before Numba loads.
+# `make test` skips the costly cases marked `full` (a bounded subset of each real-model suite runs);
+# `make test-all` runs them too.
 test: $(TEST)
 	$(TEST_ENV) NUMBA_BOUNDSCHECK=1 $(PYTEST)
 	$(TEST_ENV) $(PYTEST) tests/cuda
+
+test-all: $(TEST)
+	$(TEST_ENV) NUMBA_BOUNDSCHECK=1 SHAPEPROOF_TEST_ALL=1 $(PYTEST)
+	$(TEST_ENV) SHAPEPROOF_TEST_ALL=1 $(PYTEST) tests/cuda
 
 bench: $(TEST)
 	$(TEST_ENV) $(PY) benchmarks/analyzer.py

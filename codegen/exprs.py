@@ -54,6 +54,11 @@ def _py(expr) -> tuple[str, int]:
     raise ValueError(f"cannot write {expr} as an integer expression")
 
 
+def product(dims) -> str:
+    """The product of dimensions as source ("1" for none): `batch * 24`."""
+    return py(sympy.Mul(*dims)) if len(dims) else "1"
+
+
 def shape(dims) -> str:
     """A shape tuple as source: `(batch, 998, 128)`."""
     items = [py(d) for d in dims]

@@ -112,6 +112,21 @@ def is_view(node) -> bool:
         node.layer.keeps_element_order(node.input_shapes)
 
 
+def unravel(w: Writer, flat: str, dims: list[str], names: list[str] | str) -> list[str]:
+    """Lines setting `names` (or prefix0, prefix1, ...) to the row-major coordinates of the flat index
+    `flat` over `dims` (source), each from `flat` directly: no variable is reassigned (a prange
+    index may not be)."""
+    if isinstance(names, str):
+        names = [f"{names}{a}" for a in range(len(dims))]
+    flat = flat if flat.replace("_", "").isalnum() else f"({flat})"
+    for a, name in enumerate(names):
+        inner = " * ".join(d if d.replace("_", "").isalnum() else f"({d})" for d in dims[a + 1:])
+        value = f"{flat} // ({inner})" if " * " in inner else f"{flat} // {inner}" if inner else flat
+        outer = dims[a] if dims[a].replace("_", "").isalnum() else f"({dims[a]})"
+        w.line(f"{name} = {value}" + (f" % {outer}" if a else ""))
+    return names
+
+
 # --- element-wise facts both renderers print ------------------------------------------------------
 
 # Input positions a resampling kernel gathers per output position and axis (Lanczos: every input

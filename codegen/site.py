@@ -13,7 +13,7 @@ from shapeproof.analyzer.graph import Node
 from shapeproof.analyzer.layers import Layer
 from shapeproof.analyzer.layers.conv import padding_before
 
-from .exprs import py
+from .exprs import product, py
 
 
 @dataclass
@@ -98,17 +98,10 @@ def _unique(names: list[str]) -> list[str]:
 
 
 def extent(site: Site, shape: tuple, array: str, start: int, stop: int | None = None) -> str:
-    """The product of axes start..stop-1 of an array as source (literal factors folded; "1" if none)."""
+    """The product of axes start..stop-1 of an array as source ("1" if none): literal factors folded,
+    a symbolic one read where the target reads it (the CPU off `array`'s shape)."""
     stop = len(shape) if stop is None else stop
-    literal, symbolic = 1, []
-    for axis in range(start, stop):
-        d = sympy.sympify(shape[axis])
-        if d.is_number:
-            literal *= int(d)
-        else:
-            symbolic.append(site.dim(array, shape, axis))
-    parts = ([str(literal)] if literal != 1 or not symbolic else []) + symbolic
-    return " * ".join(parts)
+    return product([site.size(shape, a, site.dim(array, shape, a)) for a in range(start, stop)])
 
 
 def rows(site: Site, shape: tuple, array: str, upto: int) -> str:

@@ -2,8 +2,25 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("KERAS_BACKEND", "torch")
 sys.path.insert(0, os.path.dirname(__file__))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "full: a costly case beyond the bounded subset `make test` runs "
+                                       "(`make test-all`, SHAPEPROOF_TEST_ALL=1, runs it)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Cases marked `full` are skipped unless SHAPEPROOF_TEST_ALL=1 (make test-all)."""
+    if os.environ.get("SHAPEPROOF_TEST_ALL") == "1":
+        return
+    skip = pytest.mark.skip(reason="a `full` case: run with `make test-all`")
+    for item in items:
+        if "full" in item.keywords:
+            item.add_marker(skip)
 
 
 def pytest_ignore_collect(collection_path, config):

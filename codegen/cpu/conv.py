@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from math import prod
 
 
+from ..lowering import unravel
 from ..writer import Writer
 from .activations import element, last_axis_pass
 from .base import Site, kernel
@@ -36,16 +37,6 @@ def spatial_positions(site: Site, w: Writer, rank: int) -> list[str]:
     sizes = [site.yd(a) for a in range(1, rank + 1)]
     w.line("n_pos = " + " * ".join(sizes))
     return sizes
-
-
-def decompose(w: Writer, sizes: list[str], flat: str = "p", prefix: str = "o") -> list[str]:
-    """Coordinates from a flat index over `sizes` (row-major): o1, o2, ..."""
-    names = [f"{prefix}{a + 1}" for a in range(len(sizes))]
-    for a, name in enumerate(names):
-        inner = " * ".join(sizes[a + 1:])
-        value = f"{flat} // ({inner})" if inner else flat
-        w.line(f"{name} = {value}" + (f" % {sizes[a]}" if a else ""))
-    return names
 
 
 def open_position_tasks(site: Site, w: Writer, rank: int, block: int = POSITION_BLOCK) -> list[str]:
@@ -62,7 +53,7 @@ def open_position_tasks(site: Site, w: Writer, rank: int, block: int = POSITION_
 def open_positions(w: Writer, sizes: list[str], block: int = POSITION_BLOCK) -> list[str]:
     """Open the loop over the block's positions; returns the output coordinates o1..o<rank>."""
     w.open(f"for p in range(p0, min(p0 + {block}, n_pos))")
-    return decompose(w, sizes)
+    return unravel(w, "p", sizes, [f"o{a + 1}" for a in range(len(sizes))])
 
 
 def open_taps(site: Site, w: Writer, out_idx: list[str], k, s, d) -> list[tuple[str, str]]:
@@ -169,7 +160,7 @@ def conv_axpy_blocked(site: Site, w: Writer):
     w.line("n_rows = " + " * ".join(outer or ["1"]))
     w.open(f"for task in prange({site.xd(0)} * n_rows)")
     w.line("b = task // n_rows")
-    out_idx = decompose(w, outer, "(task % n_rows)") if outer else []
+    out_idx = unravel(w, "task % n_rows", outer, [f"o{a + 1}" for a in range(len(outer))]) if outer else []
     w.line(f"acc = np.empty(({block}, {filters}), dtype=DT)")
     with w.block(f"for q in range(0, {n_last}, {block})"):
         w.line(f"count = min({block}, {n_last} - q)")
@@ -496,7 +487,7 @@ def dot_conv(site: Site, w: Writer, plan: DotPlan):
         outer_idx = []
         if rank > 1:
             w.line("r = row % n_rows")
-            outer_idx = decompose(w, out_rows, "r")
+            outer_idx = unravel(w, "r", out_rows, [f"o{a + 1}" for a in range(len(out_rows))])
         if step > 1:
             w.open(f"for rho in range({step})")
             w.line(f"n_ph = (e1 - e0 - rho + {step - 1}) // {step}")
@@ -535,7 +526,7 @@ def _padded_input(site: Site, w: Writer, plan: DotPlan):
         names = []
         if rank > 1:
             w.line("r = prow % n_prows")
-            names = decompose(w, dims, "r", prefix="p")
+            names = unravel(w, "r", dims, [f"p{a + 1}" for a in range(len(dims))])
         w.line(f"dst = xr[b, {''.join(n + ', ' for n in names)}:]" if names else "dst = xr[b]")
         inside = []
         for a, n in enumerate(names, start=1):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sympy
 
 from ..elements import ELEMENT_KINDS, ValuePrinter, element_form, flat_reads, without_last_axis_activation
+from ..lowering import unravel
 from ..writer import Writer
 from .activations import last_axis_pass
 from .base import Site, kernel
@@ -56,12 +57,6 @@ def _loop_nest(site: Site, w: Writer, p: ValuePrinter, form):
         return
     w.line("n_outer = " + " * ".join(dims[:-1]))
     with w.block("for flat in prange(n_outer)"):
-        # (the loop index may not be reassigned inside a prange: each coordinate from `flat` directly)
-        stride = []
-        for a in range(rank - 2, 0, -1):
-            quotient = f"(flat // ({' * '.join(stride)}))" if stride else "flat"
-            w.line(f"i{a} = {quotient} % {dims[a]}")
-            stride.append(dims[a])
-        w.line(f"i0 = flat // ({' * '.join(stride)})" if stride else "i0 = flat")
+        unravel(w, "flat", dims[:-1], "i")
         with w.block(f"for i{rank - 1} in range({dims[-1]})"):
             w.line(f"out[{idx}] = {p.value(value)}")

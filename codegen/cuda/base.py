@@ -72,10 +72,3 @@ class CudaSite(Site):
         """A site for a wrapped layer (TimeDistributed, Bidirectional) with its own variables."""
         return CudaSite(layer, fn, inputs, outputs, weights, self.text, symbols=self.symbols, ins=ins,
                         wvars=wvars, outs=outs, scratch_key=key or fn)
-
-
-def prod(dims) -> str:
-    """The product of dimensions as source ('1' for none)."""
-    import sympy
-
-    return py(sympy.Mul(*dims)) if dims else "1"

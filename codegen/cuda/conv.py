@@ -28,11 +28,12 @@ import sympy
 from shapeproof.analyzer.layers.conv import padding_before
 
 from ..activations import element
-from ..exprs import py, shape
+from ..exprs import product, py, shape
+from ..lowering import unravel
 from ..writer import Writer
-from .base import CudaSite, kernel, prod
+from .base import CudaSite, kernel
 from .core import finish, lora_b
-from .templates import Gemm, gemm, last_axis_pass, pointwise, unravel, wrap
+from .templates import Gemm, gemm, last_axis_pass, pointwise, wrap
 
 Store = Callable[[Writer, str, str, str], None]  # (w, m, n, v): write output (m, n) from the sum v
 
@@ -75,13 +76,13 @@ def window(layer, x: tuple, y: tuple, channels: int | None = None, padding: str 
     spatial_in, spatial_out = [py(v) for v in x[1:-1]], [py(v) for v in y[1:-1]]
     pads = [py(padding_before(L, ka, sa, da, padding)) for L, ka, sa, da in zip(x[1:-1], k, s, d)]
     return Window(py(x[0]), spatial_in, spatial_out, channels or int(x[-1]), k, s, d, padding, pads,
-                  prod((x[0], *y[1:-1])))
+                  product((x[0], *y[1:-1])))
 
 
 def im2col(w: Writer, win: Window, x: str, m: str, k: str, channel0: str = "") -> str:
     """A[m, k] of the convolution `win` of the kernel parameter `x` (batch, *spatial, channels):
     writes the lines that locate it and returns its expression, 0 in the padding. The lines use
-    r and names starting with x: xo0 the sample, xo<a+1> the output position, xt<a> the tap and
+    names starting with x: xo0 the sample, xo<a+1> the output position, xt<a> the tap and
     xi<a> the input position along spatial axis a, xt<rank> the channel. channel0: the group's
     first channel (`g * C + `), '' without groups."""
     rank = len(win.kernel_size)
@@ -194,7 +195,7 @@ def conv_transpose(site: CudaSite, k: Writer, f: Writer):
     phases = int_prod(s)
     positions = [py(sympy.ceiling(site.y[a + 1] / s[a])) for a in range(rank)]  # j: ceil(L' / s)
     batch = site.xd(0)
-    rows = prod((site.x[0], *(sympy.ceiling(site.y[a + 1] / s[a]) for a in range(rank))))
+    rows = product((site.x[0], *(sympy.ceiling(site.y[a + 1] / s[a]) for a in range(rank))))
     depth = int_prod(spans) * channels
     bias = "bias" if layer.use_bias else None
 
@@ -321,7 +322,7 @@ def separable_conv(site: CudaSite, k: Writer, f: Writer):
     mid, width = f"{site.outs[0]}_mid", channels * multiplier
     f.line(f"{mid} = scratch({site.scratch_key + '_mid'!r}, {shape((*site.y[:-1], width))})")
     depthwise(site, k, f, f"{site.fn}_depthwise", site.weight("depthwise_kernel"), mid, None, None)
-    rows = prod(site.y[:-1])
+    rows = product(site.y[:-1])
     bias = "bias" if layer.use_bias else None
 
     def store(w: Writer, m: str, n: str, v: str):

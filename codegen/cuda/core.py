@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ..activations import element
 from ..errors import masks_unsupported
+from ..exprs import product
 from ..writer import Writer
-from .base import CudaSite, kernel, prod
+from .base import CudaSite, kernel
 from .templates import Gemm, gemm, last_axis_pass, pointwise, wrap
 
 
@@ -39,7 +40,7 @@ def lora_args(site: CudaSite, first: str) -> tuple[list[str], list[str]]:
 def dense(site: CudaSite, k: Writer, f: Writer):
     layer = site.layer
     n_in, n_out = int(site.x[-1]), int(layer.units)
-    m = prod(site.x[:-1])
+    m = product(site.x[:-1])
     bias = site.weight("bias") if layer.use_bias else None
     lparams, largs = lora_args(site, "kernel")
 
@@ -76,7 +77,7 @@ def flatten(site: CudaSite, k: Writer, f: Writer):
         return
     # Keras moves the channel axis (1) last before flattening: out[b, p * C + c] = x[b, c, p].
     f.line(f"{site.outs[0]} = scratch({site.outs[0]!r}, {shape(site.y)})")
-    channels, positions = site.xd(1), prod(site.x[2:])
+    channels, positions = site.xd(1), product(site.x[2:])
 
     def body(w: Writer, idx: list[str]):
         b, p, c = idx
@@ -115,7 +116,7 @@ def embedding(site: CudaSite, k: Writer, f: Writer):
     if layer.mask_zero:
         raise masks_unsupported(layer)
     vocab, width = site.arg("input_dim"), site.arg("output_dim")
-    n_ids = prod(site.x)
+    n_ids = product(site.x)
     lparams, largs = lora_args(site, "embeddings")
 
     def body(w: Writer, idx: list[str]):

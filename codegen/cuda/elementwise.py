@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from ..elements import ELEMENT_KINDS, ValuePrinter, element_form, flat_reads, without_last_axis_activation
+from ..exprs import product
 from ..writer import Writer
-from .base import CudaSite, kernel, prod
+from .base import CudaSite, kernel
 from .templates import last_axis_pass, pointwise
 
 
@@ -27,7 +28,7 @@ def elementwise(site: CudaSite, k: Writer, f: Writer):
     args = [*site.ins, *site.wvars, site.outs[0]]
     if flat is not None:
         pointwise(site, k, f, site.fn, [*xs, "out"], [f"{a}.reshape(-1)" for a in [*site.ins, site.outs[0]]],
-                  [prod(site.y)], body)
+                  [product(site.y)], body)
     else:
         pointwise(site, k, f, site.fn, [*xs, *weights, "out"], args, [site.yd(a) for a in range(len(site.y))],
                   body)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sympy
 
-from ..exprs import py
+from ..exprs import product, py
 from ..writer import Writer
-from .base import CudaSite, kernel, prod
+from .base import CudaSite, kernel
 from .templates import pointwise, wrap
 
 
@@ -22,7 +22,7 @@ def concatenate(site: CudaSite, k: Writer, f: Writer):
     """out[o, j] = the input whose column range holds j, at column j less the range's start."""
     rank = len(site.y)
     axis = int(site.layer.axis) % rank
-    outer = prod(site.y[:axis])
+    outer = product(site.y[:axis])
     widths = [sympy.Mul(*shape[axis:]) for shape in site.inputs]
     xs = [f"x{i}" for i in range(len(site.inputs))]
 
@@ -43,4 +43,4 @@ def concatenate(site: CudaSite, k: Writer, f: Writer):
 
     pointwise(site, k, f, site.fn, [*xs, "out"],
               [f"{var}.reshape({outer}, {py(width)})" for var, width in zip(site.ins, widths)] +
-              [f"{site.outs[0]}.reshape({outer}, {prod(site.y[axis:])})"], [outer, prod(site.y[axis:])], body)
+              [f"{site.outs[0]}.reshape({outer}, {product(site.y[axis:])})"], [outer, product(site.y[axis:])], body)

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import sympy
 
+from ..exprs import product
+from ..lowering import unravel
 from ..writer import Writer
-from .base import CudaSite, kernel, prod
-from .templates import header, unravel, wrap
+from .base import CudaSite, kernel
+from .templates import header, wrap
 
 GROUP_THREADS = 256  # threads per LayerNormalization block when the group size is only known at run time
 
@@ -72,12 +74,12 @@ def layer_normalization(site: CudaSite, k: Writer, f: Writer):
             blocks[-1][2] = a + 1
         else:
             blocks.append([a in normed, a, a + 1])
-    sizes = [prod(site.x[start:stop]) for _, start, stop in blocks]
+    sizes = [product(site.x[start:stop]) for _, start, stop in blocks]
     kept = [i for i, b in enumerate(blocks) if not b[0]]
     norm = [i for i, b in enumerate(blocks) if b[0]]
-    groups = prod([site.x[a] for a in range(rank) if a not in normed])
+    groups = product([site.x[a] for a in range(rank) if a not in normed])
     count_dim = sympy.Mul(*(site.x[a] for a in normed))
-    count = prod([count_dim])
+    count = product([count_dim])
     threads = group_threads(count_dim)
     has_gamma = layer.scale or layer.rms_scaling
     has_beta = layer.center and not layer.rms_scaling

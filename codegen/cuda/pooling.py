@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 
+from ..exprs import product
 from ..writer import Writer
-from .base import CudaSite, kernel, prod
+from .base import CudaSite, kernel
 from .templates import pointwise, wrap
 
 MAX_KINDS = ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D")
@@ -62,7 +63,7 @@ def global_pooling(site: CudaSite, k: Writer, f: Writer):
     """out[b, c] (keepdims: out[b, 1.., c]) = max or mean of x[b, p.., c] over every position."""
     average = "Average" in site.layer.kind
     batch, channels = site.xd(0), site.xd(-1)
-    positions = prod(site.x[1:-1])
+    positions = product(site.x[1:-1])
 
     def body(w: Writer, idx: list[str]):
         b, c = idx

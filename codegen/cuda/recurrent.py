@@ -31,9 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..activations import check_recurrent, element
-from ..exprs import shape
+from ..exprs import product, shape
 from ..writer import Writer
-from .base import CudaSite, kernel, prod
+from .base import CudaSite, kernel
 from .conv import conv_gemm, window
 from .templates import Gemm, gemm, header, pointwise, wrap
 
@@ -231,7 +231,7 @@ def recurrence(site: CudaSite, k: Writer, f: Writer):
     width = GATES[kind] * u
     channels = int(site.x[-1])
     batch = site.xd(0)
-    rows = prod(site.x[:2])
+    rows = product(site.x[:2])
     reset_after = kind == "GRU" and bool(layer.reset_after)
     bias = site.weight("bias") if layer.use_bias else None
     key = site.scratch_key
@@ -412,7 +412,7 @@ def conv_lstm(site: CudaSite, k: Writer, f: Writer):
     state = (x[0], *grid, filters)
     bias = site.weight("bias") if layer.use_bias else None
     key = site.scratch_key
-    cell = Recurrence(site, site.xd(0), site.xd(1), prod(grid), filters, f"{key}_xp", f"{key}_z", f"{key}_h",
+    cell = Recurrence(site, site.xd(0), site.xd(1), product(grid), filters, f"{key}_xp", f"{key}_z", f"{key}_h",
                       f"{key}_c")
     win_x = window(layer, folded, (*folded[:1], *grid, width))
     allocate(cell, f, win_x.rows, width)

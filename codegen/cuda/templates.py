@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..activations import LAST_AXIS
+from ..lowering import unravel
 from ..writer import Writer
 from .base import CudaSite
 
@@ -34,21 +35,6 @@ def header(k: Writer, site: CudaSite, name: str, params: list[str]):
     k.line(f"def {name}({site.sizes()}{', '.join(params)}):")
 
 
-def unravel(w: Writer, flat: str, dims: list[str], prefix: str = "i") -> list[str]:
-    """Row-major coordinates i0, i1, ... of flat index `flat` over `dims` (as source)."""
-    names = [f"{prefix}{a}" for a in range(len(dims))]
-    if len(dims) == 1:
-        w.line(f"{names[0]} = {flat}")
-        return names
-    w.line(f"r = {flat}")
-    for a in range(len(dims) - 1, 0, -1):
-        w.line(f"{names[a]} = r % {wrap(dims[a])}")
-        if a > 1:
-            w.line(f"r //= {wrap(dims[a])}")
-    w.line(f"{names[0]} = r // {wrap(dims[1])}")
-    return names
-
-
 def wrap(text: str) -> str:
     return text if text.replace("_", "").isalnum() else f"({text})"
 
@@ -63,7 +49,7 @@ def pointwise(site: CudaSite, k: Writer, f: Writer, name: str, params: list[str]
     k.line("i = cuda.grid(1)")
     with k.block(f"if i >= {total}"):
         k.line("return")
-    body(k, unravel(k, "i", dims))
+    body(k, unravel(k, "i", dims, "i"))
     k.level -= 1
     f.line(f"{name}[blocks({total}), THREADS]({site.sizes()}{', '.join(args)})")
 

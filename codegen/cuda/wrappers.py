@@ -12,9 +12,9 @@ in processing order: the merge reads it back in time order (step T - 1 - t), as 
 from __future__ import annotations
 
 from ..errors import CodegenError
-from ..exprs import shape
+from ..exprs import product, shape
 from ..writer import Writer
-from .base import EMITTERS, CudaSite, kernel, prod
+from .base import EMITTERS, CudaSite, kernel
 from .templates import pointwise, wrap
 
 
@@ -88,7 +88,7 @@ def bidirectional(site: CudaSite, k: Writer, f: Writer):
     out_shape = sub_shapes[0]
     units = int(out_shape[-1])
     batch, steps = site.xd(0), site.xd(1) if seq else "1"
-    positions = prod(out_shape[2 if seq else 1:-1])
+    positions = product(out_shape[2 if seq else 1:-1])
     width = 2 * units if mode == "concat" else units
 
     def view(var: str, n: int) -> str:
