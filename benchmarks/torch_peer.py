@@ -12,6 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from shapeproof.analyzer.layers.conv import same_padding
+
 ACTIVATIONS = {None: lambda x: x, "linear": lambda x: x, "relu": F.relu, "tanh": torch.tanh,
                "sigmoid": torch.sigmoid, "softmax": lambda x: torch.softmax(x, -1), "gelu": F.gelu}
 
@@ -31,12 +33,6 @@ class Value:
     def first(self) -> torch.Tensor:
         """Channels-first (PyTorch layout)."""
         return self.t if self.cf else self.t.movedim(-1, 1)
-
-
-def _same_pad(length: int, k: int, s: int, d: int) -> tuple[int, int]:
-    out = -(-length // s)
-    total = max((out - 1) * s + d * (k - 1) + 1 - length, 0)
-    return total // 2, total - total // 2
 
 
 class TorchNet:
@@ -104,7 +100,7 @@ class TorchNet:
             t = x.first()
             k, s, d = (tuple(int(v) for v in getattr(layer, a)) for a in ("kernel_size", "strides", "dilation_rate"))
             if layer.padding == "same":
-                pads = [_same_pad(t.shape[2 + i], k[i], s[i], d[i]) for i in range(len(k))]
+                pads = [same_padding(t.shape[2 + i], k[i], s[i], d[i]) for i in range(len(k))]
                 if all(a == b for a, b in pads):
                     padding = tuple(a for a, _ in pads)
                 else:

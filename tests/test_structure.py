@@ -111,3 +111,21 @@ def test_the_checker_sees_a_wrong_import():
     assert stage("shapeproof.codegen.cuda.conv") == stage("shapeproof.codegen.cpu.conv")
     assert stage("shapeproof.keras.importer") > stage("shapeproof.codegen.net")
     assert stage("shapeproof.cli") > stage("shapeproof.keras.weights")
+
+
+def test_tests_benchmarks_and_examples_use_the_namespace():
+    """Only `shapeproof.*` imports outside the package too (a fallback for old checkouts, inside an
+    `except ImportError:`, is allowed)."""
+    root = Path(__file__).resolve().parent.parent
+    wrong = []
+    for folder in ("tests", "benchmarks", "examples"):
+        for path in sorted((root / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(), str(path))
+            fallback = {id(n) for h in ast.walk(tree) if isinstance(h, ast.ExceptHandler) for n in ast.walk(h)}
+            for node in ast.walk(tree):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                         [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+                if id(node) not in fallback and any(n.split(".")[0] in ("analyzer", "codegen", "grammar")
+                                                    for n in names):
+                    wrong.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not wrong, "top-level analyzer/codegen/grammar imports: " + ", ".join(wrong)
