@@ -1,10 +1,11 @@
-"""An analysed model -> the source of a standalone Python module of Numba CPU kernels.
+"""An analysed model -> the source of a Python module of Numba CPU kernels.
 
-The module holds one `@njit` kernel per layer (static sizes as literals, sizes that depend on a
-free symbol read from the arrays), one compiled `forward` that allocates every activation and
-chains the kernels (a forward pass is one native call), and a small runtime: WEIGHT_SHAPES,
-`check_inputs`, `load_weights` (.npz, Keras .weights.h5 or .keras). It imports NumPy and Numba only.
-The text depends only on the model, so it is stable byte for byte (golden-testable).
+The module holds one `@njit` kernel per layer that computes (views need none; static sizes as
+literals, sizes that depend on a free symbol read from the arrays), one compiled `forward` that
+allocates every activation and chains the kernels (a forward pass is one native call), and the
+shared runtime (codegen/runtime.py). It imports NumPy and Numba only (and shapeproof.keras.weights
+when a Keras weight file is loaded). The text depends only on the model, so it is stable byte for
+byte (golden-testable); codegen/simplify.py tidies it last.
 """
 from __future__ import annotations
 
