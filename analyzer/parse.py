@@ -23,6 +23,14 @@ TOKEN_TEXT = {
 }
 
 
+
+def _on_next_line(kind: str, indent: str, newline: Token) -> Token:
+    """An _INDENT/_DEDENT token placed over the indentation of the line after `newline` (errors point
+    at the line that is indented, not at the end of the one before)."""
+    line = newline.end_line or newline.line
+    return Token(kind, indent, newline.end_pos, line, 1, line, len(indent) + 1, newline.end_pos)
+
+
 class Indenter:
     """Turns the leading whitespace after each newline into _INDENT/_DEDENT tokens.
 
@@ -36,6 +44,7 @@ class Indenter:
         self.open_brackets: list[Token] = []  # read by the error reporter: an unclosed '(' explains a lot
 
     def process(self, stream):
+        """The tokens with _INDENT/_DEDENT after each newline whose next line changes the indentation."""
         levels = [""]
         self.open_brackets = []
         for token in stream:
@@ -55,7 +64,7 @@ class Indenter:
                 continue
             if indent.startswith(levels[-1]):
                 levels.append(indent)
-                yield Token.new_borrow_pos("_INDENT", indent, token)
+                yield _on_next_line("_INDENT", indent, token)
                 continue
             while indent != levels[-1]:
                 if not levels[-1].startswith(indent) or len(levels) == 1:
@@ -65,7 +74,7 @@ class Indenter:
                         "indent every line of a block with the same spaces or tabs",
                     )
                 levels.pop()
-                yield Token.new_borrow_pos("_DEDENT", indent, token)
+                yield _on_next_line("_DEDENT", indent, token)
         if self.open_brackets:
             raise _unclosed(self.open_brackets[-1])
         while len(levels) > 1:
@@ -245,7 +254,7 @@ def _syntax_error(e: UnexpectedInput, text: str) -> ShapeproofError:
             hint = "a bracket is not closed on this line; " + hint
         return ShapeproofError(what, Span(line, column), hint)
     if token.type == "_INDENT":
-        return ShapeproofError("unexpected indentation", Span(token.line, token.end_column or 1),
+        return ShapeproofError("unexpected indentation", Span(token.line, 1, token.line, token.end_column or 2),
                                "only the statements of a model's body are indented")
     if token.type == "_DEDENT":
         return ShapeproofError("unexpected end of block", Span(token.line or 1, 1),

@@ -41,6 +41,14 @@ def test_inconsistent_indentation():
     assert e.span.line == 3 and "indentation" in e.message
 
 
+def test_over_indented_line_is_located_on_itself():
+    # The indentation belongs to line 3: the error once pointed at the end of line 2.
+    e = error_of("model M(batch):\n    x = input (batch, 4)\n        y = Dense(3)(x)\n    output y\n")
+    assert where(e) == (3, 1) and e.span.end_column == 9 and "unexpected indentation" in e.message
+    e = error_of("model M(batch):\n    x = input (batch, 4)\n\n    # a comment\n        y = Dense(3)(x)\n")
+    assert where(e) == (5, 1)  # past blank and comment lines
+
+
 def test_unknown_layer_did_you_mean():
     e = error_of("model M(batch):\n    input (batch, 10, 3)\n    Dnese(4)\n")
     assert where(e) == (3, 5) and "unknown layer 'Dnese'" in e.message and "'Dense'" in e.hint
