@@ -3,11 +3,14 @@
 Note: the state is one `Axis` per spatial/temporal axis of the model's inputs (for a float input
 `(batch, *spatial, channels)`, the middle axes; for an integer token input `(batch, L)`, the L axis).
 Each records the receptive field `size`, the `jump` (distance in input positions between two
-neighbouring positions of the current tensor along that axis) and `pos`, the axis of the current
-tensor that still carries it, or None once it has been folded into features (Flatten, Reshape) or
-reduced away (global pooling). A layer that mixes features (Dense, convolutions, recurrences) makes
-every folded axis depend on all positions: size `oo`, shown as "all". Size 0 means the tensor does
-not depend on that input at all (another input's branch).
+neighbouring positions of the current tensor along that axis), `pos`, the axis of the current tensor
+whose index still tells which positions an element depends on, and `folded`: whether that axis
+carries the input axis as a position (windows slide along it) or mixed into features (Flatten,
+Reshape, or a layer that combines the whole axis: Dense on the last axis, whatever it holds after a
+Permute). A layer that combines all of an axis (`mix`) makes every input axis it carries depend on
+all positions: size `oo`, shown as "all". Reduced axes (global pooling) have `pos` None: every
+element depends on all of them. Size 0 means the tensor does not depend on that input at all
+(another input's branch).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ class Axis:
     size: sympy.Expr
     jump: sympy.Expr
     pos: int | None
+    folded: bool = False
 
 
 class RF(tuple):
@@ -49,7 +53,7 @@ class RF(tuple):
         """Sliding windows `{pos: (reach, stride)}` (convolutions, pooling); reach = dilation*(k-1)+1."""
 
         def step(a):
-            if a.pos in windows and a.size != ALL:
+            if a.pos in windows and not a.folded and a.size != ALL:
                 reach, stride = windows[a.pos]
                 return Axis(a.size + (reach - 1) * a.jump, a.jump * stride, a.pos)
             return a
@@ -58,23 +62,25 @@ class RF(tuple):
 
     def upsample(self, factors: dict) -> "RF":
         """Each input position repeated `factor` times along `pos` (UpSampling)."""
-        return self._map(lambda a: replace(a, jump=a.jump / factors[a.pos]) if a.pos in factors else a)
+        return self._map(lambda a: replace(a, jump=a.jump / factors[a.pos]) if a.pos in factors and not a.folded
+                         else a)
 
-    def mix_features(self) -> "RF":
-        """The feature axis is mixed (Dense, conv channels, recurrences): folded axes become 'all'."""
-        return self._map(lambda a: replace(a, size=ALL) if a.pos is None else a)
+    def mix(self, pos: int) -> "RF":
+        """Tensor axis `pos` is combined whole (Dense on the last axis, a convolution's channels, a
+        recurrence's features, normalisation statistics): what it carries depends on all positions."""
+        return self._map(lambda a: replace(a, size=ALL, folded=True) if a.pos == pos else a)
 
     def reduce(self, positions) -> "RF":
         """Axes at `positions` are reduced over entirely (global pooling, recurrence over time)."""
-        return self._map(lambda a: Axis(ALL, a.jump, None) if a.pos in positions else a)
+        return self._map(lambda a: Axis(ALL, a.jump, None, True) if a.pos in positions else a)
 
     def fold(self, first: int) -> "RF":
-        """Axes from `first` on are folded into one feature axis (Flatten)."""
-        return self._map(lambda a: replace(a, pos=None) if a.pos is not None and a.pos >= first else a)
+        """Axes from `first` on are folded into one feature axis at `first` (Flatten, Reshape)."""
+        return self._map(lambda a: replace(a, pos=first, folded=True) if a.pos is not None and a.pos >= first else a)
 
     def move(self, mapping: dict) -> "RF":
-        """Renumber axes: `mapping[old_pos] = new_pos`; axes not in the mapping are folded."""
-        return self._map(lambda a: replace(a, pos=mapping.get(a.pos)) if a.pos is not None else a)
+        """Renumber axes: `mapping[old_pos] = new_pos` (positions not in it stay)."""
+        return self._map(lambda a: replace(a, pos=mapping.get(a.pos, a.pos)) if a.pos is not None else a)
 
     @staticmethod
     def merge(states: list["RF"]) -> "RF":
@@ -84,5 +90,5 @@ class RF(tuple):
         for axes in zip(*states):
             size = sympy.Max(*(a.size for a in axes))
             carrier = next((a for a in axes if a.size != 0), axes[0])
-            merged.append(Axis(size, carrier.jump, carrier.pos))
+            merged.append(Axis(size, carrier.jump, carrier.pos, carrier.folded))
         return RF(merged) if states else first

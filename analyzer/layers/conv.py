@@ -280,7 +280,7 @@ class Conv(Spatial):
                 enumerate(zip(self.kernel_size, self.strides, self.dilation_rate), start=1)}
 
     def receptive_field(self, x, rf):
-        return rf.mix_features().window(self.windows())
+        return rf.mix(len(x) - 1).window(self.windows())
 
     def applied_kernel(self, w):
         """The kernel Keras convolves with, from the weights [kernel, (bias), (lora_kernel_a, lora_kernel_b)]:
@@ -429,7 +429,7 @@ class ConvTranspose(Conv):
         # input grid), and s output positions share one input position: jump / s.
         reaches = {axis: (sympy.ceiling((d * (k - 1) + 1) / s), 1) for axis, (k, s, d) in
                    enumerate(zip(self.kernel_size, self.strides, self.dilation_rate), start=1)}
-        return rf.mix_features().window(reaches).upsample(dict(enumerate(self.strides, start=1)))
+        return rf.mix(len(x) - 1).window(reaches).upsample(dict(enumerate(self.strides, start=1)))
 
     element = Layer.element  # not Conv's: a scatter, each output a sum over the input positions that reach it
     no_element_formula = "a strided scatter: which input positions reach an output depends on o mod strides"

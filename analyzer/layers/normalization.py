@@ -120,12 +120,10 @@ class LayerNormalization(Normalization):
         return result + ([Weight("beta", shape)] if self.center and not self.rms_scaling else [])
 
     def receptive_field(self, x, rf):
-        # Every output depends on all positions of the normalised axes: the feature axis is mixed,
-        # and a normalised spatial axis reaches everywhere along it (an unbounded window).
-        positions = self.positions(x)
-        if len(x) - 1 in positions:
-            rf = rf.mix_features()
-        return rf.window({p: (sympy.oo, 1) for p in positions})
+        # Every output depends on all positions of the normalised axes (their statistics).
+        for p in self.positions(x):
+            rf = rf.mix(p)
+        return rf
 
     def element(self, x, w, idx, output=0):
         """(x - mean)/√(variance + ε)·gamma + beta, mean and (population) variance over the axes;

@@ -160,7 +160,8 @@ class GlobalPooling(Spatial):
         return (x[0], *kept, x[-1])
 
     def receptive_field(self, x, rf):
-        return rf.reduce(range(1, self.rank + 1))
+        rf = rf.reduce(range(1, self.rank + 1))
+        return rf if self.keepdims else rf.move({len(x) - 1: 1})  # the channel axis comes right after batch
 
     def spatial_axes(self) -> tuple:
         return tuple(range(1, self.rank + 1))

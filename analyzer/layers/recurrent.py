@@ -191,12 +191,12 @@ class Recurrent(Layer):
     def receptive_field(self, x, rf):
         # Features are mixed at every step (an axis carried on the feature axis is mixed too).    def receptive_field(self, x, rf):
         # Features are mixed at every step (an axis carried on the feature axis is mixed too).
-        rf = rf.fold(len(x) - 1).mix_features().window(self.recurrence_windows(x))
+        rf = rf.mix(len(x) - 1).window(self.recurrence_windows(x))
         if self.return_sequences:
             # Step t depends on every step before it (after it with go_backwards); the last one on
             # all T: the time axis reads "all" but stays at position 1 for the layers after.
-            return RF(Axis(ALL, a.jump, a.pos) if a.pos == 1 and a.size != 0 else a for a in rf)
-        return rf.reduce([1]).move({p: p - 1 for p in range(2, len(x) - 1)})
+            return RF(Axis(ALL, a.jump, a.pos, a.folded) if a.pos == 1 and a.size != 0 else a for a in rf)
+        return rf.reduce([1]).move({p: p - 1 for p in range(2, len(x))})
 
 
 @layer("SimpleRNN", **rnn_args(
