@@ -44,7 +44,7 @@ class ShapeproofError(Exception):
 
     def render(self, source: str | None = None) -> str:
         """`FILE:LINE:COL: error: MESSAGE`, then the line and a caret under the culprit, then the hint."""
-        file = self.file or "<input>"
+        file = self.file or "shapeproof"  # an error about the command line, not a file
         if self.span is None:
             out = [f"{file}: error: {self.message}"]
         else:

@@ -216,3 +216,53 @@ def render_report(program: Program, console: Console, only: str | None = None, e
     if verdicts:
         console.print(Text("Assertions", style="bold"))
         console.print(verdict_text(verdicts))
+
+
+def layer_catalog(name: str | None = None) -> list[dict]:
+    """Every registered layer kind (or the one called `name`, aliases included): its Keras name, call
+    signature, aliases, what it computes (its docstring) and whether the prover has its element formula."""
+    from .layers import REGISTRY
+    from .layers.base import Layer, signature
+
+    kinds: dict[str, list[str]] = {}
+    for key, cls in REGISTRY.items():
+        kinds.setdefault(cls.kind, [])
+        if key != cls.kind:
+            kinds[cls.kind].append(key)
+    if name is not None:
+        cls = REGISTRY.get(name)
+        if cls is None:
+            from .errors import ShapeproofError
+            from .values import did_you_mean
+
+            raise ShapeproofError(f"no layer kind named {name!r}",
+                                  hint=did_you_mean(name, REGISTRY) or "`shapeproof layers` lists them all")
+        kinds = {cls.kind: kinds[cls.kind]}
+    rows = []
+    for kind in sorted(kinds):
+        cls = REGISTRY[kind]
+        element = cls.element is not Layer.element
+        rows.append({"kind": kind, "signature": signature(cls), "aliases": sorted(kinds[kind]),
+                     "doc": " ".join((cls.__doc__ or "").split()),
+                     "element_formula": element, "no_element_formula": None if element else cls.no_element_formula})
+    return rows
+
+
+def render_layers(rows: list[dict], console: Console, detail: bool = False):
+    """The catalogue as a table, or one kind in full."""
+    if detail:
+        row = rows[0]
+        console.print(Text(row["signature"], style="bold"))
+        console.print(Text(row["doc"]))
+        if row["aliases"]:
+            console.print("also called: " + ", ".join(row["aliases"]))
+        console.print("equivalence prover: " + ("has its element formula" if row["element_formula"] else
+                                               f"no element formula ({row['no_element_formula']})"))
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("layer")
+    table.add_column("what it computes")
+    for row in rows:
+        table.add_row(row["kind"], Text(row["doc"]))
+    console.print(table)
+    console.print(f"{len(rows)} layer kinds; `shapeproof layers NAME` shows one with its arguments")

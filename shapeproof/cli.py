@@ -90,6 +90,17 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
+def cmd_layers(args) -> int:
+    from shapeproof.analyzer.report import layer_catalog, render_layers
+
+    rows = layer_catalog(args.name)
+    if args.json:
+        print(json.dumps(rows if args.name is None else rows[0], indent=1))
+    else:
+        render_layers(rows, Console(), detail=args.name is not None)
+    return EXIT_OK
+
+
 def _equiv(args) -> int:
     from shapeproof.equiv import cmd_equiv
 
@@ -104,38 +115,52 @@ def _unknown_model(name: str, program) -> ShapeproofError:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from shapeproof import __version__
+
     parser = argparse.ArgumentParser(prog="shapeproof", description="Symbolic shapes, parameters, costs and "
                                      "equivalences of Keras-style layer stacks written as .nn specs.")
+    parser.add_argument("--version", action="version", version=f"shapeproof {__version__}")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def common(p):
+    def command(name: str, help: str, examples: list[str]):
+        return sub.add_parser(name, help=help, description=help, formatter_class=argparse.RawDescriptionHelpFormatter,
+                              epilog="examples:\n" + "\n".join(f"  {e}" for e in examples))
+
+    def common(p, json: bool = True):
         p.add_argument("file", help="a .nn file")
         p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                        help="override a model parameter with an integer or a new symbol name")
-        p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+        if json:
+            p.add_argument("--json", action="store_true", help="print JSON instead of tables")
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks")
 
-    report = sub.add_parser("report", help="per-layer shapes, params, MACs, memory and receptive fields")
+    report = command("report", "per-layer shapes, params, MACs, memory and receptive fields",
+                     ["shapeproof report examples/seeds.nn --model ConvModel",
+                      "shapeproof report examples/text_cnn.nn --set L=T --json"])
     common(report)
     report.add_argument("--model", help="only this model")
     report.add_argument("--explain", action="store_true", help="show each layer's formulas")
     report.set_defaults(run=cmd_report)
 
-    check = sub.add_parser("check", help="parse, analyse and evaluate the file's assertions")
+    check = command("check", "parse, analyse and evaluate the file's assertions (exit 0 all hold, 1 one fails, "
+                    "3 undecided)", ["shapeproof check examples/equivalences.nn"])
     common(check)
     check.set_defaults(run=cmd_check)
 
-    gen = sub.add_parser("gen", help="write the model's forward pass as a module of Numba kernels")
-    common(gen)
+    gen = command("gen", "write the model's forward pass as a module of Numba kernels",
+                  ["shapeproof gen examples/seeds.nn --model ConvModel -o conv_model.py",
+                   "shapeproof gen examples/video.nn --target cuda --set T=8"])
+    common(gen, json=False)
     gen.add_argument("--model", help="the model (needed when the file has several)")
     gen.add_argument("--target", default="cpu", choices=["cpu", "cuda"], help="where the kernels run")
     gen.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     gen.add_argument("-o", "--output", help="the .py file to write (default: standard output)")
     gen.set_defaults(run=cmd_gen)
 
-    equiv = sub.add_parser("equiv", help="prove or refute that two models compute the same functions "
-                           "(exit 0 proved, 1 refuted, 3 unknown)")
+    equiv = command("equiv", "prove or refute that two models compute the same functions "
+                    "(exit 0 proved, 1 refuted, 3 unknown)",
+                    ["shapeproof equiv examples/seeds.nn PointwiseConv PointwiseDense"])
     equiv.add_argument("file", help="a .nn file")
     equiv.add_argument("a", metavar="A", help="a model of the file")
     equiv.add_argument("b", metavar="B", help="another model of the file")
@@ -145,18 +170,30 @@ def build_parser() -> argparse.ArgumentParser:
     equiv.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks")
     equiv.set_defaults(run=_equiv)
 
-    run = sub.add_parser("run", help="build the kernels, run them and time them")
+    run = command("run", "build the kernels, run them on an input and time them",
+                  ["shapeproof run examples/seeds.nn --model ConvModel --batch 8",
+                   "shapeproof run model.nn --weights model.keras --input x.npy -o y.npy",
+                   "shapeproof run examples/text_cnn.nn --json"])
     common(run)
     run.add_argument("--model", help="the model (needed when the file has several)")
     run.add_argument("--target", default="cpu", choices=["cpu", "cuda"],
                      help="cuda needs an NVIDIA GPU (or NUMBA_ENABLE_CUDASIM=1: Numba's slow simulator)")
     run.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    run.add_argument("--weights", help="weights: .npz (save_weights), Keras .weights.h5 or .keras")
+    run.add_argument("--weights", help="weights: .npz, Keras .keras, .weights.h5 or legacy .h5 (default: drawn as "
+                     "Keras's default initializers would)")
     run.add_argument("--input", action="append", help=".npy input array (one per model input, in order)")
     run.add_argument("--batch", type=int, default=1, help="batch size of the random input (default 1)")
     run.add_argument("--repeat", type=int, default=20, help="timed calls after the first (default 20)")
     run.add_argument("--seed", type=int, default=0, help="seed of the random input and weights")
+    run.add_argument("-o", "--output", help="save the output: .npy (one output) or .npz (named by output)")
     run.set_defaults(run=cmd_run)
+
+    layers = command("layers", "every supported layer kind, or one with its Keras arguments",
+                     ["shapeproof layers", "shapeproof layers Conv1D", "shapeproof layers --json"])
+    layers.add_argument("name", nargs="?", help="one layer kind (or an alias: MaxPool2D)")
+    layers.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    layers.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks")
+    layers.set_defaults(run=cmd_layers)
 
     from shapeproof.import_cli import add_parser as add_import  # `shapeproof import`: Keras file -> .nn
 
@@ -174,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     except ShapeproofError as e:
         if args.debug:
             raise
+        e.file = e.file or getattr(args, "file", None)
         print(e.render(_source(e.file)), file=sys.stderr)
         return EXIT_INPUT
     except (CodegenError, ValueError, OSError) as e:  # a model we cannot generate, a bad weight or input file

@@ -311,6 +311,23 @@ def alias(name: str, kind: str):
     REGISTRY[name] = REGISTRY[kind]
 
 
+def signature(cls) -> str:
+    """A layer kind's call as Keras writes it: required arguments first, then `name=default` for the
+    arguments shapeproof reads (those it accepts and ignores, like initializers, are left out)."""
+    parts = []
+    for name, kind in cls.args.items():
+        if isinstance(kind, Ignored) or name in COMMON_ARGS:
+            continue
+        if kind.default is REQUIRED:
+            parts.append(name)
+        elif isinstance(kind.default, str):
+            parts.append(f'{name}="{kind.default}"')
+        else:
+            parts.append(f"{name}={kind.default!r}" if not isinstance(kind.default, sympy.Basic)
+                         else f"{name}={kind.default}")
+    return f"{cls.kind}({', '.join(parts)})"
+
+
 def to_snake_case(name: str) -> str:
     """Keras's automatic layer name for a class name: Conv1D -> conv1d, ConvLSTM2D -> conv_lstm2d."""
     name = re.sub(r"\W+", "", name)
