@@ -1,5 +1,7 @@
-"""Evaluate a file's `assert` lines: params and shape comparisons, symbolically for every value of
-the free symbols. Model equivalence (`assert A == B`, `A != B`, `A <= B`) is decided by the prover
+"""Evaluate a file's `assert` lines: counts (`params`, `trainable`, `macs`, `memory` of a model) and
+shapes, compared with each other or with numbers, formulas in the model's sizes and literal shapes,
+for every value of the free sizes under the model's constraints (analyzer/inequalities.py: a proof,
+or the smallest counterexample found). Model equivalence (`assert A == B`, `A != B`, `A <= B`) is decided by the prover
 that the caller passes in (analyzer/equivalence's `check_assertions` does: analysis never imports
 the prover), or left undecided.
 """
@@ -12,6 +14,8 @@ import sympy
 from . import ir
 from .errors import ShapeproofError
 from .program import Program
+from .formatting import pretty
+from .inequalities import OPS
 from .values import did_you_mean
 
 HOLDS, FAILS, UNDECIDED = True, False, None
@@ -39,33 +43,79 @@ def evaluate_assertions(program: Program, judge=None) -> list[Verdict]:
     return verdicts
 
 
+MEASURES = {  # name -> (what it is, how to read it off an analysed model)
+    "params": ("parameters", lambda m: m.total_params),
+    "trainable": ("trainable parameters", lambda m: m.trainable_params),
+    "macs": ("multiply-accumulates", lambda m: m.macs),
+    "memory": ("peak activation bytes", lambda m: m.peak_activation_bytes),
+    "shape": ("output shape", lambda m: m.output_shapes),
+}
+
+
 def _evaluate(a: ir.Assertion, program: Program, judge) -> Verdict:
     left, right = a.left, a.right
     if isinstance(left, ir.Name) and isinstance(right, ir.Name):
+        if a.op not in ("==", "!=", "<="):
+            raise ShapeproofError(f"models compare with ==, != or <= (an inclusion), not {a.op}", a.span)
         a_model, b_model = _model(left, program), _model(right, program)
         if judge is None:
             return Verdict(a.span.line, a.text, UNDECIDED, "not decided by `report`: run `shapeproof check`")
         holds, reason = judge(a_model, b_model, a.op)
         return Verdict(a.span.line, a.text, holds, reason)
-    kind = _kind(left)
-    if kind != _kind(right):
-        raise ShapeproofError(f"cannot compare {kind}(...) with {_kind(right)}(...)", right.span,
-                              "compare like with like: params(A) == params(B) or shape(A) == shape(B)")
-    a_model, b_model = _model(left.args[0], program), _model(right.args[0], program)
-    if kind == "params":
-        return _compare_counts(a, a_model.total_params, b_model.total_params)
-    if a.op == "<=":
-        raise ShapeproofError("shapes compare with == or !=", a.span)
-    return _compare_shapes(a, a_model.output_shapes, b_model.output_shapes)
+    measures = [_measure(v, program) for v in (left, right)]
+    if measures == [None, None]:
+        raise ShapeproofError("an assertion compares a measure of a model (params, trainable, macs, memory, shape) "
+                              "or two model names", left.span,
+                              "e.g. `assert params(A) <= 300000`, `assert shape(A) == (batch, T - 2, 16)` or "
+                              "`assert A == B`")
+    model = next(m for m in measures if m is not None)[1]
+    lhs, rhs = (m[2] if m is not None else _literal(v, model) for m, v in zip(measures, (left, right)))
+    shapes = [isinstance(x, list) for x in (lhs, rhs)]
+    if shapes[0] != shapes[1]:
+        raise ShapeproofError("a shape compares with a shape: shape(A) == shape(B) or shape(A) == (batch, 16)",
+                              a.span)
+    if shapes[0]:
+        if a.op not in ("==", "!="):
+            raise ShapeproofError("shapes compare with == or !=", a.span)
+        return _compare_shapes(a, lhs, rhs)
+    return _compare_counts(a, sympy.sympify(lhs), sympy.sympify(rhs), _constraints(measures))
 
 
-def _kind(value) -> str:
-    if isinstance(value, ir.Call) and value.name in ("params", "shape") and len(value.args) == 1 \
-            and not value.keywords and isinstance(value.args[0], ir.Name):
-        return value.name
-    span = value.span
-    raise ShapeproofError("an assertion compares params(MODEL), shape(MODEL) or two model names", span,
-                          "e.g. `assert params(A) == params(B)` or `assert A == B`")
+def _measure(value, program: Program):
+    """(name, model, value) for `params(M)` and the like; None for anything else (a literal)."""
+    if isinstance(value, ir.Call) and value.name in MEASURES:
+        if len(value.args) != 1 or value.keywords or not isinstance(value.args[0], ir.Name):
+            raise ShapeproofError(f"{value.name}(...) takes one model name", value.span,
+                                  f"e.g. {value.name}(MyModel)")
+        model = _model(value.args[0], program)
+        return value.name, model, MEASURES[value.name][1](model)
+    if isinstance(value, ir.Call):
+        raise ShapeproofError(f"unknown measure {value.name!r}", value.span,
+                              did_you_mean(value.name, MEASURES) or f"measures: {', '.join(MEASURES)}")
+    return None
+
+
+def _literal(value, model):
+    """A number, formula or shape written in the assertion, in the sizes of the model it is compared with."""
+    from .values import evaluate
+
+    result = evaluate(value, model.values)
+    if isinstance(result, tuple):
+        items = list(result)
+        if items and all(isinstance(i, tuple) for i in items):
+            return [tuple(sympy.sympify(d) for d in i) for i in items]  # one shape per output
+        return [tuple(sympy.sympify(d) for d in items)]
+    if not isinstance(result, sympy.Basic) or not (result.is_number or result.free_symbols):
+        raise ShapeproofError("expected a number, a formula in the model's sizes or a shape", value.span)
+    return result
+
+
+def _constraints(measures) -> list:
+    found = []
+    for m in measures:
+        if m is not None:
+            found += [c for c in m[1].constraints if c not in found]
+    return found
 
 
 def _model(name: ir.Name, program: Program):
@@ -76,13 +126,43 @@ def _model(name: ir.Name, program: Program):
     return program.models[name.name]
 
 
-def _compare_counts(a: ir.Assertion, x, y) -> Verdict:
-    diff = sympy.simplify(x - y)
-    if a.op == "<=":
-        if diff.is_nonpositive:
-            return Verdict(a.span.line, a.text, HOLDS, f"{x} <= {y} for every value")
-        return Verdict(a.span.line, a.text, FAILS, f"{x} <= {y} does not hold for every value")
-    return _equality(a, diff, f"{x}", f"{y}")
+def _compare_counts(a: ir.Assertion, x, y, constraints: list) -> Verdict:
+    from .inequalities import counterexample, drop_positive_factors, lower_bounds, prove
+
+    line, op = a.span.line, a.op
+    shown = f"{_number(x)} {op} {_number(y)}"
+    free = sorted((x - y).free_symbols, key=str)
+    if not free:
+        holds = bool(OPS[op](x, y))
+        if x == y:  # nothing left to compare: say what both are
+            return Verdict(line, a.text, holds, f"both are {_number(x)}" + (" for every value" if x.free_symbols else ""))
+        return Verdict(line, a.text, holds, f"{shown} {'holds' if holds else 'is false'}")
+    if op in ("==", "!="):
+        return _equality(a, sympy.simplify(x - y), _number(x), _number(y))
+    difference = drop_positive_factors(x - y)
+    bounds = lower_bounds(sorted(difference.free_symbols, key=str), constraints)
+    if not bounds:  # the sign does not depend on the sizes (batch * 18816 < batch * 10**6)
+        holds = bool(OPS[op](difference, 0))
+        return Verdict(line, a.text, holds, f"{shown} {'for every value' if holds else 'for no value'}")
+    if prove(difference, op, bounds):
+        domain = ", ".join(f"{s} >= {b}" for s, b in bounds.items())
+        return Verdict(line, a.text, HOLDS, f"{shown} for every {domain} (bounded term by term)")
+    found = counterexample(difference, op, bounds, constraints)
+    if found is None:
+        return Verdict(line, a.text, UNDECIDED, f"{shown}: no counterexample up to {', '.join(map(str, bounds))} = "
+                       f"2^40 (one size) or 2^16 (several), and no proof")
+    failing, passing = found
+    rest = {s: 1 for s in free if s not in failing}  # sizes that only scale both sides: 1
+    at = ", ".join(f"{s} = {v:,}" for s, v in failing.items())
+    values = f"{_number(x.subs({**failing, **rest}))} {op} {_number(y.subs({**failing, **rest}))} is false"
+    below = f" (holds for {', '.join(f'{s} = {v:,}' for s, v in passing.items())})" if passing else ""
+    return Verdict(line, a.text, FAILS, f"fails for {at}{' and ' + ', '.join(f'{s} = 1' for s in rest) if rest else ''}"
+                   f": {values}{below}")
+
+
+def _number(expr) -> str:
+    """A count as the report writes it: 12,800,457, or 32·T + 146."""
+    return pretty(expr)
 
 
 def _compare_shapes(a: ir.Assertion, xs, ys) -> Verdict:

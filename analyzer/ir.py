@@ -135,7 +135,7 @@ class Model:
 
 @dataclass(frozen=True)
 class Assertion:
-    op: str  # "==", "!=" or "<="
+    op: str  # "==", "!=", "<", "<=", ">" or ">="
     left: object
     right: object
     text: str

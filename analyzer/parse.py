@@ -17,7 +17,7 @@ TOKEN_TEXT = {
     "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "COMMA": "','", "COLON": "':'",
     "EQUAL": "'='", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "__ANON_0": "'//'",
     "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string",
-    "COMPARE": "'==', '!=' or '<='", "_NL": "end of line", "_INDENT": "an indented block",
+    "COMPARE": "a comparison (==, !=, <, <=, >, >=)", "_NL": "end of line", "_INDENT": "an indented block",
     "_DEDENT": "end of block", "$END": "end of file", "MODEL": "'model'", "ASSERT": "'assert'",
     "INPUT": "'input'", "OUTPUT": "'output'", "TRUE": "True", "FALSE": "False", "NONE": "None",
 }

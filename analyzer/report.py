@@ -10,38 +10,14 @@ from rich import box
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
-from sympy.printing.str import StrPrinter
 
 from .assertions import Verdict
 from .explain import explain
+from .formatting import pretty
 from .graph import DTYPE_BYTES, Model, Node
 from .program import Program
 
 # --- numbers and formulas --------------------------------------------------------------------
-
-
-class _Pretty(StrPrinter):
-    """SymPy's str form, with 12,800 separators and ⌊(T - 5)/2⌋ for floor."""
-
-    def _print_Integer(self, expr):
-        return f"{int(expr):,}"
-
-    def _print_floor(self, expr):
-        return "⌊" + self._print(sympy.factor_terms(sympy.together(expr.args[0]))) + "⌋"
-
-    def _print_ceiling(self, expr):
-        return "⌈" + self._print(sympy.factor_terms(sympy.together(expr.args[0]))) + "⌉"
-
-    def _print_Infinity(self, expr):
-        return "all"
-
-
-def pretty(expr) -> str:
-    """A dimension, count or formula for the terminal."""
-    if isinstance(expr, str):
-        return expr
-    text = _Pretty().doprint(sympy.sympify(expr))
-    return text.replace("**", "^").replace("*", "·")
 
 
 def json_value(expr):

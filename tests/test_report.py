@@ -70,7 +70,7 @@ def test_json_structure(capsys):
     assert (conv["total_params"], conv["trainable_params"], conv["non_trainable_params"]) == (12800457, 12800457, 0)
     assert conv["constraints"] == []
     assert doc["assertions"][0] == {"line": 21, "text": "params(ConvModel) == params(FCModel)", "holds": True,
-                                    "reason": "both are 12800457 for every value"}
+                                    "reason": "both are 12,800,457"}
 
 
 def test_json_multi_output_layer_has_a_list_of_shapes(tmp_path, capsys):
