@@ -17,7 +17,7 @@ from shapeproof.analyzer.assertions import evaluate_assertions
 from shapeproof.analyzer.errors import ShapeproofError
 from shapeproof.analyzer.report import program_json, render_report, verdict_text
 from shapeproof.codegen.errors import CodegenError
-from shapeproof.options import parse_set
+from shapeproof.options import model_of, parse_set, unknown_model
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_UNDECIDED = 0, 1, 2, 3
 
@@ -25,7 +25,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_UNDECIDED = 0, 1, 2, 3
 def cmd_report(args) -> int:
     program = analyzer.load(args.file, set=parse_set(args.set))
     if args.model and args.model not in program.models:
-        raise _unknown_model(args.model, program)
+        raise unknown_model(args.model, program)
     verdicts = evaluate_assertions(program) if args.model is None else []  # equivalences undecided: fast
     if args.json:
         print(json.dumps(program_json(program, verdicts, args.model), indent=1))
@@ -54,23 +54,11 @@ def cmd_check(args) -> int:
     return EXIT_OK
 
 
-def _model_of(args, program):
-    """The model named by --model, or the only one in the file."""
-    if args.model is None:
-        if len(program.models) != 1:
-            raise ShapeproofError(f"{program.file} has {len(program.models)} models: choose one with --model",
-                                  hint=f"models: {', '.join(program.models)}")
-        return next(iter(program.models.values()))
-    if args.model not in program.models:
-        raise _unknown_model(args.model, program)
-    return program.models[args.model]
-
-
 def cmd_gen(args) -> int:
     from shapeproof import codegen
 
     program = analyzer.load(args.file, set=parse_set(args.set))
-    model = _model_of(args, program)
+    model = model_of(args, program)
     source = codegen.generate(model, args.target, args.dtype, source_file=args.file)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
@@ -86,7 +74,7 @@ def cmd_run(args) -> int:
     from shapeproof.run import run_model
 
     program = analyzer.load(args.file, set=parse_set(args.set))
-    run_model(_model_of(args, program), args, Console())
+    run_model(model_of(args, program), args, Console())
     return EXIT_OK
 
 
@@ -105,13 +93,6 @@ def _equiv(args) -> int:
     from shapeproof.equiv import cmd_equiv
 
     return cmd_equiv(args)
-
-
-def _unknown_model(name: str, program) -> ShapeproofError:
-    from shapeproof.analyzer.values import did_you_mean
-
-    return ShapeproofError(f"no model named {name!r} in {program.file}",
-                           hint=did_you_mean(name, program.models) or f"models: {', '.join(program.models)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     from shapeproof.import_cli import add_parser as add_import  # `shapeproof import`: Keras file -> .nn
 
     add_import(sub)
+    from shapeproof.export_cli import add_parser as add_export  # `shapeproof export`: .nn -> Keras
+
+    add_export(sub)
     return parser
 
 

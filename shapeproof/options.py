@@ -1,4 +1,4 @@
-"""Command-line values -> Python values, shared by the commands (cli.py, equiv.py, run.py)."""
+"""Command-line values -> Python values, shared by the commands (cli.py, equiv.py, export_cli.py, run.py)."""
 from __future__ import annotations
 
 from shapeproof.analyzer.errors import ShapeproofError
@@ -21,3 +21,22 @@ def parse_set(items: list[str]) -> dict:
         else:
             raise ShapeproofError(f"--set {item!r}: the value must be an integer or a symbol name")
     return result
+
+
+def model_of(args, program):
+    """The model named by --model, or the only one in the file."""
+    if args.model is None:
+        if len(program.models) != 1:
+            raise ShapeproofError(f"{program.file} has {len(program.models)} models: choose one with --model",
+                                  hint=f"models: {', '.join(program.models)}")
+        return next(iter(program.models.values()))
+    if args.model not in program.models:
+        raise unknown_model(args.model, program)
+    return program.models[args.model]
+
+
+def unknown_model(name: str, program) -> ShapeproofError:
+    from shapeproof.analyzer.values import did_you_mean
+
+    return ShapeproofError(f"no model named {name!r} in {program.file}",
+                           hint=did_you_mean(name, program.models) or f"models: {', '.join(program.models)}")

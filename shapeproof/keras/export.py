@@ -1,22 +1,30 @@
-"""Build a shapeproof model in real Keras 3, call for call (same classes, arguments and names).
+"""A shapeproof model in real Keras 3, call for call (same classes, arguments and names), and as the
+Python source that builds it (`shapeproof export`).
 
-Keras is our peer: the cross-check tests and the benchmarks use this to compare shapes, parameter
-counts and timings. Needs the `keras` extra; nothing else in shapeproof imports Keras.
+Keras is our peer: the cross-check tests and the benchmarks use `build_keras` to compare shapes,
+parameter counts and timings. `python_source` needs nothing; the rest needs the `keras` extra
+(set KERAS_BACKEND before the first import). Free sizes other than the batch axis become None
+input axes where Keras allows it; a size that a weight or an argument needs must be given (--set).
 """
 from __future__ import annotations
 
-import keras
+import keyword
+import re
+
 import sympy
 
 from shapeproof import analyzer
 from shapeproof.analyzer import ir
+from shapeproof.analyzer.errors import ShapeproofError
 from shapeproof.analyzer.values import evaluate
 
 
 def _python(value):
     """SymPy integers -> int, recursively through tuples and lists."""
     if isinstance(value, sympy.Basic):
-        assert value.is_number, f"free symbol {value} left in a Keras argument: bind it with set="
+        if not value.is_number:
+            raise ShapeproofError(f"a Keras argument would be {value}: give {', '.join(map(str, value.free_symbols))} "
+                                  "a value", hint="e.g. --set " + f"{sorted(map(str, value.free_symbols))[0]}=16")
         return int(value)
     if isinstance(value, tuple):
         return tuple(_python(v) for v in value)
@@ -27,6 +35,8 @@ def _python(value):
 
 def keras_layer(call: ir.Call, values: dict, name: str | None):
     """The Keras layer for one call of the spec, with the same arguments (and our name)."""
+    import keras  # on first use: python_source needs no Keras
+
     args = []
     for node in call.args:
         v = evaluate(node, values)
@@ -40,23 +50,29 @@ def keras_layer(call: ir.Call, values: dict, name: str | None):
     return getattr(keras.layers, call.name)(*args, **kwargs)
 
 
-def keras_shape(shape) -> tuple:
-    """A shape with the batch axis as None and every other axis concrete."""
+def keras_shape(shape, free_as_none: bool = False) -> tuple:
+    """A shape with the batch axis as None and every other axis concrete (or None when free and
+    `free_as_none`: Keras's variable-length axes)."""
     out = []
     for i, d in enumerate(shape):
-        if i == 0:
+        if i == 0 or (free_as_none and not d.is_number):
             out.append(None)
         else:
-            assert d.is_number, f"free symbol in {shape}: bind it with set="
+            if not d.is_number:
+                raise ShapeproofError(f"input axis {i} is {d}: give {', '.join(map(str, d.free_symbols))} a value",
+                                      hint="--set NAME=VALUE binds a size")
             out.append(int(d))
     return tuple(out)
 
 
-def build_keras(model: analyzer.Model):
+def build_keras(model: analyzer.Model, free_as_none: bool = False):
     """(keras.Model, {layer name: keras layer}) built from the analysed model's calls."""
+    import keras
+
     tensors = {}
     for inp in model.inputs:
-        tensors[(inp.name, 0)] = keras.Input(shape=keras_shape(inp.shape)[1:], dtype=inp.dtype, name=inp.name)
+        tensors[(inp.name, 0)] = keras.Input(shape=keras_shape(inp.shape, free_as_none)[1:], dtype=inp.dtype,
+                                             name=inp.name)
     layers = {}
     for node in model.nodes:
         layer = keras_layer(node.layer.call, model.values, node.name)
@@ -67,4 +83,58 @@ def build_keras(model: analyzer.Model):
             tensors[(node.name, i)] = t
         layers[node.name] = (layer, outs)
     outputs = [tensors[ref] for ref in model.output_refs]
-    return keras.Model([tensors[(i.name, 0)] for i in model.inputs], outputs), layers
+    return keras.Model([tensors[(i.name, 0)] for i in model.inputs], outputs, name=model.name), layers
+
+
+def python_source(model: analyzer.Model, source_file: str = "") -> str:
+    """The Keras code that builds the model: one line per layer, Keras's names kept."""
+    names: dict = {}
+
+    def var(ref) -> str:
+        return names[ref]
+
+    lines = [f'"""Keras 3 model {model.name}, exported by shapeproof' + (f" from {source_file}" if source_file else "")
+             + '."""', "import keras", "from keras import layers", "", "",
+             f"def build_{_identifier(model.name).lower()}():"]
+    for inp in model.inputs:
+        names[(inp.name, 0)] = v = _identifier(inp.name)
+        shape = keras_shape(inp.shape, free_as_none=True)[1:]
+        lines.append(f"    {v} = keras.Input(shape={shape!r}, dtype={inp.dtype!r}, name={inp.name!r})")
+    for node in model.nodes:
+        outs = [_identifier(node.name) + (f"_{k}" if len(node.output_shapes) > 1 else "")
+                for k in range(len(node.output_shapes))]
+        for k, v in enumerate(outs):
+            names[(node.name, k)] = v
+        given = [var(ref) for ref in node.input_refs]
+        applied = f"[{', '.join(given)}]" if node.layer.inputs == "many" else given[0]
+        lines.append(f"    {', '.join(outs)} = {_call_text(node.layer.call, model.values, node.name)}({applied})")
+    ins = ", ".join(var((i.name, 0)) for i in model.inputs)
+    outs = ", ".join(var(ref) for ref in model.output_refs)
+    lines.append(f"    return keras.Model([{ins}], [{outs}], name={model.name!r})")
+    lines += ["", "", f"model = build_{_identifier(model.name).lower()}()", ""]
+    return "\n".join(lines)
+
+
+def _call_text(call: ir.Call, values: dict, name: str | None) -> str:
+    parts = []
+    for node in call.args:
+        v = evaluate(node, values)
+        parts.append(_call_text(v, values, None) if isinstance(v, ir.Call) else repr(_python(v)))
+    for kw in call.keywords:
+        v = evaluate(kw.value, values)
+        parts.append(f"{kw.name}=" + (_call_text(v, values, None) if isinstance(v, ir.Call) else repr(_python(v))))
+    if name is not None:
+        parts.append(f"name={name!r}")
+    return f"layers.{call.name}({', '.join(parts)})"
+
+
+def _identifier(name: str) -> str:
+    text = re.sub(r"\W", "_", name)
+    return text if text.isidentifier() and not keyword.iskeyword(text) else f"_{text}"
+
+
+def export_keras(model: analyzer.Model, path: str):
+    """Build the model in Keras and save it, untrained (.keras)."""
+    keras_model, _ = build_keras(model, free_as_none=True)
+    keras_model.save(path)
+    return keras_model
