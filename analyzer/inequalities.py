@@ -159,3 +159,17 @@ def counterexample(difference, op: str, bounds: dict, constraints: list) -> tupl
         if outcome(values):
             return dict(zip(symbols, values)), None
     return None
+
+
+def least_values(condition, span: int = 256) -> dict:
+    """{size: v} when `condition` has one free size and holds exactly from v on (checked over the
+    first `span` values past v); {} otherwise."""
+    free = sorted(condition.free_symbols, key=str)
+    if len(free) != 1:
+        return {}
+    check = sympy.lambdify(free, condition, "math")
+    values = [bool(check(v)) for v in range(1, 10000 + span)]
+    if True not in values:
+        return {}
+    first = values.index(True)
+    return {free[0]: first + 1} if all(values[first:first + span]) else {}

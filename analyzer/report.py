@@ -13,7 +13,8 @@ from rich.text import Text
 
 from .assertions import Verdict
 from .explain import explain
-from .formatting import pretty
+from .formatting import condition_text, pretty
+from .inequalities import least_values
 from .graph import DTYPE_BYTES, Model, Node
 from .program import Program
 
@@ -31,7 +32,7 @@ def json_value(expr):
 
 
 def shape_text(shape) -> str:
-    return "(" + ", ".join(pretty(d) for d in shape) + ")"
+    return "(" + ", ".join(pretty(d, separators=False) for d in shape) + ")"
 
 
 def nbytes(expr) -> str:
@@ -115,8 +116,25 @@ def model_table(model: Model) -> Table:
 
 
 def _title(model: Model) -> str:
-    given = ", ".join(k if v is None else f"{k}={v}" for k, v in model.symbols.items())
+    # A free size renamed with --set L=T reads L=T: the table's shapes say T.
+    given = ", ".join((k if str(model.values.get(k, k)) == k else f"{k}={model.values[k]}") if v is None
+                      else f"{k}={v}" for k, v in model.symbols.items())
     return f"Model {model.name}({given})"
+
+
+def conditions_text(constraints) -> list[str]:
+    """The validity conditions in words: one `H ≥ 7` per size bounded alone (the largest bound), then
+    the others (`H divisible by 4`, formulas), without repeats."""
+    least: dict = {}
+    others = []
+    for c in constraints:
+        found = least_values(c.condition)
+        if found:
+            (s, v), = found.items()
+            least[s] = max(least.get(s, 0), v)
+        else:
+            others.append(condition_text(c.condition))
+    return [f"{s} ≥ {v}" for s, v in least.items()] + list(dict.fromkeys(others))
 
 
 def model_summary(model: Model) -> Text:
@@ -130,7 +148,7 @@ def model_summary(model: Model) -> Text:
     t.append(f"Peak activation memory: {nbytes(model.peak_activation_bytes)}\n")
     if model.constraints:
         t.append("Valid when: ", style="bold")
-        t.append(",  ".join(pretty(c.condition).replace(">=", "≥") for c in model.constraints) + "\n")
+        t.append(",  ".join(conditions_text(model.constraints)) + "\n")
     return t
 
 
