@@ -435,3 +435,79 @@ def test_element_formula_matches_reference(name):
     x = rng.integers(0, 5, size=size) if spec.dtype.startswith("int") else rng.normal(size=size)
     expected = forward(model, weights, x, dtype=np.float64)
     np.testing.assert_allclose(formula_outputs(model, weights, x), expected, rtol=1e-9, atol=1e-12)
+
+
+NUMERIC = """
+model MaxP(batch, T):
+    x = input (batch, T, 3)
+    y = MaxPooling1D(2)(x)
+    output y
+
+model AvgP(batch, T):
+    x = input (batch, T, 3)
+    y = AveragePooling1D(2)(x)
+    output y
+
+model MaxP2(batch, T):
+    x = input (batch, T, 3)
+    y = MaxPooling1D(2, strides=2)(x)
+    output y
+
+model FlatDense(batch, T=6):
+    x = input (batch, T, 3)
+    h = Flatten()(x)
+    y = Dense(4)(h)
+    output y
+
+model PoolDense(batch, T=6):
+    x = input (batch, T, 3)
+    h = GlobalAveragePooling1D()(x)
+    y = Dense(4)(h)
+    output y
+
+model TransposedPoint(batch, T):
+    x = input (batch, T, 3)
+    y = Conv1DTranspose(4, 1)(x)
+    output y
+
+model PointDense(batch, T):
+    x = input (batch, T, 3)
+    y = Dense(4)(x)
+    output y
+
+model TransposedWide(batch, T):
+    x = input (batch, T, 3)
+    y = Conv1DTranspose(4, 3, padding="same")(x)
+    output y
+
+model PointRelu(batch, T):
+    x = input (batch, T, 3)
+    y = Dense(4, activation="relu")(x)
+    output y
+
+model PointTanh(batch, T):
+    x = input (batch, T, 3)
+    y = Dense(4, activation="tanh")(x)
+    output y
+"""
+
+
+@pytest.mark.parametrize("a, b, verdict", [
+    ("MaxP", "AvgP", "refuted"),                  # no element formula for max: one random input refutes
+    ("FlatDense", "PoolDense", "refuted"),        # PoolDense is affine in its weights: no fit of FlatDense
+    ("PoolDense", "FlatDense", "refuted"),        # and the other way round (either inclusion fails)
+    ("MaxP", "MaxP2", "unknown"),                 # the same function: never refuted
+    ("TransposedPoint", "PointDense", "unknown"),  # the same family (a 1-tap transposed conv is a Dense): fits exactly
+    ("TransposedWide", "PointDense", "refuted"),  # wider taps: PointDense cannot fit them
+    ("PointRelu", "TransposedPoint", "refuted"),  # TransposedPoint is affine: relu's kink does not fit
+    ("TransposedWide", "PointRelu", "refuted"),   # TransposedWide is affine: PointRelu's outputs do not fit
+    ("PointRelu", "PointTanh", "unknown"),        # neither is affine in its weights: no exact fit, no claim
+])
+def test_numeric_refutation_is_sound(a, b, verdict):
+    from shapeproof.analyzer.equivalence import decide
+
+    models = analyzer.loads(NUMERIC).models
+    result = decide(models[a], models[b])
+    assert result.verdict == verdict, result.reason
+    if verdict == "refuted":
+        assert result.level in ("numeric", "counterexample", "shapes")

@@ -85,9 +85,12 @@ def decide(a_model, b_model, relation: str = "==", seed: int = witnesses.SEED) -
     result.symbols = symbol_order(a_model, b_model)
     result.assumptions = [str(c) for c in strongest([c.condition for m in (a_model, b_model) for c in m.constraints])]
     try:
-        _decide(result, a_model, b_model, relation, seed)
-    except (NoElement, NotImplementedError) as e:
-        result.verdict, result.level, result.reason = "unknown", None, str(e)
+        try:
+            _decide(result, a_model, b_model, relation, seed)
+        except (NoElement, NotImplementedError) as e:
+            result.verdict, result.level, result.reason = "unknown", None, str(e)
+        if result.verdict == "unknown":
+            _refute_numerically(result, a_model, b_model, relation, seed)
     except Exception as e:  # noqa: BLE001  a prover bug must not become a verdict (nor stop `check`)
         result.verdict, result.level = "unknown", None
         result.reason = f"the prover failed ({type(e).__name__}: {e}); please report it"
@@ -180,6 +183,21 @@ def _decide(result: Result, a_model, b_model, relation: str, seed: int):
         result.reason += f", and no counterexample was looked for ({why})"
     else:
         result.reason += ", and no counterexample was found at small sizes"
+
+
+def _refute_numerically(result: Result, a_model, b_model, relation: str, seed: int):
+    """Where neither a proof nor a dependency counterexample was found: the numeric refutation
+    (analyzer/equivalence/numeric.py), for A <= B, or for either inclusion when asked A == B."""
+    from .numeric import refute_inclusion
+
+    pairs = [(a_model, b_model)] if relation == "<=" else [(a_model, b_model), (b_model, a_model)]
+    for src, dst in pairs:
+        found = refute_inclusion(src, dst, result.symbols, seed)
+        if found is not None:
+            why = result.reason
+            result.verdict, result.level = "refuted", "numeric"
+            result.reason = found.text(src.name, dst.name) + (f" (the formulas: {why})" if why else "")
+            return
 
 
 def symbol_order(*models) -> list:
