@@ -17,7 +17,7 @@ import sympy
 
 from .activations import ELEMENTWISE, LAST_AXIS, element
 from .errors import CodegenError
-from .exprs import py
+from shapeproof.analyzer.exprs import py
 
 
 # The kinds both targets print from the element formula (one generic emitter each): every other

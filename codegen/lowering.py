@@ -16,7 +16,7 @@ from shapeproof.analyzer.graph import Model
 from shapeproof.analyzer.layers import format_shape
 
 from .errors import CodegenError
-from .exprs import py, shape
+from shapeproof.analyzer.exprs import py, shape
 from .writer import Writer
 
 

@@ -13,7 +13,7 @@ from shapeproof.analyzer.graph import Node
 from shapeproof.analyzer.layers import Layer
 from shapeproof.analyzer.layers.conv import padding_before
 
-from .exprs import product, py
+from shapeproof.analyzer.exprs import product, py
 
 
 @dataclass

@@ -18,7 +18,7 @@ from shapeproof.analyzer.layers import format_shape
 
 from ..activations import CONSTANTS
 from ..errors import CodegenError
-from ..exprs import shape
+from shapeproof.analyzer.exprs import shape
 from ..lowering import axis_of, docstring, identifier, is_view, tables
 from ..runtime import RUNTIME
 from ..simplify import drop_unused, simplify, top_level_names

@@ -27,7 +27,7 @@ import sympy
 from shapeproof.analyzer.layers.conv import padding_before
 
 from ..activations import check_recurrent
-from ..exprs import py
+from shapeproof.analyzer.exprs import py
 from ..writer import Writer
 from .activations import element
 from .base import Site, kernel

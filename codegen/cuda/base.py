@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import sympy
 
-from ..exprs import py
+from shapeproof.analyzer.exprs import py
 from ..site import Site
 
 EMITTERS: dict[str, Callable[..., None]] = {}

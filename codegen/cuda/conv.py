@@ -28,7 +28,7 @@ import sympy
 from shapeproof.analyzer.layers.conv import padding_before
 
 from ..activations import element
-from ..exprs import product, py, shape
+from shapeproof.analyzer.exprs import product, py, shape
 from ..lowering import unravel
 from ..writer import Writer
 from .base import CudaSite, kernel

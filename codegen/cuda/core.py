@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..activations import element
 from ..errors import masks_unsupported
-from ..exprs import product
+from shapeproof.analyzer.exprs import product
 from ..writer import Writer
 from .base import CudaSite, kernel
 from .templates import Gemm, gemm, last_axis_pass, pointwise, wrap
@@ -63,14 +63,14 @@ def dense(site: CudaSite, k: Writer, f: Writer):
 @kernel("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Reshape", allocates=True)
 def view(site: CudaSite, k: Writer, f: Writer):
     # Inference: dropout is the identity; Reshape keeps the row-major order: both are views.
-    from ..exprs import shape
+    from shapeproof.analyzer.exprs import shape
 
     f.line(f"{site.outs[0]} = {site.ins[0]}.reshape({shape(site.y)[1:-1]})")
 
 
 @kernel("Flatten", allocates=True)
 def flatten(site: CudaSite, k: Writer, f: Writer):
-    from ..exprs import shape
+    from shapeproof.analyzer.exprs import shape
 
     if site.layer.data_format != "channels_first" or len(site.x) <= 2:
         f.line(f"{site.outs[0]} = {site.ins[0]}.reshape({shape(site.y)[1:-1]})")

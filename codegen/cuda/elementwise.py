@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ..elements import ELEMENT_KINDS, ValuePrinter, element_form, flat_reads, without_last_axis_activation
-from ..exprs import product
+from shapeproof.analyzer.exprs import product
 from ..writer import Writer
 from .base import CudaSite, kernel
 from .templates import last_axis_pass, pointwise

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sympy
 
-from ..exprs import product, py
+from shapeproof.analyzer.exprs import product, py
 from ..writer import Writer
 from .base import CudaSite, kernel
 from .templates import pointwise, wrap

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sympy
 
-from ..exprs import product
+from shapeproof.analyzer.exprs import product
 from ..lowering import unravel
 from ..writer import Writer
 from .base import CudaSite, kernel

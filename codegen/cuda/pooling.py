@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from ..exprs import product
+from shapeproof.analyzer.exprs import product
 from ..writer import Writer
 from .base import CudaSite, kernel
 from .templates import pointwise, wrap

@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..activations import check_recurrent, element
-from ..exprs import product, shape
+from shapeproof.analyzer.exprs import product, shape
 from ..writer import Writer
 from .base import CudaSite, kernel
 from .conv import conv_gemm, window

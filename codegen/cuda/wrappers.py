@@ -12,7 +12,7 @@ in processing order: the merge reads it back in time order (step T - 1 - t), as 
 from __future__ import annotations
 
 from ..errors import CodegenError
-from ..exprs import product, shape
+from shapeproof.analyzer.exprs import product, shape
 from ..writer import Writer
 from .base import EMITTERS, CudaSite, kernel
 from .templates import pointwise, wrap
