@@ -87,11 +87,22 @@ def _layer_json(node: Node) -> dict:
     }
 
 
-def program_json(program: Program, verdicts: list[Verdict] | None, only: str | None = None) -> dict:
+def program_json(program: Program, verdicts: list[Verdict] | None, only: str | None = None,
+                 training: dict | None = None) -> dict:
     models = [m for name, m in program.models.items() if only in (None, name)]
-    return {"file": program.file, "models": [model_json(m) for m in models],
+    return {"file": program.file, "models": [{**model_json(m), **_training_json((training or {}).get(m.name))}
+                                             for m in models],
             "assertions": [{"line": v.line, "text": v.text, "holds": v.holds, "reason": v.reason}
                            for v in verdicts or []]}
+
+
+def _training_json(memory) -> dict:
+    if memory is None:
+        return {}
+    return {"training_memory": {"optimizer": memory.optimizer, "parameters": json_value(memory.parameters),
+                                "gradients": json_value(memory.gradients),
+                                "optimizer_state": json_value(memory.optimizer_state),
+                                "activations": json_value(memory.activations), "total": json_value(memory.total)}}
 
 
 # --- terminal --------------------------------------------------------------------------------
@@ -107,12 +118,32 @@ def model_table(model: Model) -> Table:
     table.add_column("Params", justify="right", overflow="fold")
     table.add_column("MACs", justify="right", overflow="fold")
     table.add_column("RF", justify="right", overflow="fold")
+    graph = not is_chain(model)
+    if graph:
+        table.add_column("Connected to", overflow="fold")
     for i in model.inputs:
-        table.add_row(Text(f"{i.name} (Input)", style="dim"), Text(shape_text(i.shape), style="dim"), "", "", "")
+        table.add_row(Text(f"{i.name} (Input)", style="dim"), Text(shape_text(i.shape), style="dim"), "", "", "",
+                      *([""] if graph else []))
     for n, label in zip(model.nodes, labels):
         shapes = "\n".join(shape_text(s) for s in n.output_shapes)
-        table.add_row(label, shapes, pretty(n.params), pretty(n.macs), rf_text(n.receptive_field))
+        table.add_row(label, shapes, pretty(n.params), pretty(n.macs), rf_text(n.receptive_field),
+                      *([connected_to(n)] if graph else []))
     return table
+
+
+def is_chain(model: Model) -> bool:
+    """Whether every layer takes the one value before it (a Sequential model: no "Connected to")."""
+    previous = [(model.inputs[0].name, 0)] if len(model.inputs) == 1 else None
+    for n in model.nodes:
+        if previous is None or n.input_refs != previous:
+            return False
+        previous = [(n.name, 0)]
+    return len(model.output_refs) == 1
+
+
+def connected_to(node) -> str:
+    """The values a layer reads, as Keras's summary lists them (`dense`, `lstm[2]` for a later output)."""
+    return ", ".join(name if k == 0 else f"{name}[{k}]" for name, k in node.input_refs)
 
 
 def _title(model: Model) -> str:
@@ -137,7 +168,7 @@ def conditions_text(constraints) -> list[str]:
     return [f"{s} ≥ {v}" for s, v in least.items()] + list(dict.fromkeys(others))
 
 
-def model_summary(model: Model) -> Text:
+def model_summary(model: Model, training=None) -> Text:
     t = Text()
     total, trainable, frozen = model.total_params, model.trainable_params, model.non_trainable_params
     t.append(f"Total params: {pretty(total)} ({nbytes(total * 4)})\n", style="bold")
@@ -149,6 +180,11 @@ def model_summary(model: Model) -> Text:
     if model.constraints:
         t.append("Valid when: ", style="bold")
         t.append(",  ".join(conditions_text(model.constraints)) + "\n")
+    if training is not None:
+        t.append(f"Training memory ({training.optimizer}): ", style="bold")
+        t.append(f"{nbytes(training.total)} = parameters {nbytes(training.parameters)} + gradients "
+                 f"{nbytes(training.gradients)} + optimizer state {nbytes(training.optimizer_state)} + "
+                 f"activations and their gradients {nbytes(training.activations)}\n")
     return t
 
 
@@ -199,11 +235,12 @@ def verdict_text(verdicts: list[Verdict]) -> Text:
 
 
 def render_report(program: Program, console: Console, only: str | None = None, explain_layers: bool = False,
-                  verdicts: list[Verdict] | None = None):
+                  verdicts: list[Verdict] | None = None, training: dict | None = None):
+    """Every model's table and summary (`training`: {model name: TrainingMemory} to add that line)."""
     for name, model in program.models.items():
         if only not in (None, name):
             continue
-        parts = [model_table(model), Text(), model_summary(model)]
+        parts = [model_table(model), Text(), model_summary(model, (training or {}).get(name))]
         if explain_layers:
             parts += [explain_text(model)]
         console.print(Group(*parts))

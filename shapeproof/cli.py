@@ -27,11 +27,22 @@ def cmd_report(args) -> int:
     if args.model and args.model not in program.models:
         raise unknown_model(args.model, program)
     verdicts = evaluate_assertions(program) if args.model is None else []  # equivalences undecided: fast
+    training = None
+    if args.training:
+        from shapeproof.analyzer.training import training_memory
+
+        training = {name: training_memory(m, args.training) for name, m in program.models.items()}
     if args.json:
-        print(json.dumps(program_json(program, verdicts, args.model), indent=1))
+        print(json.dumps(program_json(program, verdicts, args.model, training), indent=1))
     else:
-        render_report(program, Console(), args.model, args.explain, verdicts)
+        render_report(program, console(), args.model, args.explain, verdicts, training)
     return EXIT_OK
+
+
+def console() -> Console:
+    """The terminal's width on a terminal; piped or redirected, 160 columns, so that formulas and
+    names are not folded mid-word at Rich's default of 80."""
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def cmd_check(args) -> int:
@@ -117,11 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks")
 
     report = command("report", "per-layer shapes, params, MACs, memory and receptive fields",
-                     ["shapeproof report examples/seeds.nn --model ConvModel",
+                     ["shapeproof report examples/seeds.nn --model ConvModel --training adam",
                       "shapeproof report examples/text_cnn.nn --set L=T --json"])
     common(report)
     report.add_argument("--model", help="only this model")
     report.add_argument("--explain", action="store_true", help="show each layer's formulas")
+    report.add_argument("--training", metavar="OPTIMIZER", choices=["sgd", "momentum", "rmsprop", "adagrad", "adam",
+                                                                     "adamw"],
+                        help="add the memory one training step keeps: sgd, momentum, rmsprop, adagrad, adam, adamw")
     report.set_defaults(run=cmd_report)
 
     check = command("check", "parse, analyse and evaluate the file's assertions (exit 0 all hold, 1 one fails, "

@@ -118,3 +118,32 @@ def test_check_exit_codes(tmp_path):
     undecided.write_text("model A(batch):\n    input (batch, 4, 1)\n    MaxPooling1D(2)\nmodel B(batch):\n"
                          "    input (batch, 4, 1)\n    MaxPooling1D(2)\nassert A == B\n")
     assert main(["check", str(undecided)]) == 3
+
+
+def test_training_memory_and_connected_to(capsys, tmp_path):
+    import json
+
+    from shapeproof.analyzer.training import training_memory
+
+    program = analyzer.loads("model M(batch):\n    x = input (batch, 3)\n    y = Dense(4)(x)\n    output y\n"
+                             "model G(batch):\n    x = input (batch, 3)\n    a = Dense(3)(x)\n    b = Add()([x, a])\n"
+                             "    output b\n")
+    memory = training_memory(program.models["M"], "adam")
+    batch = next(iter(memory.activations.free_symbols))
+    # 16 float32 parameters: 64 B, their gradients 64 B, Adam's two moments 128 B; the input (3) and the
+    # output (4) kept for the backward pass, and their gradients: 2·7·4 bytes per sample
+    assert (memory.parameters, memory.gradients, memory.optimizer_state) == (64, 64, 128)
+    assert memory.activations == 56 * batch and memory.total == 256 + 56 * batch
+    assert training_memory(program.models["M"], "sgd").optimizer_state == 0
+    console = Console(width=120, record=True, color_system=None)
+    render_report(program, console)
+    text = console.export_text()
+    assert "Connected to" in text and "x, dense" in text  # the graph model G has the column ...
+    assert text.index("Connected to") > text.index("Model G")  # ... the chain M does not
+    spec = tmp_path / "m.nn"
+    spec.write_text("model M(batch):\n    x = input (batch, 3)\n    y = Dense(4)(x)\n    output y\n")
+    capsys.readouterr()  # the table above
+    assert main(["report", str(spec), "--json", "--training", "adam"]) == 0
+    memory = json.loads(capsys.readouterr().out)["models"][0]["training_memory"]
+    assert memory == {"optimizer": "adam", "parameters": 64, "gradients": 64, "optimizer_state": 128,
+                      "activations": "56*batch", "total": "56*batch + 256"}
