@@ -13,7 +13,7 @@ import sympy
 
 from . import ir
 from .errors import ShapeproofError, Span
-from .layers import Constraint, Layer, Weight, build_layer, format_shape
+from .layers import Constraint, Layer, Weight, build_layer, format_shape, to_snake_case
 from .receptive import RF
 from .symbolic import lower_bounds, max_of, normalize, strongest
 from .values import did_you_mean, evaluate, is_integer, symbol
@@ -60,6 +60,8 @@ class Node:
     constraints: list[Constraint]
     span: Span
     text: str
+    block: str | None = None  # the block call this layer belongs to (`bottleneck_1`), or None
+    values: dict | None = None  # the names its call's arguments were evaluated with (a block's own)
 
     @property
     def type(self) -> str:
@@ -175,46 +177,143 @@ def bind_symbols(model: ir.Model, overrides: dict) -> tuple[dict, dict]:
     return symbols, values
 
 
+@dataclass
+class _Scope:
+    """Where statements are analysed: a model's body, or a block's body at one call site."""
+
+    values: dict  # size and number names -> SymPy values
+    env: dict  # value names -> Tensor (or a tuple of them)
+    block: str | None = None  # the block call the layers belong to
+    depth: int = 0
+
+
+@dataclass
+class _Context:
+    """What one model's analysis shares across its scopes."""
+
+    model: ir.Model
+    names: Names
+    blocks: dict  # name -> ir.Block
+    nodes: list
+    inputs: list
+    ranks: list
+    block_calls: dict  # label -> (block name, output refs)
+
+
 def analyze_model(model: ir.Model, overrides: dict | None = None) -> Model:
     """Analyse one model: bind its symbols, build its layers, derive every node (raises ShapeproofError)."""
     symbols, values = bind_symbols(model, overrides or {})
-    names = Names()
-    env: dict[str, object] = {}
-    inputs: list[Input] = []
     input_stmts = [s for s in model.body if isinstance(s, ir.InputStmt)]
     if not input_stmts:
         raise ShapeproofError(f"model {model.name!r} has no input", model.name_span,
                               "start the body with `input (batch, ...)`")
     ranks = [(len(_shape_of(s, values)), _dtype_of(s).startswith(("int", "uint", "bool"))) for s in input_stmts]
-    nodes: list[Node] = []
-    previous = None
-    outputs = None
-    for stmt in model.body:
-        if outputs is not None:
-            raise ShapeproofError("statements after `output`", stmt.span, "`output` ends a model's body")
-        if isinstance(stmt, ir.InputStmt):
-            shape, dtype = _shape_of(stmt, values), _dtype_of(stmt)
-            name = names.claim(stmt.target, explicit=True, span=stmt.span) if stmt.target else names.claim("input")
-            rf = RF.of_input(shape, dtype.startswith(("int", "uint", "bool")), len(inputs), ranks)
-            previous = env[name] = Tensor(shape, dtype, name, rf)
-            inputs.append(Input(name, shape, dtype, stmt.span.line))
-        elif isinstance(stmt, ir.LayerStmt):
-            layer = build_layer(stmt.call, values, names)
-            given = previous if stmt.applied_to is None else _lookup(stmt.applied_to, env)
-            if given is None:
-                raise ShapeproofError("this layer has no input", stmt.span, "start the body with `input (batch, ...)`")
-            node, produced = _apply(layer, given, stmt, model)
-            nodes.append(node)
-            previous = _bind_targets(stmt, layer, produced, env, names)
-        elif isinstance(stmt, ir.OutputStmt):
-            outputs = [_single(_lookup(n, env), n.span) for n in stmt.names]
+    ctx = _Context(model, Names(), {b.name: b for b in model.blocks}, [], [], ranks, {})
+    previous, outputs = _run(model.body, _Scope(values, {}), ctx)
     if outputs is None:
         outputs = [_single(previous, model.body[-1].span)]
+    nodes, inputs = ctx.nodes, ctx.inputs
     constraints = _dedupe([c for n in nodes for c in n.constraints])
     named = [(t.producer, t.shape) for t in outputs]
     peak = _peak_activation_bytes(inputs, nodes, named, lower_bounds([c.condition for c in constraints]))
     return Model(model.name, symbols, values, inputs, nodes, named, [(t.producer, t.index) for t in outputs],
-                 constraints, peak, model, model.span.line)
+                 constraints, peak, model, model.span.line, {"blocks": ctx.block_calls})
+
+
+def _run(body: tuple, scope: _Scope, ctx: _Context, previous=None):
+    """Analyse statements in order: (the last value, the `output` values or None)."""
+    outputs = None
+    for stmt in body:
+        if outputs is not None:
+            raise ShapeproofError("statements after `output`", stmt.span, "`output` ends a body")
+        if isinstance(stmt, ir.InputStmt):
+            if scope.block is not None:
+                raise ShapeproofError("a block takes its inputs as parameters, not with `input`", stmt.span,
+                                      "write `block NAME(x, ...):` and use x")
+            values = scope.values
+            shape, dtype = _shape_of(stmt, values), _dtype_of(stmt)
+            name = ctx.names.claim(stmt.target, explicit=True, span=stmt.span) if stmt.target else \
+                ctx.names.claim("input")
+            rf = RF.of_input(shape, dtype.startswith(("int", "uint", "bool")), len(ctx.inputs), ctx.ranks)
+            previous = scope.env[name] = Tensor(shape, dtype, name, rf)
+            ctx.inputs.append(Input(name, shape, dtype, stmt.span.line))
+        elif isinstance(stmt, ir.LayerStmt):
+            previous = _layer_statement(stmt, scope, ctx, previous)
+        elif isinstance(stmt, ir.RepeatStmt):
+            for _ in range(stmt.count):
+                previous = _layer_statement(ir.LayerStmt((), stmt.call, None, stmt.span), scope, ctx, previous)
+        elif isinstance(stmt, ir.OutputStmt):
+            if stmt.layer is not None:
+                outputs = [_single(_layer_statement(stmt.layer, scope, ctx, previous), stmt.span)]
+            else:
+                outputs = [_single(_lookup(n, scope.env), n.span) for n in stmt.names]
+    return previous, outputs
+
+
+def _layer_statement(stmt: ir.LayerStmt, scope: _Scope, ctx: _Context, previous):
+    """A layer (or block) applied to its value(s): the value(s) it produces, bound to its names."""
+    given = previous if stmt.applied_to is None else _lookup(stmt.applied_to, scope.env)
+    if given is None:
+        raise ShapeproofError("this layer has no input", stmt.span, "start the body with `input (batch, ...)`")
+    if stmt.call.name in ctx.blocks:
+        produced = _expand(ctx.blocks[stmt.call.name], stmt, given, scope, ctx)
+        return _bind_targets(stmt, stmt.call.name, produced, scope.env)
+    layer = build_layer(stmt.call, scope.values, ctx.names)
+    node, produced = _apply(layer, given, stmt, ctx.model)
+    node.block, node.values = scope.block, scope.values
+    ctx.nodes.append(node)
+    return _bind_targets(stmt, layer.kind, produced, scope.env)
+
+
+MAX_BLOCK_DEPTH = 16
+
+
+def _expand(block: ir.Block, stmt: ir.LayerStmt, given, scope: _Scope, ctx: _Context) -> list:
+    """A block's statements at one call site: its first parameters take the given values, the others
+    the call's arguments (or their defaults). Layers are named model-wide, as in a flat Keras model;
+    an error inside names the call site."""
+    call = stmt.call
+    tensors = given if isinstance(given, list) else [_single(given, stmt.span)]
+    if len(tensors) > len(block.params):
+        raise ShapeproofError(f"block {block.name} takes {len(block.params)} parameters, and is applied to "
+                              f"{len(tensors)} values", call.span)
+    if scope.depth >= MAX_BLOCK_DEPTH:
+        raise ShapeproofError(f"blocks nested more than {MAX_BLOCK_DEPTH} deep (does {block.name} call itself?)",
+                              call.span)
+    inputs, numbers = block.params[:len(tensors)], block.params[len(tensors):]
+    if len(call.args) > len(numbers):
+        raise ShapeproofError(f"block {block.name} takes {len(numbers)} argument(s) besides its input(s), got "
+                              f"{len(call.args)}", call.span, f"its arguments are {', '.join(p.name for p in numbers)}")
+    values = dict(scope.values)
+    given_values = {p.name: evaluate(a, scope.values) for p, a in zip(numbers, call.args)}
+    for kw in call.keywords:
+        if kw.name not in {p.name for p in numbers}:
+            raise ShapeproofError(f"block {block.name} has no argument {kw.name!r}", kw.span,
+                                  did_you_mean(kw.name, [p.name for p in numbers]) or
+                                  f"its arguments are {', '.join(p.name for p in numbers)}")
+        if kw.name in given_values:
+            raise ShapeproofError(f"argument {kw.name!r} given twice", kw.span)
+        given_values[kw.name] = evaluate(kw.value, scope.values)
+    for p in numbers:
+        if p.name in given_values:
+            values[p.name] = given_values[p.name]
+        elif p.default is not None:
+            values[p.name] = evaluate(p.default, values)
+        else:
+            raise ShapeproofError(f"block {block.name} needs its argument {p.name!r}", call.span,
+                                  f"e.g. {block.name}({', '.join(p.name + '=...' for p in numbers)})")
+    label = scope.block or ctx.names.claim(to_snake_case(block.name))  # nested blocks: one row
+    inner = _Scope(values, {p.name: t for p, t in zip(inputs, tensors)}, label, scope.depth + 1)
+    try:
+        last, outputs = _run(block.body, inner, ctx, previous=tensors[0] if len(tensors) == 1 else None)
+    except ShapeproofError as e:
+        if "(in block " not in e.message:
+            e.message += f" (in block {block.name}, called at line {call.span.line})"
+        raise
+    produced = outputs or [_single(last, block.span)]
+    if scope.block is None:
+        ctx.block_calls[label] = (block.name, [(t.producer, t.index) for t in produced])
+    return produced
 
 
 def _shape_of(stmt: ir.InputStmt, values: dict) -> tuple:
@@ -333,10 +432,10 @@ def _undecided(layer: Layer, x) -> list[Constraint]:
     return [c for c, p in zip(constraints, plain) if normalize(p.condition) is not sympy.true]
 
 
-def _bind_targets(stmt: ir.LayerStmt, layer: Layer, produced: list[Tensor], env: dict, names: Names):
+def _bind_targets(stmt: ir.LayerStmt, kind: str, produced: list[Tensor], env: dict):
     if len(stmt.targets) > 1:
         if len(stmt.targets) != len(produced):
-            raise ShapeproofError(f"{layer.kind} has {len(produced)} output{'s' * (len(produced) > 1)}, "
+            raise ShapeproofError(f"{kind} has {len(produced)} output{'s' * (len(produced) > 1)}, "
                                   f"but {len(stmt.targets)} names are given", stmt.targets[0].span)
         for target, tensor in zip(stmt.targets, produced):
             env[target.name] = tensor

@@ -113,7 +113,17 @@ class LayerStmt:
 
 @dataclass(frozen=True)
 class OutputStmt:
-    names: tuple  # of Name
+    names: tuple  # of Name; empty with `layer`
+    span: Span
+    layer: "LayerStmt | None" = None  # `output Activation("relu")(y)`: the output is that layer's
+
+
+@dataclass(frozen=True)
+class RepeatStmt:
+    """`repeat 3: Bottleneck(64)`: the call applied `count` times, each to the value before."""
+
+    count: int
+    call: "Call"
     span: Span
 
 
@@ -131,6 +141,7 @@ class Model:
     body: tuple  # of statements
     span: Span
     name_span: Span
+    blocks: tuple = ()  # of Block: the file's blocks, which its body may call
 
 
 @dataclass(frozen=True)
@@ -143,11 +154,24 @@ class Assertion:
 
 
 @dataclass(frozen=True)
+class Block:
+    """`block NAME(x, filters, stride=1):` a parametrised group of statements used like a layer: its
+    first parameters take the values it is applied to, the others numbers (defaults allowed)."""
+
+    name: str
+    params: tuple  # of Param
+    body: tuple  # of statements
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
 class Program:
     file: str
     source: str
     models: tuple  # of Model
     assertions: tuple  # of Assertion
+    blocks: tuple = ()  # of Block
 
 
 def show(value) -> str:

@@ -5,6 +5,8 @@ text is ever evaluated as Python: the tree is turned into the dataclasses of ana
 """
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 
 from lark import Lark, Token, Transformer, v_args
@@ -105,7 +107,22 @@ class ToIR(Transformer):
     def start(self, meta, items):
         models = tuple(i for i in items if isinstance(i, ir.Model))
         assertions = tuple(i for i in items if isinstance(i, ir.Assertion))
-        return models, assertions
+        blocks = tuple(i for i in items if isinstance(i, ir.Block))
+        return models, assertions, blocks
+
+    def block(self, meta, children):
+        name, params, *body = children
+        return ir.Block(str(name), tuple(params or ()), tuple(body), _span(meta), Span.of(name))
+
+    def output_call(self, meta, children):
+        call, applied = children
+        return ir.OutputStmt((), _span(meta), ir.LayerStmt((), call, applied, _span(meta)))
+
+    def repeat_stmt(self, meta, children):
+        count, call = children
+        if int(count) < 1:
+            raise ShapeproofError("repeat needs a count of at least 1", Span.of(count))
+        return ir.RepeatStmt(int(count), call, _span(meta))
 
     def model(self, meta, children):
         name, params, *body = children
@@ -214,7 +231,7 @@ def parse(source: str, file: str = "<input>") -> ir.Program:
     text = source if source.endswith(("\n", "\r")) else source + "\n"
     try:
         tree = parser().parse(text)
-        models, assertions = ToIR().transform(tree)
+        models, assertions, blocks = ToIR().transform(tree)
     except VisitError as e:  # an error raised inside a Transformer method
         if isinstance(e.orig_exc, ShapeproofError):
             raise _with_file(e.orig_exc, file) from None
@@ -223,7 +240,9 @@ def parse(source: str, file: str = "<input>") -> ir.Program:
         raise _with_file(e, file) from None
     except UnexpectedInput as e:
         raise _with_file(_syntax_error(e, text), file) from None
-    return ir.Program(file, source, models, assertions)
+    if blocks:  # each model carries the blocks it may call (re-analysed alone by analyzer/reference.py)
+        models = tuple(dataclasses.replace(m, blocks=blocks) for m in models)
+    return ir.Program(file, source, models, assertions, blocks)
 
 
 def _with_file(error: ShapeproofError, file: str) -> ShapeproofError:

@@ -84,6 +84,7 @@ def _layer_json(node: Node) -> dict:
         "non_trainable_params": json_value(node.non_trainable_params),
         "macs": json_value(node.macs), "receptive_field": [json_value(s) for s in node.receptive_field],
         "activation_elements": json_value(node.elements), "activation_bytes": json_value(node.bytes),
+        **({"block": node.block} if node.block else {}),
     }
 
 
@@ -108,11 +109,11 @@ def _training_json(memory) -> dict:
 # --- terminal --------------------------------------------------------------------------------
 
 
-def model_table(model: Model) -> Table:
+def model_table(model: Model, expand: bool = False) -> Table:
+    """One row per layer, and per block call (its layers under it with `expand`, as Keras's
+    expand_nested)."""
     table = Table(title=_title(model), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   show_edge=False, expand=False)
-    labels = [f"{n.name} ({n.type})" if len(n.name) + len(n.type) < 22 else f"{n.name}\n({n.type})"
-              for n in model.nodes]
     table.add_column("Layer (type)", no_wrap=True)
     table.add_column("Output shape", overflow="fold")
     table.add_column("Params", justify="right", overflow="fold")
@@ -124,11 +125,29 @@ def model_table(model: Model) -> Table:
     for i in model.inputs:
         table.add_row(Text(f"{i.name} (Input)", style="dim"), Text(shape_text(i.shape), style="dim"), "", "", "",
                       *([""] if graph else []))
-    for n, label in zip(model.nodes, labels):
+    by_name = {n.name: n for n in model.nodes}
+    calls = model.extra.get("blocks", {})
+    shown = set()
+    for n in model.nodes:
+        if n.block is not None and n.block not in shown:
+            shown.add(n.block)
+            kind, outputs = calls[n.block]
+            members = [m for m in model.nodes if m.block == n.block]
+            last = by_name[outputs[0][0]]
+            shapes = "\n".join(shape_text(by_name[name].output_shapes[k]) for name, k in outputs)
+            table.add_row(Text(_label(n.block, kind), style="bold"), shapes,
+                          pretty(sympy.Add(*(m.params for m in members))), pretty(sympy.Add(*(m.macs for m in members))),
+                          rf_text(last.receptive_field), *([connected_to(n)] if graph else []))
+        if n.block is not None and not expand:
+            continue
         shapes = "\n".join(shape_text(s) for s in n.output_shapes)
-        table.add_row(label, shapes, pretty(n.params), pretty(n.macs), rf_text(n.receptive_field),
-                      *([connected_to(n)] if graph else []))
+        table.add_row(("  " if n.block else "") + _label(n.name, n.type), shapes, pretty(n.params), pretty(n.macs),
+                      rf_text(n.receptive_field), *([connected_to(n)] if graph else []))
     return table
+
+
+def _label(name: str, kind: str) -> str:
+    return f"{name} ({kind})" if len(name) + len(kind) < 22 else f"{name}\n({kind})"
 
 
 def is_chain(model: Model) -> bool:
@@ -235,12 +254,13 @@ def verdict_text(verdicts: list[Verdict]) -> Text:
 
 
 def render_report(program: Program, console: Console, only: str | None = None, explain_layers: bool = False,
-                  verdicts: list[Verdict] | None = None, training: dict | None = None):
-    """Every model's table and summary (`training`: {model name: TrainingMemory} to add that line)."""
+                  verdicts: list[Verdict] | None = None, training: dict | None = None, expand: bool = False):
+    """Every model's table and summary (`training`: {model name: TrainingMemory} to add that line;
+    `expand`: the layers of each block call under its row)."""
     for name, model in program.models.items():
         if only not in (None, name):
             continue
-        parts = [model_table(model), Text(), model_summary(model, (training or {}).get(name))]
+        parts = [model_table(model, expand), Text(), model_summary(model, (training or {}).get(name))]
         if explain_layers:
             parts += [explain_text(model)]
         console.print(Group(*parts))

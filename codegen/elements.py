@@ -199,7 +199,18 @@ class ValuePrinter:
         return f"{self.atom(base)} ** {self.value(exp)}"
 
     def piecewise(self, e) -> str:
-        """`value if condition else ...`, as statements: a read in a branch happens only in that branch."""
+        """`value if condition else ...`: a read in a branch happens only in that branch (statements when
+        a branch needs some of its own, else one conditional expression)."""
+        if len(e.args) == 2 and e.args[1][1] is sympy.true:
+            (value, condition), (other, _) = e.args
+            trial = ValuePrinter(type(self.w)())
+            text, rest = trial.value(value), trial.value(other)
+            ternary = f"{text} if {self.condition(condition)} else {rest}"
+            v = self.temp()
+            if not trial.w.lines and len(f"{v} = {ternary}") + 4 * self.w.level <= 120:
+                self.w.line(f"{v} = {ternary}")
+                return v
+            self.count -= 1
         v = self.temp()
         for k, (branch, condition) in enumerate(e.args):
             if condition is sympy.true:

@@ -18,11 +18,55 @@ LOOP_OF_ONE = re.compile(r"^(\s*)for (\w+) in range\(1\):\s*$")
 
 
 def simplify(text: str) -> str:
-    """The module text with single-trip loops unrolled and integer identities folded."""
+    """The module text with single-trip loops unrolled, integer identities folded and pure
+    assignments that nothing reads dropped (a padding of 0 that no loop uses any more)."""
     lines = text.split("\n")
     lines = _unroll_single_trips(lines)
     strings = _in_strings(lines)
-    return "\n".join(line if inside else _fold_line(line) for line, inside in zip(lines, strings))
+    lines = [line if inside else _fold_line(line) for line, inside in zip(lines, strings)]
+    return "\n".join(_drop_dead_stores(lines))
+
+
+PURE_CALLS = ("max", "min", "int")
+
+
+def _drop_dead_stores(lines: list[str]) -> list[str]:
+    """Lines `name = <pure expression>` inside a function whose name the function never reads."""
+    strings = _in_strings(lines)
+    starts = [i for i, line in enumerate(lines) if line.startswith("def ")] + [len(lines)]
+    dead = set()
+    for start, end in zip(starts, starts[1:]):
+        body = range(start + 1, end)
+        changed = True
+        while changed:
+            changed = False
+            for i in body:
+                if i in dead or strings[i]:
+                    continue
+                match = re.match(r"^\s+(\w+) = (.+)$", lines[i])
+                if not match or not _pure(match.group(2)):
+                    continue
+                name = match.group(1)
+                if not any(re.search(rf"\b{name}\b", lines[j]) for j in body if j != i and j not in dead):
+                    dead.add(i)
+                    changed = True
+    return [line for i, line in enumerate(lines) if i not in dead]
+
+
+def _pure(expression: str) -> bool:
+    """An expression with no effect but its value: names, numbers, arithmetic, .shape, max/min/int."""
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if not (isinstance(node.func, ast.Name) and node.func.id in PURE_CALLS):
+                return False
+        elif not isinstance(node, (ast.Expression, ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator,
+                                   ast.unaryop, ast.Load, ast.Attribute, ast.Subscript, ast.Tuple)):
+            return False
+    return True
 
 
 def drop_unused(text: str, candidates: set[str]) -> str:

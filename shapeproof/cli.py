@@ -35,7 +35,7 @@ def cmd_report(args) -> int:
     if args.json:
         print(json.dumps(program_json(program, verdicts, args.model, training), indent=1))
     else:
-        render_report(program, console(), args.model, args.explain, verdicts, training)
+        render_report(program, console(), args.model, args.explain, verdicts, training, args.expand)
     return EXIT_OK
 
 
@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(report)
     report.add_argument("--model", help="only this model")
     report.add_argument("--explain", action="store_true", help="show each layer's formulas")
+    report.add_argument("--expand", action="store_true", help="show the layers of each block call under its row")
     report.add_argument("--training", metavar="OPTIMIZER", choices=["sgd", "momentum", "rmsprop", "adagrad", "adam",
                                                                      "adamw"],
                         help="add the memory one training step keeps: sgd, momentum, rmsprop, adagrad, adam, adamw")

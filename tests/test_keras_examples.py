@@ -8,7 +8,7 @@ from shapeproof import analyzer
 from keras_harness import crosscheck
 
 SIZES = {"T": 5, "H": 16, "W": 12, "C": 3, "F": 4, "k": 3, "u": 6, "n_features": 20, "L": 24}
-FILE_SIZES = {"budgets": {"T": 16}}  # its spotters need 9 frames at least
+FILE_SIZES = {"budgets": {"T": 16}, "resnet50": {"H": 32, "W": 32}}  # big enough for their strides
 EXAMPLES = sorted(Path("examples").glob("*.nn"))
 MODELS = [(path, name) for path in EXAMPLES for name in analyzer.load(path).models]
 
