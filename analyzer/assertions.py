@@ -127,7 +127,7 @@ def _model(name: ir.Name, program: Program):
 
 
 def _compare_counts(a: ir.Assertion, x, y, constraints: list) -> Verdict:
-    from .inequalities import counterexample, drop_positive_factors, lower_bounds, prove
+    from .inequalities import counterexample, drop_positive_factors, least_sizes, prove
 
     line, op = a.span.line, a.op
     shown = f"{_number(x)} {op} {_number(y)}"
@@ -140,7 +140,7 @@ def _compare_counts(a: ir.Assertion, x, y, constraints: list) -> Verdict:
     if op in ("==", "!="):
         return _equality(a, sympy.simplify(x - y), _number(x), _number(y))
     difference = drop_positive_factors(x - y)
-    bounds = lower_bounds(sorted(difference.free_symbols, key=str), constraints)
+    bounds = least_sizes(sorted(difference.free_symbols, key=str), constraints)
     if not bounds:  # the sign does not depend on the sizes (batch * 18816 < batch * 10**6)
         holds = bool(OPS[op](difference, 0))
         return Verdict(line, a.text, holds, f"{shown} {'for every value' if holds else 'for no value'}")

@@ -1,10 +1,10 @@
 """Decide `lhs OP rhs` over the positive integers, under a model's constraints: a proof, the smallest
 counterexample this search finds, or neither.
 
-A proof shifts every free size to its lower bound (`T = T' + 5` under `T >= 5`, else `T = T' + 1`)
+A proof shifts every free size to its least value (`T = T' + 5` under `T >= 5`, else `T = T' + 1`)
 and reads the signs of the polynomial's coefficients: all of one sign settle the comparison for every
 value. Otherwise a counterexample is searched, with the expression compiled by `lambdify`: every
-value from the lower bound up 64 steps, then powers of two up to 2**40 (one free size; then the first
+value from the least size up 64 steps, then powers of two up to 2**40 (one free size; then the first
 failure is narrowed down to a value whose predecessor passes), or a grid of small values and powers
 of two (several free sizes, the failing assignment with the smallest sum reported).
 """
@@ -21,7 +21,7 @@ EXHAUSTIVE = 64
 LARGEST = 2 ** 40
 
 
-def lower_bounds(symbols: list, constraints: list) -> dict:
+def least_sizes(symbols: list, constraints: list) -> dict:
     """{symbol: the least value its constraints allow}: `T >= 5` gives 5 (default 1: sizes are positive)."""
     bounds = {s: 1 for s in symbols}
     for c in constraints:
@@ -37,7 +37,7 @@ def lower_bounds(symbols: list, constraints: list) -> dict:
                                                                            sympy.StrictLessThan)) else 0)
             bounds[lhs] = max(bounds[lhs], least)
     for s in bounds:  # a constraint on one size only (`floor((T - 5)/2) + 1 >= 3`): its least value
-        own = [sympy.lambdify([s], c.condition, "math") for c in constraints if c.condition.free_symbols == {s}]
+        own = [f for f in (_compiled(c.condition) for c in constraints if c.condition.free_symbols == {s}) if f]
         if own:
             bounds[s] = next((v for v in range(bounds[s], bounds[s] + 10000) if all(bool(f(v)) for f in own)),
                              bounds[s])
@@ -164,17 +164,25 @@ def counterexample(difference, op: str, bounds: dict, constraints: list) -> tupl
 def least_values(condition, span: int = 256) -> dict:
     """{size: v} when `condition` has one free size and holds exactly from v on (checked over the
     first `span` values past v); {} otherwise (or when it is not a relation of integer sizes)."""
-    from .exprs import condition as source
-
-    free = sorted(condition.free_symbols, key=str)
-    if len(free) != 1:
-        return {}
-    try:  # our own printed text: names of sizes, integers and operators only
-        check = eval(compile(f"lambda {free[0].name}: {source(condition)}", "<condition>", "eval"))  # noqa: S307
-    except (ValueError, SyntaxError):
+    check = _compiled(condition)
+    if check is None:
         return {}
     values = [bool(check(v)) for v in range(1, 10000 + span)]
     if True not in values:
         return {}
     first = values.index(True)
-    return {free[0]: first + 1} if all(values[first:first + span]) else {}
+    return {next(iter(condition.free_symbols)): first + 1} if all(values[first:first + span]) else {}
+
+
+def _compiled(condition):
+    """A condition on one free size as a Python function of it (printed by analyzer/exprs.py: names of
+    sizes, integers and operators only), or None."""
+    from .exprs import condition as source
+
+    free = sorted(condition.free_symbols, key=str)
+    if len(free) != 1:
+        return None
+    try:
+        return eval(compile(f"lambda {free[0].name}: {source(condition)}", "<condition>", "eval"))  # noqa: S307
+    except (ValueError, SyntaxError):
+        return None
