@@ -22,9 +22,9 @@ from shapeproof.analyzer.exprs import py
 
 # The kinds both targets print from the element formula (one generic emitter each): every other
 # kind has emitters written for its loop structure (GEMMs, windows, recurrences, reductions).
-ELEMENT_KINDS = ("Activation", "BatchNormalization", "Add", "Subtract", "Multiply", "Average", "Maximum",
-                 "Minimum", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D",
-                 "Cropping3D")
+ELEMENT_KINDS = ("Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Identity", "BatchNormalization", "Add",
+                 "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ZeroPadding1D", "ZeroPadding2D",
+                 "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D")
 
 
 @dataclass
@@ -233,8 +233,16 @@ class ValuePrinter:
                sympy.StrictLessThan: "<", sympy.Equality: "==", sympy.Unequality: "!="}
         for cls, op in ops.items():
             if isinstance(c, cls):
-                return f"{self.index(c.lhs)} {op} {self.index(c.rhs)}"
+                side = self.index if _is_index(c.lhs) and _is_index(c.rhs) else self.value  # positions or values
+                return f"{side(c.lhs)} {op} {side(c.rhs)}"
         raise CodegenError(f"cannot print the condition {c} in a generic element kernel")
+
+
+def _is_index(e) -> bool:
+    """An integer expression of positions and sizes (printed exactly), not an array value."""
+    e = sympy.sympify(e)
+    return not e.atoms(sympy.Indexed) and not e.atoms(sympy.Float) and all(
+        a.is_Integer for a in e.atoms(sympy.Rational))
 
 
 def without_last_axis_activation(layer):

@@ -181,3 +181,12 @@ def test_element_kernels_flat_nested_and_per_axis(parallel):
     # Crop/pad (0, k): reads at the output's own index of a larger input (never flattened); per-axis
     # tables on axis 1 and on the last axis; broadcasting; a softmax pass; rank 2; the prange build.
     check_generated(ELEMENTS, set={"T": 6}, sizes=[{"batch": 1}, {"batch": 3}], parallel=parallel)
+
+
+def test_activation_layers_with_random_weights():
+    # PReLU's alpha is random here (Keras initialises it to zeros, which hides it in the Keras checks).
+    check_generated("model A(batch, T):\n    x = input (batch, T, 4)\n"
+                    "    a = ReLU(max_value=1.5, negative_slope=0.1, threshold=0.25)(x)\n"
+                    "    b = PReLU(shared_axes=[1])(a)\n    c = PReLU()(b)\n    d = ELU(0.5)(c)\n"
+                    "    e = LeakyReLU(0.25)(d)\n    f = Identity()(e)\n    output f\n",
+                    set={"T": 3}, sizes=[{"batch": 2}])

@@ -7,6 +7,22 @@ from keras_harness import crosscheck
 pytestmark = pytest.mark.filterwarnings("ignore:.*(mask|rms_scaling).*:UserWarning")
 
 CASES = {
+    "activation_layers": """
+model M(batch):
+    x = input (batch, 5, 4)
+    a = ReLU(max_value=1.5, negative_slope=0.1, threshold=0.25)(x)
+    b = ReLU(negative_slope=0.2)(x)
+    c = ReLU(max_value=6)(x)
+    d = LeakyReLU(negative_slope=0.25)(x)
+    e = PReLU(shared_axes=[1])(x)
+    f = PReLU()(x)
+    g = ELU(alpha=0.5)(x)
+    h = ELU()(x)
+    i = Identity()(x)
+    j = ReLU(threshold=0.5)(x)
+    y = Concatenate()([a, b, c, d, e, f, g, h, i, j])
+    output y
+""",
     "dense_lora_and_keras_aliases": """
 model M(batch):
     input (batch, 8, 6)

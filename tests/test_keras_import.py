@@ -669,7 +669,8 @@ def test_tf_keras_2_old_sequential_without_input_layer(tmp_path, capsys):
 def test_unsupported_layers_and_arguments_are_all_listed(tmp_path, capsys):
     x = keras.Input((10, 4), name="x")
     h = L.Conv1D(4, 3, data_format="channels_first", name="cf")(x)
-    h = L.LeakyReLU(name="leaky")(h)
+    h = L.LeakyReLU(name="leaky")(h)  # a layer kind now: imported
+    h = L.Softmax(axis=1, name="softmax_1")(h)
     h = L.GaussianNoise(0.1, name="noise")(h)
     h = L.Dense(4, activation="mish", name="mish_dense")(h)
     h = L.Dense(4, activation=keras.activations.relu, name="fine")(h)
@@ -682,7 +683,7 @@ def test_unsupported_layers_and_arguments_are_all_listed(tmp_path, capsys):
     assert code == 2 and out == ""
     assert "5 unsupported layers or arguments" in err
     assert "layers[1] 'cf' (Conv1D): data_format=\"channels_first\": only channels_last is supported" in err
-    assert "'leaky' (LeakyReLU): LeakyReLU(negative_slope=0.3) is not supported" in err
+    assert "'softmax_1' (Softmax): Softmax(axis=1) is not supported" in err and "'leaky'" not in err
     assert "'noise' (GaussianNoise)" in err
     assert "'mish_dense' (Dense): argument activation=\"mish\"" in err
     assert "'shared' (Dense): a shared layer (called 2 times)" in err

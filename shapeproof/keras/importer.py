@@ -56,14 +56,10 @@ RESAVE = 'the file may be truncated; save it again with model.save("model.keras"
 HARMLESS = {"time_major": False, "ragged": False, "sparse": False, "optional": False}
 # Argument names accepted and ignored on every layer (README: "Arguments accepted and ignored").
 IGNORED_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
-# Keras activation layers that are plain activations with these arguments (LeakyReLU: the slope of
-# the "leaky_relu" activation; tf.keras 2 calls it alpha).
+# Keras activation layers that are plain activations with these arguments and not layer kinds of
+# their own yet (ReLU, LeakyReLU, PReLU, ELU and Identity are: analyzer/layers/activations.py).
 ACTIVATION_LAYERS = {
-    "ReLU": [("relu", {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}),
-             ("relu6", {"max_value": 6.0, "negative_slope": 0.0, "threshold": 0.0})],
     "Softmax": [("softmax", {"axis": -1})],
-    "ELU": [("elu", {"alpha": 1.0})],
-    "LeakyReLU": [("leaky_relu", {"negative_slope": 0.2}), ("leaky_relu", {"alpha": 0.2})],
 }
 # Keras's RNN kinds and their state counts (return_state adds these outputs).
 STATES = {"SimpleRNN": 1, "GRU": 1, "LSTM": 2, "ConvLSTM1D": 2, "ConvLSTM2D": 2, "ConvLSTM3D": 2}
@@ -512,8 +508,8 @@ class Converter:
         return spec
 
     def activation_layer(self, kind_name: str, cfg: dict, where: str, frozen: bool) -> Spec | None:
-        """ReLU(), Softmax(), ELU(), LeakyReLU(0.2) with the arguments that make them plain activations
-        are written as Activation("relu"), ... (a comment names the Keras class); any other is refused."""
+        """Softmax() over the last axis is written as Activation("softmax") (a comment names the Keras
+        class); any other is refused."""
         given = {k: _plain(v) for k, v in cfg.items() if k not in ("name", "trainable", "dtype")}
         for name, defaults in ACTIVATION_LAYERS[kind_name]:
             if all(_close(given.get(k, d), d) for k, d in defaults.items()) and set(given) <= set(defaults):
