@@ -20,7 +20,8 @@ model M(batch):
     h = ELU()(x)
     i = Identity()(x)
     j = ReLU(threshold=0.5)(x)
-    y = Concatenate()([a, b, c, d, e, f, g, h, i, j])
+    k = Rescaling(0.00392156862745098, offset=-1)(x)
+    y = Concatenate()([a, b, c, d, e, f, g, h, i, j, k])
     output y
 """,
     "dense_lora_and_keras_aliases": """

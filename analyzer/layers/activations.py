@@ -1,5 +1,6 @@
-"""Keras's activation layers: ReLU (max_value, negative_slope, threshold), LeakyReLU, PReLU (a weight per
-element, axes sharable), ELU and Identity. All element-wise, shape unchanged.
+"""Keras's activation layers — ReLU (max_value, negative_slope, threshold), LeakyReLU, PReLU (a weight
+per element, axes sharable), ELU, Identity — and Rescaling (x·scale + offset, a preprocessing layer of
+the same element-wise kind). All element-wise, shape unchanged.
 
 Each element formula is written as Keras computes it (keras/src/activations/activations.py ReLU
 .static_call: the rectified part, clipped, less negative_slope times the rectified negative part), so
@@ -155,4 +156,16 @@ class Identity(ActivationLayer):
         return x
 
 
-__all__ = ["ELU", "Identity", "LeakyReLU", "PReLU", "ReLU"]
+@layer("Rescaling", scale=Float(), offset=Float(0.0))
+class Rescaling(ActivationLayer):
+    """Rescaling(scale, offset=0.0): x·scale + offset (e.g. 1/255 for pixels); a per-channel scale (a
+    list) is not supported yet."""
+
+    def formula(self, v, w, idx):
+        return v * sympy.Float(self.scale) + sympy.Float(self.offset)
+
+    def reference(self, x, w):
+        return (x * x.dtype.type(self.scale) + x.dtype.type(self.offset)).astype(x.dtype)
+
+
+__all__ = ["ELU", "Identity", "LeakyReLU", "PReLU", "ReLU", "Rescaling"]

@@ -8,7 +8,8 @@ from shapeproof import codegen
 
 KERNEL_CASES = {  # name: (layers, input shape, --set, bindings of the free sizes): see cuda_harness
     "activation_layers": ("ReLU(max_value=1.5, negative_slope=0.1, threshold=0.25)\n    LeakyReLU(0.25)\n"
-                          "    PReLU(shared_axes=[1])\n    ELU(0.5)\n    Identity()\n    Dense(3)", "(batch, 4, 5)", {},
+                          "    PReLU(shared_axes=[1])\n    ELU(0.5)\n    Identity()\n    Rescaling(0.5, offset=1)\n"
+                          "    Dense(3)", "(batch, 4, 5)", {},
                           [{}]),
     "dense_relu": ('Dense(7, activation="relu")', "(batch, T, 5)", {}, [{"T": 3}, {"batch": 1, "T": 2}]),
     "dense_split_k": ('Dense(9, activation="tanh")', "(batch, 150)", {}, [{}]),
