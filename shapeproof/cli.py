@@ -17,7 +17,7 @@ from shapeproof.analyzer.assertions import evaluate_assertions
 from shapeproof.analyzer.errors import ShapeproofError
 from shapeproof.analyzer.report import program_json, render_report, verdict_text
 from shapeproof.codegen.errors import CodegenError
-from shapeproof.options import model_of, parse_set, unknown_model
+from shapeproof.options import add_command, model_of, parse_set, unknown_model
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_UNDECIDED = 0, 1, 2, 3
 
@@ -115,9 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, help: str, examples: list[str]):
-        return sub.add_parser(name, help=help, description=help, formatter_class=argparse.RawDescriptionHelpFormatter,
-                              epilog="examples:\n" + "\n".join(f"  {e}" for e in examples))
+    def command(name: str, what: str, examples: list[str]):
+        return add_command(sub, name, what, examples)
 
     def common(p, json: bool = True):
         p.add_argument("file", help="a .nn file")

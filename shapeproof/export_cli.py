@@ -7,7 +7,7 @@ import sys
 
 from shapeproof import analyzer
 from shapeproof.analyzer.errors import ShapeproofError
-from shapeproof.options import model_of, parse_set
+from shapeproof.options import add_command, model_of, parse_set
 
 
 def cmd_export(args) -> int:
@@ -32,10 +32,9 @@ def cmd_export(args) -> int:
 
 def add_parser(sub) -> argparse.ArgumentParser:
     """The `export` subcommand, added to the CLI's subparsers."""
-    what = "write a model as an untrained Keras model (.keras), or the Keras code that builds it (--python)"
-    p = sub.add_parser("export", help=what, description=what, formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="examples:\n  shapeproof export examples/seeds.nn --model ConvModel -o conv_model.keras\n"
-                              "  shapeproof export examples/text_cnn.nn --python -o text_cnn.py")
+    p = add_command(sub, "export", "write a model as an untrained Keras model (.keras), or the Keras code that "
+                    "builds it (--python)", ["shapeproof export examples/seeds.nn --model ConvModel -o conv_model.keras",
+                                             "shapeproof export examples/text_cnn.nn --python -o text_cnn.py"])
     p.add_argument("file", help="a .nn file")
     p.add_argument("--model", help="the model (needed when the file has several)")
     p.add_argument("-o", "--output", help="the .keras archive (or with --python, the .py file; default stdout)")

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from shapeproof.keras.importer import import_to_file
+from shapeproof.options import add_command
 
 
 def cmd_import(args) -> int:
@@ -23,10 +24,9 @@ def cmd_import(args) -> int:
 
 def add_parser(sub) -> argparse.ArgumentParser:
     """The `import` subcommand, added to the CLI's subparsers."""
-    what = "write the .nn spec of a Keras model (.keras, model JSON or full-model .h5)"
-    p = sub.add_parser("import", help=what, description=what, formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="examples:\n  shapeproof import model.keras -o model.nn\n"
-                              "  shapeproof import model.json --weights model.weights.h5 --symbolic batch,T")
+    p = add_command(sub, "import", "write the .nn spec of a Keras model (.keras, model JSON or full-model .h5)",
+                    ["shapeproof import model.keras -o model.nn",
+                     "shapeproof import model.json --weights model.weights.h5 --symbolic batch,T"])
     p.add_argument("file", help="a Keras 3 .keras archive, a model JSON (model.to_json(), Keras 3 or tf.keras 2), "
                    "or a full-model .h5")
     p.add_argument("-o", "--output", help="the .nn file to write (default: standard output)")

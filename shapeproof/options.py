@@ -1,6 +1,8 @@
 """Command-line values -> Python values, shared by the commands (cli.py, equiv.py, export_cli.py, run.py)."""
 from __future__ import annotations
 
+import argparse
+
 from shapeproof.analyzer.errors import ShapeproofError
 
 
@@ -40,3 +42,9 @@ def unknown_model(name: str, program) -> ShapeproofError:
 
     return ShapeproofError(f"no model named {name!r} in {program.file}",
                            hint=did_you_mean(name, program.models) or f"models: {', '.join(program.models)}")
+
+
+def add_command(sub, name: str, what: str, examples: list[str]) -> argparse.ArgumentParser:
+    """A subcommand whose --help says what it does and ends with examples."""
+    return sub.add_parser(name, help=what, description=what, formatter_class=argparse.RawDescriptionHelpFormatter,
+                          epilog="examples:\n" + "\n".join(f"  {e}" for e in examples))
