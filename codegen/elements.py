@@ -23,8 +23,8 @@ from shapeproof.analyzer.exprs import py
 # The kinds both targets print from the element formula (one generic emitter each): every other
 # kind has emitters written for its loop structure (GEMMs, windows, recurrences, reductions).
 ELEMENT_KINDS = ("Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Identity", "Rescaling", "BatchNormalization",
-                 "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ZeroPadding1D", "ZeroPadding2D",
-                 "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D")
+                 "Normalization", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ZeroPadding1D",
+                 "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D")
 
 
 @dataclass

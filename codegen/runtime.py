@@ -44,7 +44,7 @@ def check_weights(weights):
     for (layer, name, expected), w in zip(WEIGHT_SHAPES, weights, strict=True):
         if tuple(np.shape(w)) != expected:
             raise ValueError(f"layer {layer!r} weight {name!r} must have shape {expected}, got {np.shape(w)}")
-        result.append(np.ascontiguousarray(w, dtype=DT))
+        result.append(np.ascontiguousarray(w, dtype=DT).reshape(expected))  # keeps a 0-d weight 0-d
     return result
 
 

@@ -70,6 +70,8 @@ def random_keras_weights(keras_model, rng):
     weights = []
     for variable in keras_model.weights:
         w = rng.normal(0.0, 0.5, size=tuple(variable.shape)).astype("float32")
+        if "int" in str(variable.dtype):  # Normalization's count
+            w = rng.integers(1, 10, size=tuple(variable.shape))
         if "variance" in variable.path:
             w = np.abs(w) + 0.5
         weights.append(w)

@@ -7,6 +7,16 @@ from keras_harness import crosscheck
 pytestmark = pytest.mark.filterwarnings("ignore:.*(mask|rms_scaling).*:UserWarning")
 
 CASES = {
+    "normalization_preprocessing": """
+model M(batch):
+    x = input (batch, 5, 4)
+    a = Normalization()(x)
+    b = Normalization(axis=1)(x)
+    c = Normalization(mean=0.5, variance=4.0)(x)
+    d = Normalization(invert=True)(a)
+    y = Concatenate()([a, b, c, d])
+    output y
+""",
     "activation_layers": """
 model M(batch):
     x = input (batch, 5, 4)

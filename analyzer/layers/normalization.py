@@ -179,3 +179,54 @@ class LayerNormalization(Normalization):
         if beta is not None:
             y = y + beta
         return y.astype(x.dtype, copy=False)
+
+
+EPSILON = 1e-7  # keras.backend.epsilon(): Normalization's floor on the standard deviation
+
+
+@layer("Normalization", axis=Anything(-1), mean=Anything(None), variance=Anything(None), invert=Bool(False))
+class FeatureNormalization(Normalization):
+    """Normalization(axis=-1): (x - mean) / max(√variance, 1e-7) per feature along `axis`, the statistics
+    `adapt` stored (mean, variance, count: non-trainable weights) or given as numbers; `invert=True`
+    maps back, mean + x·max(√variance, 1e-7). Shape unchanged."""
+
+    def validate(self):
+        for name in ("mean", "variance"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, (bool, str, tuple, list)) or
+                                      not (isinstance(value, float) or is_integer(value))):
+                raise self.error(f"Normalization {name} must be a number here (per-feature lists are not "
+                                 "supported yet)", name, "leave mean and variance out and load the adapted weights")
+        if (self.mean is None) != (self.variance is None):
+            raise self.error("Normalization needs both mean and variance, or neither", "mean" if self.mean is None
+                             else "variance")
+
+    def weights(self, x):
+        if self.mean is not None:
+            return []
+        shape = tuple(x[p] for p in sorted(self.positions(x)))
+        return [Weight("mean", shape, trainable=False), Weight("variance", shape, trainable=False),
+                Weight("count", (), trainable=False)]
+
+    def statistics(self, w, at):
+        if self.mean is not None:
+            return sympy.Float(float(self.mean)), sympy.Float(float(self.variance))
+        return w[0][at], w[1][at]
+
+    def element(self, x, w, idx, output=0):
+        at = tuple(idx[p] for p in sorted(self.positions(x.shape)))
+        mean, variance = self.statistics(w, at)
+        scale = sympy.Max(sympy.sqrt(variance), sympy.Float(EPSILON))
+        v = x(*idx)
+        return mean + v * scale if self.invert else (v - mean) / scale
+
+    def reference(self, x, w):
+        keep = sorted(self.positions(x.shape))
+        shape = [x.shape[a] if a in keep else 1 for a in range(x.ndim)]
+        if self.mean is not None:
+            mean, variance = np.float64(self.mean), np.float64(self.variance)
+        else:
+            mean, variance = w[0].reshape(shape), w[1].reshape(shape)
+        scale = np.maximum(np.sqrt(variance), EPSILON)
+        y = mean + x * scale if self.invert else (x - mean) / scale
+        return y.astype(x.dtype)

@@ -7,6 +7,8 @@ from shapeproof import analyzer
 from shapeproof import codegen
 
 KERNEL_CASES = {  # name: (layers, input shape, --set, bindings of the free sizes): see cuda_harness
+    "normalization_preprocessing": ("Normalization()\n    Normalization(axis=1, invert=True)\n    Dense(2)",
+                                    "(batch, 3, 4)", {}, [{}]),
     "activation_layers": ("ReLU(max_value=1.5, negative_slope=0.1, threshold=0.25)\n    LeakyReLU(0.25)\n"
                           "    PReLU(shared_axes=[1])\n    ELU(0.5)\n    Identity()\n    Rescaling(0.5, offset=1)\n"
                           "    Dense(3)", "(batch, 4, 5)", {},
