@@ -43,12 +43,12 @@ def evaluate_assertions(program: Program, judge=None) -> list[Verdict]:
     return verdicts
 
 
-MEASURES = {  # name -> (what it is, how to read it off an analysed model)
-    "params": ("parameters", lambda m: m.total_params),
-    "trainable": ("trainable parameters", lambda m: m.trainable_params),
-    "macs": ("multiply-accumulates", lambda m: m.macs),
-    "memory": ("peak activation bytes", lambda m: m.peak_activation_bytes),
-    "shape": ("output shape", lambda m: m.output_shapes),
+MEASURES = {  # name -> its value for an analysed model
+    "params": lambda m: m.total_params,
+    "trainable": lambda m: m.trainable_params,
+    "macs": lambda m: m.macs,
+    "memory": lambda m: m.peak_activation_bytes,  # peak activation bytes
+    "shape": lambda m: m.output_shapes,
 }
 
 
@@ -68,8 +68,8 @@ def _evaluate(a: ir.Assertion, program: Program, judge) -> Verdict:
                               "or two model names", left.span,
                               "e.g. `assert params(A) <= 300000`, `assert shape(A) == (batch, T - 2, 16)` or "
                               "`assert A == B`")
-    model = next(m for m in measures if m is not None)[1]
-    lhs, rhs = (m[2] if m is not None else _literal(v, model) for m, v in zip(measures, (left, right)))
+    model = next(m for m in measures if m is not None)[0]
+    lhs, rhs = (m[1] if m is not None else _literal(v, model) for m, v in zip(measures, (left, right)))
     shapes = [isinstance(x, list) for x in (lhs, rhs)]
     if shapes[0] != shapes[1]:
         raise ShapeproofError("a shape compares with a shape: shape(A) == shape(B) or shape(A) == (batch, 16)",
@@ -82,13 +82,13 @@ def _evaluate(a: ir.Assertion, program: Program, judge) -> Verdict:
 
 
 def _measure(value, program: Program):
-    """(name, model, value) for `params(M)` and the like; None for anything else (a literal)."""
+    """(model, value) for `params(M)` and the like; None for anything else (a literal)."""
     if isinstance(value, ir.Call) and value.name in MEASURES:
         if len(value.args) != 1 or value.keywords or not isinstance(value.args[0], ir.Name):
             raise ShapeproofError(f"{value.name}(...) takes one model name", value.span,
                                   f"e.g. {value.name}(MyModel)")
         model = _model(value.args[0], program)
-        return value.name, model, MEASURES[value.name][1](model)
+        return model, MEASURES[value.name](model)
     if isinstance(value, ir.Call):
         raise ShapeproofError(f"unknown measure {value.name!r}", value.span,
                               did_you_mean(value.name, MEASURES) or f"measures: {', '.join(MEASURES)}")
@@ -114,7 +114,7 @@ def _constraints(measures) -> list:
     found = []
     for m in measures:
         if m is not None:
-            found += [c for c in m[1].constraints if c not in found]
+            found += [c for c in m[0].constraints if c not in found]
     return found
 
 
@@ -130,15 +130,15 @@ def _compare_counts(a: ir.Assertion, x, y, constraints: list) -> Verdict:
     from .inequalities import counterexample, drop_positive_factors, least_sizes, prove
 
     line, op = a.span.line, a.op
-    shown = f"{_number(x)} {op} {_number(y)}"
+    shown = f"{pretty(x)} {op} {pretty(y)}"
     free = sorted((x - y).free_symbols, key=str)
     if not free:
         holds = bool(OPS[op](x, y))
         if x == y:  # nothing left to compare: say what both are
-            return Verdict(line, a.text, holds, f"both are {_number(x)}" + (" for every value" if x.free_symbols else ""))
+            return Verdict(line, a.text, holds, f"both are {pretty(x)}" + (" for every value" if x.free_symbols else ""))
         return Verdict(line, a.text, holds, f"{shown} {'holds' if holds else 'is false'}")
     if op in ("==", "!="):
-        return _equality(a, sympy.simplify(x - y), _number(x), _number(y))
+        return _equality(a, sympy.simplify(x - y), pretty(x), pretty(y))
     difference = drop_positive_factors(x - y)
     bounds = least_sizes(sorted(difference.free_symbols, key=str), constraints)
     if not bounds:  # the sign does not depend on the sizes (batch * 18816 < batch * 10**6)
@@ -154,15 +154,10 @@ def _compare_counts(a: ir.Assertion, x, y, constraints: list) -> Verdict:
     failing, passing = found
     rest = {s: 1 for s in free if s not in failing}  # sizes that only scale both sides: 1
     at = ", ".join(f"{s} = {v:,}" for s, v in failing.items())
-    values = f"{_number(x.subs({**failing, **rest}))} {op} {_number(y.subs({**failing, **rest}))} is false"
+    values = f"{pretty(x.subs({**failing, **rest}))} {op} {pretty(y.subs({**failing, **rest}))} is false"
     below = f" (holds for {', '.join(f'{s} = {v:,}' for s, v in passing.items())})" if passing else ""
     return Verdict(line, a.text, FAILS, f"fails for {at}{' and ' + ', '.join(f'{s} = 1' for s in rest) if rest else ''}"
                    f": {values}{below}")
-
-
-def _number(expr) -> str:
-    """A count as the report writes it: 12,800,457, or 32·T + 146."""
-    return pretty(expr)
 
 
 def _compare_shapes(a: ir.Assertion, xs, ys) -> Verdict:

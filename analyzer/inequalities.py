@@ -15,6 +15,8 @@ import operator
 
 import sympy
 
+from .symbolic import lower_bounds
+
 OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
        ">=": operator.ge}
 EXHAUSTIVE = 64
@@ -23,19 +25,8 @@ LARGEST = 2 ** 40
 
 def least_sizes(symbols: list, constraints: list) -> dict:
     """{symbol: the least value its constraints allow}: `T >= 5` gives 5 (default 1: sizes are positive)."""
-    bounds = {s: 1 for s in symbols}
-    for c in constraints:
-        condition = c.condition
-        if isinstance(condition, (sympy.GreaterThan, sympy.StrictGreaterThan)):
-            lhs, rhs = condition.lhs, condition.rhs
-        elif isinstance(condition, (sympy.LessThan, sympy.StrictLessThan)):
-            lhs, rhs = condition.rhs, condition.lhs
-        else:
-            continue
-        if lhs in bounds and rhs.is_number:
-            least = int(sympy.ceiling(rhs)) + (1 if isinstance(condition, (sympy.StrictGreaterThan,
-                                                                           sympy.StrictLessThan)) else 0)
-            bounds[lhs] = max(bounds[lhs], least)
+    simple = lower_bounds([c.condition for c in constraints])  # `T >= 5` (the analyzer normalises to it)
+    bounds = {s: max(1, int(sympy.ceiling(simple.get(s, 1)))) for s in symbols}
     for s in bounds:  # a constraint on one size only (`floor((T - 5)/2) + 1 >= 3`): its least value
         own = [f for f in (_compiled(c.condition) for c in constraints if c.condition.free_symbols == {s}) if f]
         if own:

@@ -205,12 +205,10 @@ class ValuePrinter:
             (value, condition), (other, _) = e.args
             trial = ValuePrinter(type(self.w)())
             text, rest = trial.value(value), trial.value(other)
-            ternary = f"{text} if {self.condition(condition)} else {rest}"
-            v = self.temp()
-            if not trial.w.lines and len(f"{v} = {ternary}") + 4 * self.w.level <= 120:
-                self.w.line(f"{v} = {ternary}")
-                return v
-            self.count -= 1
+            line = f"e{self.count + 1} = {text} if {self.condition(condition)} else {rest}"  # the next temp
+            if not trial.w.lines and len(line) + 4 * self.w.level <= 120:
+                self.w.line(line)
+                return self.temp()
         v = self.temp()
         for k, (branch, condition) in enumerate(e.args):
             if condition is sympy.true:

@@ -16,6 +16,7 @@ from shapeproof import analyzer
 from shapeproof.analyzer.assertions import evaluate_assertions
 from shapeproof.analyzer.errors import ShapeproofError
 from shapeproof.analyzer.report import program_json, render_report, verdict_text
+from shapeproof.analyzer.training import OPTIMIZER_SLOTS, training_memory
 from shapeproof.codegen.errors import CodegenError
 from shapeproof.options import add_command, model_of, parse_set, unknown_model
 
@@ -29,8 +30,6 @@ def cmd_report(args) -> int:
     verdicts = evaluate_assertions(program) if args.model is None else []  # equivalences undecided: fast
     training = None
     if args.training:
-        from shapeproof.analyzer.training import training_memory
-
         training = {name: training_memory(m, args.training) for name, m in program.models.items()}
     if args.json:
         print(json.dumps(program_json(program, verdicts, args.model, training), indent=1))
@@ -133,9 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--model", help="only this model")
     report.add_argument("--explain", action="store_true", help="show each layer's formulas")
     report.add_argument("--expand", action="store_true", help="show the layers of each block call under its row")
-    report.add_argument("--training", metavar="OPTIMIZER", choices=["sgd", "momentum", "rmsprop", "adagrad", "adam",
-                                                                     "adamw"],
-                        help="add the memory one training step keeps: sgd, momentum, rmsprop, adagrad, adam, adamw")
+    optimizers = list(OPTIMIZER_SLOTS)
+    report.add_argument("--training", metavar="OPTIMIZER", choices=optimizers,
+                        help=f"add the memory one training step keeps: {', '.join(optimizers)}")
     report.set_defaults(run=cmd_report)
 
     check = command("check", "parse, analyse and evaluate the file's assertions (exit 0 all hold, 1 one fails, "
