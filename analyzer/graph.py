@@ -119,6 +119,16 @@ class Model:
         return sympy.Add(*(n.macs for n in self.nodes))
 
     @property
+    def layer_kinds(self) -> list[tuple[str, str]]:
+        """(name, Keras class) of every layer, in order: where a Keras weight file keeps its arrays."""
+        return [(n.name, n.type) for n in self.nodes]
+
+    @property
+    def weight_shapes(self) -> list[tuple[str, str, tuple]]:
+        """(layer, weight, shape) in get_weights() order, shapes as ints (every weight size concrete)."""
+        return [(n.name, w.name, tuple(int(d) for d in w.shape)) for n in self.nodes for w in n.weights]
+
+    @property
     def free_symbols(self) -> list[sympy.Symbol]:
         return [v for k, v in self.values.items() if self.symbols[k] is None]
 

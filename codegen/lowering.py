@@ -45,13 +45,12 @@ def tables(w: Writer, model: Model):
         w.line(f"    ({i.name!r}, {_shape_repr(i.shape)}, {i.dtype!r}),")
     w.line(")")
     w.line("LAYERS = (  # (name, Keras class) in order: where a Keras weight file keeps each layer's arrays")
-    for n in model.nodes:
-        w.line(f"    ({n.name!r}, {type(n.layer).kind!r}),")
+    for entry in model.layer_kinds:
+        w.line(f"    {entry!r},")
     w.line(")")
     w.line("WEIGHT_SHAPES = (")
-    for n in model.nodes:
-        for weight in n.weights:
-            w.line(f"    ({n.name!r}, {weight.name!r}, {tuple(int(d) for d in weight.shape)!r}),")
+    for entry in model.weight_shapes:
+        w.line(f"    {entry!r},")
     w.line(")")
     symbols = ", ".join(s.name for s in model.free_symbols)
     w.line()

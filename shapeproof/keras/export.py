@@ -75,7 +75,7 @@ def build_keras(model: analyzer.Model, free_as_none: bool = False):
                                              name=inp.name)
     layers = {}
     for node in model.nodes:
-        layer = keras_layer(node.layer.call, node.values or model.values, node.name)
+        layer = keras_layer(node.layer.call, node.values, node.name)
         given = [tensors[ref] for ref in node.input_refs]
         out = layer(given if node.layer.inputs == "many" else given[0])
         outs = out if isinstance(out, (list, tuple)) else [out]
@@ -107,7 +107,7 @@ def python_source(model: analyzer.Model, source_file: str = "") -> str:
             names[(node.name, k)] = v
         given = [var(ref) for ref in node.input_refs]
         applied = f"[{', '.join(given)}]" if node.layer.inputs == "many" else given[0]
-        lines.append(f"    {', '.join(outs)} = {_call_text(node.layer.call, node.values or model.values, node.name)}({applied})")
+        lines.append(f"    {', '.join(outs)} = {_call_text(node.layer.call, node.values, node.name)}({applied})")
     ins = ", ".join(var((i.name, 0)) for i in model.inputs)
     outs = ", ".join(var(ref) for ref in model.output_refs)
     lines.append(f"    return keras.Model([{ins}], [{outs}], name={model.name!r})")

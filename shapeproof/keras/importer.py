@@ -1036,10 +1036,10 @@ def check_weights(model, weights_path: str, shown: str):
         import h5py  # noqa: F401
     except ImportError:
         return  # checked when the weights are loaded
-    from .weights import model_layers, model_weight_shapes, read_weights
+    from .weights import read_weights
 
     try:
-        read_weights(weights_path, model_weight_shapes(model), model_layers(model))
+        read_weights(weights_path, model.weight_shapes, model.layer_kinds)
     except ValueError as e:
         message = str(e)
         prefix = f"{weights_path}: "

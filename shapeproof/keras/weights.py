@@ -154,13 +154,3 @@ def _legacy_arrays(root, layer):
         return None
     group = root[layer]
     return [np.asarray(group[n.decode() if isinstance(n, bytes) else n]) for n in group.attrs["weight_names"]]
-
-
-def model_layers(model) -> list[tuple[str, str]]:
-    """(name, Keras class name) of an analysed model's layers, in order."""
-    return [(node.name, type(node.layer).kind) for node in model.nodes]
-
-
-def model_weight_shapes(model) -> list[tuple[str, str, tuple]]:
-    """(layer, weight, shape) of an analysed model in get_weights() order (weight shapes concrete)."""
-    return [(n.name, w.name, tuple(int(d) for d in w.shape)) for n in model.nodes for w in n.weights]
