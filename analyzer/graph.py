@@ -13,7 +13,8 @@ import sympy
 
 from . import ir
 from .errors import ShapeproofError, Span
-from .layers import Constraint, Layer, Weight, build_layer, format_shape, to_snake_case
+from .layers import REGISTRY, Constraint, Layer, Weight, build_layer, format_shape, to_snake_case
+from .layers.ops import OPERATORS, Operation, is_operation
 from .receptive import RF
 from .symbolic import lower_bounds, max_of, normalize, strongest
 from .values import did_you_mean, evaluate, is_integer, symbol
@@ -247,32 +248,156 @@ def _run(body: tuple, scope: _Scope, ctx: _Context, previous=None):
             rf = RF.of_input(shape, dtype.startswith(("int", "uint", "bool")), len(ctx.inputs), ctx.ranks)
             previous = scope.env[name] = Tensor(shape, dtype, name, rf)
             ctx.inputs.append(Input(name, shape, dtype, stmt.span.line))
-        elif isinstance(stmt, ir.LayerStmt):
-            previous = _layer_statement(stmt, scope, ctx, previous)
+        elif isinstance(stmt, (ir.LayerStmt, ir.ExprStmt)):
+            previous = _statement(stmt, scope, ctx, previous)
         elif isinstance(stmt, ir.RepeatStmt):
             for _ in range(stmt.count):
                 previous = _layer_statement(ir.LayerStmt((), stmt.call, None, stmt.span), scope, ctx, previous)
         elif isinstance(stmt, ir.OutputStmt):
             if stmt.layer is not None:
-                outputs = [_single(_layer_statement(stmt.layer, scope, ctx, previous), stmt.span)]
+                outputs = [_single(_statement(stmt.layer, scope, ctx, previous), stmt.span)]
             else:
                 outputs = [_single(_lookup(n, scope.env), n.span) for n in stmt.names]
     return previous, outputs
 
 
+def _statement(stmt, scope: _Scope, ctx: _Context, previous):
+    """A layer statement or tensor arithmetic: the value(s) it produces, bound to its names. A bare
+    call of an operation (`relu(x)`) is arithmetic; of a layer (`Dense(4)`), applied to `previous`."""
+    if isinstance(stmt, ir.LayerStmt) and stmt.applied_to is None and stmt.call.name not in ctx.blocks and (
+            is_operation(stmt.call.name) or stmt.call.name not in REGISTRY):
+        stmt = ir.ExprStmt(stmt.targets, stmt.call, stmt.span)
+    if isinstance(stmt, ir.ExprStmt):
+        value = _expression(stmt.value, scope, ctx, stmt)
+        if not isinstance(value, (Tensor, tuple)):
+            raise ShapeproofError("this expression is a number, not a tensor", stmt.value.span,
+                                  "tensor arithmetic needs at least one tensor operand, e.g. `y = x * 0.5`")
+        return _bind_targets(stmt, "this expression", list(value) if isinstance(value, tuple) else [value],
+                             scope.env)
+    return _layer_statement(stmt, scope, ctx, previous)
+
+
 def _layer_statement(stmt: ir.LayerStmt, scope: _Scope, ctx: _Context, previous):
     """A layer (or block) applied to its value(s): the value(s) it produces, bound to its names."""
-    given = previous if stmt.applied_to is None else _lookup(stmt.applied_to, scope.env)
+    given = previous if stmt.applied_to is None else _operand(stmt.applied_to, scope, ctx)
     if given is None:
         raise ShapeproofError("this layer has no input", stmt.span, "start the body with `input (batch, ...)`")
     if stmt.call.name in ctx.blocks:
         produced = _expand(ctx.blocks[stmt.call.name], stmt, given, scope, ctx)
         return _bind_targets(stmt, stmt.call.name, produced, scope.env)
     layer = build_layer(stmt.call, scope.values, ctx.names)
+    if isinstance(layer, Operation):
+        raise ShapeproofError(f"{stmt.call.name} is an operation: write its operands as arguments",
+                              stmt.call.span, f"e.g. `y = {stmt.call.name}(x)`")
     node, produced = _apply(layer, given, stmt, ctx.model)
     node.block, node.values = scope.block, scope.values
     ctx.nodes.append(node)
     return _bind_targets(stmt, layer.kind, produced, scope.env)
+
+
+def _operand(value, scope: _Scope, ctx: _Context):
+    """What a layer is applied to: a named value, a list of values, or an expression's tensor."""
+    if isinstance(value, ir.List):
+        return [_single(_operand(v, scope, ctx), v.span) for v in value.items]
+    if isinstance(value, ir.Name):
+        return _lookup(value, scope.env)
+    result = _expression(value, scope, ctx)
+    if not isinstance(result, (Tensor, tuple)):
+        raise ShapeproofError("a layer is applied to a tensor, not a number", value.span,
+                              "e.g. `h = Dense(8)(x)` or `y = Add()([x, h])`")
+    return result
+
+
+def _expression(e, scope: _Scope, ctx: _Context, stmt: ir.ExprStmt | None = None):
+    """The value of tensor arithmetic: a Tensor (each operation on a tensor a node, named as Keras names
+    it), or a Python number when no tensor is involved. `stmt` is the statement whose whole value `e` is."""
+    if isinstance(e, ir.Name):
+        if e.name in scope.env:
+            return scope.env[e.name]
+        if e.name in scope.values:
+            number = scope.values[e.name]
+            if not number.is_number:
+                raise ShapeproofError(f"{e.name!r} is a free size, and an operand must be a tensor or a number",
+                                      e.span, f"bind it (`--set {e.name}=...`) or use a literal number")
+            return float(number)
+        return _lookup(e, scope.env)  # the unknown-value error, with its suggestions
+    if isinstance(e, (ir.Int, ir.Float)):
+        return float(e.value)
+    if isinstance(e, ir.Applied):
+        return _layer_statement(ir.LayerStmt((), e.call, e.applied_to, e.span), scope, ctx, None)
+    if isinstance(e, ir.Neg):
+        operand = _expression(e.operand, scope, ctx)
+        if not isinstance(operand, Tensor):
+            return -operand
+        return _operation("negative", [operand], ir.Call("negative", (), (), e.span, e.span), e, scope, ctx, stmt)
+    if isinstance(e, ir.BinOp):
+        left, right = _expression(e.left, scope, ctx), _expression(e.right, scope, ctx)
+        if not isinstance(left, Tensor) and not isinstance(right, Tensor):
+            return _arithmetic(e, left, right)
+        if e.op not in OPERATORS:
+            raise ShapeproofError(f"'{e.op}' is not an operation on tensors", e.span,
+                                  "tensors take + - * / (true division)")
+        kind = OPERATORS[e.op]
+        return _operation(kind, [left, right], ir.Call(kind, (), (), e.span, e.span), e, scope, ctx, stmt)
+    if isinstance(e, ir.Call):
+        if not is_operation(e.name):
+            if e.name in REGISTRY or e.name in ctx.blocks:
+                raise ShapeproofError(f"{e.name} is a layer: apply it to a value inside an expression",
+                                      e.span, f"e.g. `{e.name}(...)(x)`")
+            what = "layer" if e.name[:1].isupper() else "function"  # Keras: layers are classes, operations functions
+            raise ShapeproofError(f"unknown {what} {e.name!r}", e.name_span,
+                                  did_you_mean(e.name, [*REGISTRY, *ctx.blocks]) or
+                                  "`shapeproof layers` lists the layers and operations a spec can use")
+        arity = REGISTRY[e.name].operand_count
+        most = arity if arity == "list" else arity + len(REGISTRY[e.name].positional)
+        if arity != "list" and len(e.args) > most:
+            raise ShapeproofError(f"{e.name} takes {arity} operand{'s' * (arity > 1)}"
+                                  + (f" and {most - arity} more argument(s)" if most > arity else "")
+                                  + f", got {len(e.args)}", e.args[most].span,
+                                  f"its options are keywords: {', '.join(REGISTRY[e.name].positional)}"
+                                  if most > arity else f"e.g. {e.name}({', '.join('xyz'[:arity])})")
+        if arity == "list":
+            if not e.args or not isinstance(e.args[0], ir.List):
+                raise ShapeproofError(f"{e.name} takes a list of tensors first", e.span,
+                                      f"e.g. {e.name}([a, b], axis=-1)")
+            operands = [_expression(v, scope, ctx) for v in e.args[0].items]
+            options = e.args[1:]
+        else:
+            if len(e.args) < arity:
+                raise ShapeproofError(f"{e.name} takes {arity} operand{'s' * (arity > 1)}, got {len(e.args)}",
+                                      e.span, f"e.g. {e.name}({', '.join('xyz'[:arity])})")
+            operands = [_expression(v, scope, ctx) for v in e.args[:arity]]
+            options = e.args[arity:]
+        call = ir.Call(e.name, tuple(options), e.keywords, e.span, e.name_span)
+        return _operation(e.name, operands, call, e, scope, ctx, stmt)
+    raise ShapeproofError("not a tensor expression", e.span,
+                          "tensor arithmetic combines values and numbers with + - * / and functions like relu(x)")
+
+
+def _arithmetic(e: ir.BinOp, left: float, right: float) -> float:
+    """Numbers combined in a tensor expression (`x * (1.0 / 6.0)`), as Python computes them."""
+    if e.op in ("/", "//") and right == 0:
+        raise ShapeproofError("division by zero", e.right.span)
+    return {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
+            "/": lambda: left / right, "//": lambda: float(left // right)}[e.op]()
+
+
+def _operation(kind: str, operands: list, call: ir.Call, e, scope: _Scope, ctx: _Context, stmt):
+    """One operation node on its operands (tensors, or numbers at most all but one)."""
+    tensors = [_single(o, e.span) for o in operands if not isinstance(o, float)]
+    if not tensors:
+        raise ShapeproofError(f"{kind} needs at least one tensor operand", e.span,
+                              "arithmetic of numbers alone belongs in a layer's arguments")
+    layer = build_layer(call, scope.values, ctx.names)
+    layer.bind(tuple(None if isinstance(o, Tensor) else o for o in operands))
+    given = tensors if layer.inputs == "many" else tensors[0]
+    text = ir.show(e)
+    if stmt is not None and stmt.targets:
+        text = f"{', '.join(t.name for t in stmt.targets)} = {text}"
+    node, produced = _apply(layer, given, ir.LayerStmt((), call, None, e.span), ctx.model, text)
+    node.block, node.values = scope.block, scope.values
+    ctx.nodes.append(node)
+    return produced[0] if len(produced) == 1 else tuple(produced)
 
 
 MAX_BLOCK_DEPTH = 16
@@ -369,13 +494,14 @@ def _single(value, span: Span) -> Tensor:
     return value
 
 
-def _apply(layer: Layer, given, stmt: ir.LayerStmt, model: ir.Model) -> tuple[Node, list[Tensor]]:
+def _apply(layer: Layer, given, stmt: ir.LayerStmt, model: ir.Model, text: str | None = None
+           ) -> tuple[Node, list[Tensor]]:
     many = isinstance(given, list)
     if layer.inputs == "many" and not many:
         raise ShapeproofError(f"{layer.kind} merges several values and takes a list", stmt.call.span,
                               f"write `y = {layer.kind}()([a, b])`")
     if layer.inputs != "many" and many:
-        raise ShapeproofError(f"{layer.kind} takes one value, not a list", stmt.applied_to.span)
+        raise ShapeproofError(f"{layer.kind} takes one value, not a list", (stmt.applied_to or stmt.call).span)
     if not many:
         given = _single(given, stmt.span)
     x = [t.shape for t in given] if many else given.shape
@@ -386,7 +512,7 @@ def _apply(layer: Layer, given, stmt: ir.LayerStmt, model: ir.Model) -> tuple[No
         constraints = _check(layer, x, outs)
         weights = layer.weights(x)
         macs = sympy.sympify(layer.macs(x))
-        rf_in = RF.merge([t.rf for t in given]) if many else given.rf
+        rf_in = layer.merge_receptive_fields(x, [t.rf for t in given]) if many else given.rf
         rf = layer.receptive_field(x, rf_in)
     except ShapeproofError as e:
         raise e.located(stmt.call.span)
@@ -397,7 +523,7 @@ def _apply(layer: Layer, given, stmt: ir.LayerStmt, model: ir.Model) -> tuple[No
     tensors = given if many else [given]
     node = Node(layer.name, layer, [t.producer for t in tensors], [(t.producer, t.index) for t in tensors], x, outs, dtype,
                 weights, sympy.sympify(trainable), sympy.sympify(frozen), macs, rf.sizes(), constraints,
-                stmt.call.span, _statement_text(stmt))
+                stmt.call.span, text or _statement_text(stmt))
     return node, [Tensor(s, dtype, layer.name, rf, i) for i, s in enumerate(outs)]
 
 

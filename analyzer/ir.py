@@ -44,7 +44,8 @@ class Name:
 
 @dataclass(frozen=True)
 class BinOp:
-    """Integer arithmetic: op is one of + - * //."""
+    """Arithmetic: op is one of + - * // /. On sizes, integer arithmetic (`/` is refused there); on
+    tensors, an element-wise operation (analyzer/layers/ops.py)."""
 
     op: str
     left: object
@@ -95,6 +96,15 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Applied:
+    """`Layer(...)(value)`: a layer applied to a value, inside an expression or as a statement."""
+
+    call: Call
+    applied_to: object  # a value: a name, a list of values, or an expression
+    span: Span
+
+
+@dataclass(frozen=True)
 class InputStmt:
     target: str | None
     shape: object
@@ -112,10 +122,19 @@ class LayerStmt:
 
 
 @dataclass(frozen=True)
+class ExprStmt:
+    """`y = x + h`, `s = relu(x) * 0.5`: tensor arithmetic, each operation a node (analyzer/layers/ops.py)."""
+
+    targets: tuple  # of Name; empty when unnamed
+    value: object
+    span: Span
+
+
+@dataclass(frozen=True)
 class OutputStmt:
     names: tuple  # of Name; empty with `layer`
     span: Span
-    layer: "LayerStmt | None" = None  # `output Activation("relu")(y)`: the output is that layer's
+    layer: "LayerStmt | ExprStmt | None" = None  # `output Activation("relu")(y)` or `output x + h`
 
 
 @dataclass(frozen=True)
@@ -174,8 +193,11 @@ class Program:
     blocks: tuple = ()  # of Block
 
 
-def show(value) -> str:
-    """A value as .nn source text."""
+PRECEDENCE = {"+": 1, "-": 1, "*": 2, "//": 2, "/": 2}
+
+
+def show(value, outer: int = 0) -> str:
+    """A value as .nn source text (`outer`: the precedence of the operator around it, for brackets)."""
     if isinstance(value, (Int, Float)):
         return repr(value.value)
     if isinstance(value, Str):
@@ -185,9 +207,13 @@ def show(value) -> str:
     if isinstance(value, Name):
         return value.name
     if isinstance(value, BinOp):
-        return f"{show(value.left)} {value.op} {show(value.right)}"
+        level = PRECEDENCE[value.op]
+        text = f"{show(value.left, level)} {value.op} {show(value.right, level + 1)}"
+        return f"({text})" if level < outer else text
     if isinstance(value, Neg):
-        return f"-{show(value.operand)}"
+        return f"-{show(value.operand, 3)}"
+    if isinstance(value, Applied):
+        return f"{value.call.text}({show(value.applied_to)})"
     if isinstance(value, Tuple):
         inner = ", ".join(show(i) for i in value.items)
         return f"({inner},)" if len(value.items) == 1 else f"({inner})"

@@ -17,7 +17,7 @@ from .errors import ShapeproofError, Span
 
 TOKEN_TEXT = {
     "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "COMMA": "','", "COLON": "':'",
-    "EQUAL": "'='", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "__ANON_0": "'//'",
+    "EQUAL": "'='", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "__ANON_0": "'//'", "SLASH": "'/'",
     "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string",
     "COMPARE": "a comparison (==, !=, <, <=, >, >=)", "_NL": "end of line", "_INDENT": "an indented block",
     "_DEDENT": "end of block", "$END": "end of file", "MODEL": "'model'", "ASSERT": "'assert'",
@@ -114,10 +114,6 @@ class ToIR(Transformer):
         name, params, *body = children
         return ir.Block(str(name), tuple(params or ()), tuple(body), _span(meta), Span.of(name))
 
-    def output_call(self, meta, children):
-        call, applied = children
-        return ir.OutputStmt((), _span(meta), ir.LayerStmt((), call, applied, _span(meta)))
-
     def repeat_stmt(self, meta, children):
         count, call = children
         if int(count) < 1:
@@ -143,17 +139,23 @@ class ToIR(Transformer):
                             Span.of(dtype) if dtype else None)
 
     def layer_stmt(self, meta, children):
-        targets, call, applied = children
-        return ir.LayerStmt(targets or (), call, applied, _span(meta))
+        targets, value = children
+        return _statement(targets or (), value, _span(meta))
 
     def targets(self, meta, children):
         return tuple(ir.Name(str(t), Span.of(t)) for t in children)
 
-    def applied_to(self, meta, children):
-        return children[0]
+    def applied(self, meta, children):
+        call, value = children
+        return ir.Applied(call, value, _span(meta))
 
     def output_stmt(self, meta, children):
-        return ir.OutputStmt(tuple(ir.Name(str(t), Span.of(t)) for t in children), _span(meta))
+        if all(isinstance(c, ir.Name) for c in children):
+            return ir.OutputStmt(tuple(children), _span(meta))
+        if len(children) > 1:
+            raise ShapeproofError("several outputs are named values", _value_span(children[0]),
+                                  "name each value first (`y = ...`), then write `output y, z`")
+        return ir.OutputStmt((), _span(meta), _statement((), children[0], _span(meta)))
 
     def assertion(self, meta, children):
         left, op, right = children
@@ -170,6 +172,9 @@ class ToIR(Transformer):
 
     def floordiv(self, meta, c):
         return ir.BinOp("//", c[0], c[1], _span(meta))
+
+    def truediv(self, meta, c):
+        return ir.BinOp("/", c[0], c[1], _span(meta))
 
     def neg(self, meta, c):
         return ir.Neg(c[0], _span(meta))
@@ -224,6 +229,17 @@ class ToIR(Transformer):
 
 def _value_span(value) -> Span:
     return value.span
+
+
+def _statement(targets: tuple, value, span: Span):
+    """A layer statement (`Dense(4)`, `Dense(4)(x)`) or tensor arithmetic (`x + h`, `relu(x)`): which a
+    bare call is (a layer applied to the value before, or a function of its arguments) is decided by
+    the analyzer, which knows the names."""
+    if isinstance(value, ir.Call):
+        return ir.LayerStmt(targets, value, None, span)
+    if isinstance(value, ir.Applied):
+        return ir.LayerStmt(targets, value.call, value.applied_to, span)
+    return ir.ExprStmt(targets, value, span)
 
 
 def parse(source: str, file: str = "<input>") -> ir.Program:

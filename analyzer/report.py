@@ -141,7 +141,7 @@ def model_table(model: Model, expand: bool = False) -> Table:
         if n.block is not None and not expand:
             continue
         shapes = "\n".join(shape_text(s) for s in n.output_shapes)
-        table.add_row(("  " if n.block else "") + _label(n.name, n.type), shapes, pretty(n.params), pretty(n.macs),
+        table.add_row(("  " if n.block else "") + _label(n.name, n.layer.keras_class), shapes, pretty(n.params), pretty(n.macs),
                       rf_text(n.receptive_field), *([connected_to(n)] if graph else []))
     return table
 
@@ -211,7 +211,7 @@ def explain_text(model: Model) -> Text:
     t = Text()
     for n in model.nodes:
         e = explain(n)
-        t.append(f"{n.name} ({n.type})", style="bold")
+        t.append(f"{n.name} ({n.layer.keras_class})", style="bold")
         t.append(f"  line {n.span.line}: {n.text}\n")
         if e.generic_input is not None:
             subst = ", ".join(f"{k}={pretty(v)}" for k, v in e.substitution.items())

@@ -43,6 +43,9 @@ def evaluate(value, symbols: dict):
     if isinstance(value, ir.Neg):
         return -_integer(value.operand, symbols)
     if isinstance(value, ir.BinOp):
+        if value.op == "/":
+            raise ShapeproofError("sizes are integers: '/' divides tensors", value.span,
+                                  "write `//` for floor division of sizes")
         left, right = _integer(value.left, symbols), _integer(value.right, symbols)
         if value.op == "+":
             return left + right
@@ -59,6 +62,9 @@ def evaluate(value, symbols: dict):
         return [evaluate(i, symbols) for i in value.items]
     if isinstance(value, ir.Call):
         return value
+    if isinstance(value, ir.Applied):
+        raise ShapeproofError("a layer applied to a value is not an argument", value.span,
+                              "name the value first (`h = Dense(4)(x)`), then use it")
     raise AssertionError(f"not a value: {value!r}")
 
 

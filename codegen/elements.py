@@ -18,6 +18,7 @@ import sympy
 from .activations import ELEMENTWISE, LAST_AXIS, element
 from .errors import CodegenError
 from shapeproof.analyzer.exprs import py
+from shapeproof.analyzer.layers.ops import ELEMENTWISE_OPERATIONS
 
 
 # The kinds both targets print from the element formula (one generic emitter each): every other
@@ -25,6 +26,7 @@ from shapeproof.analyzer.exprs import py
 ELEMENT_KINDS = ("Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Identity", "Rescaling", "BatchNormalization",
                  "Normalization", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ZeroPadding1D",
                  "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D")
+ELEMENT_KINDS += ELEMENTWISE_OPERATIONS  # tensor arithmetic: x + h, relu(x) * 0.5, ...
 
 
 @dataclass

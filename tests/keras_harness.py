@@ -32,11 +32,11 @@ def crosscheck(source: str, set: dict | None = None, model: str | None = None):
         expected = [tuple(t.shape) for t in outs]
         got = [keras_shape(s) for s in node.output_shapes]
         assert got == expected, f"{where}: output shape {got} != Keras {expected}"
-        keras_weights = [tuple(w.shape) for w in layer.weights]
+        keras_weights = [tuple(w.shape) for w in getattr(layer, "weights", [])]  # an operation has none
         our_weights = [tuple(int(d) for d in w.shape) for w in node.weights]
         assert our_weights == keras_weights, f"{where}: weight shapes {our_weights} != Keras {keras_weights}"
-        trainable = sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
-        frozen = sum(int(np.prod(w.shape)) for w in layer.non_trainable_weights)
+        trainable = sum(int(np.prod(w.shape)) for w in getattr(layer, "trainable_weights", []))
+        frozen = sum(int(np.prod(w.shape)) for w in getattr(layer, "non_trainable_weights", []))
         assert (int(node.trainable_params), int(node.non_trainable_params)) == (trainable, frozen), (
             f"{where}: params (trainable, non-trainable) = "
             f"{(node.trainable_params, node.non_trainable_params)} != Keras {(trainable, frozen)}")
@@ -88,7 +88,7 @@ def keras_setup(source: str, set: dict | None, model: str | None, batch: int, se
     rng = np.random.default_rng(seed)
     random_keras_weights(keras_model, rng)
     # Our order is statement order; Keras's model.weights may list branches differently.
-    weights = [w for node in ours.nodes for w in layers[node.name][0].get_weights()]
+    weights = [w for node in ours.nodes for w in getattr(layers[node.name][0], "get_weights", list)()]
     return ours, keras_model, layers, weights, random_inputs(ours, batch, rng)
 
 

@@ -433,9 +433,18 @@ class Layer:
         """Multiply-accumulates of one forward pass with weights (see README: cost convention)."""
         return sympy.Integer(0)
 
+    @property
+    def keras_class(self) -> str:
+        """The class `model.summary()` shows (an operation's differs from its kind: `add` is Add)."""
+        return self.kind
+
     def receptive_field(self, x, rf: RF) -> RF:
         """How the receptive-field state changes through this layer (element-wise: unchanged)."""
         return rf
+
+    def merge_receptive_fields(self, x: list, states: list[RF]) -> RF:
+        """The state of several inputs before `receptive_field` (element-wise: the union)."""
+        return RF.merge(states)
 
     def keeps_element_order(self, x) -> bool:
         """Whether the (one) output is the input's elements in row-major order, only reshaped

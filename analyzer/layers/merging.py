@@ -14,6 +14,21 @@ from .. import indexing as ix
 from ..lazy import np
 
 
+def require_equal(layer: Layer, a, b, shapes, axis: int, constraints: list, hint: str):
+    """Record that sizes `a` and `b` on `axis` must be equal: an error if they provably differ,
+    a constraint if that depends on the symbols. Returns the size to keep (the concrete one if any)."""
+    condition = sympy.Eq(a, b)
+    if condition is sympy.true:
+        return a
+    name = getattr(layer, "keras_class", layer.kind)
+    if condition is sympy.false:
+        raise layer.error(f"{name} cannot combine shapes {' and '.join(format_shape(s) for s in shapes)}: "
+                          f"axis {axis} is {a} in one and {b} in the other", hint=hint)
+    constraints.append(Constraint(condition, f"{name} needs axis {axis} of its inputs to match, "
+                                             f"but it is {a} in one and {b} in the other"))
+    return b if b.is_number else a
+
+
 class Merge(Layer):
     """Shared by the merges: a list of input shapes in, one shape out; no weights."""
 
@@ -35,17 +50,7 @@ class Merge(Layer):
         return self.merged(x)[1]
 
     def equal(self, a, b, shapes, axis: int, constraints: list, hint: str):
-        """Record that sizes `a` and `b` on `axis` must be equal: an error if they provably differ,
-        a constraint if that depends on the symbols. Returns the size to keep (the concrete one if any)."""
-        condition = sympy.Eq(a, b)
-        if condition is sympy.true:
-            return a
-        if condition is sympy.false:
-            raise self.error(f"{self.kind} cannot merge shapes {' and '.join(format_shape(s) for s in shapes)}: "
-                             f"axis {axis} is {a} in one and {b} in the other", hint=hint)
-        constraints.append(Constraint(condition, f"{self.kind} needs axis {axis} of its inputs to match, "
-                                                  f"but it is {a} in one and {b} in the other"))
-        return b if b.is_number else a
+        return require_equal(self, a, b, shapes, axis, constraints, hint)
 
     def merged(self, x) -> tuple[tuple, list[Constraint]]:
         """(output shape, constraints)."""

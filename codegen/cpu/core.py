@@ -187,7 +187,7 @@ def copy_flat(w: Writer):
         w.line("yf[i] = xf[i]")
 
 
-@kernel("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Reshape")
+@kernel("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Reshape", "reshape")
 def identity(site: Site, w: Writer):
     # Inference: dropout is the identity; Reshape keeps the row-major order of the elements.
     copy_flat(w)
@@ -229,7 +229,7 @@ def outer_positions(site: Site, w: Writer, shape: tuple, array: str, flat: str =
     return names
 
 
-@kernel("Permute")
+@kernel("Permute", "transpose")
 def permute(site: Site, w: Writer):
     # out[b, j1, ..., jn] = x[b, i1, ..., in] with i_dims[k] = j_k; the last output axis innermost.
     dims = site.layer.dims

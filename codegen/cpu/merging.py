@@ -14,7 +14,7 @@ def names(site: Site) -> list[str]:
     return site.args()[:len(site.inputs)]
 
 
-@kernel("Concatenate")
+@kernel("Concatenate", "concatenate")
 def concatenate(site: Site, w: Writer):
     xs = names(site)
     rank = len(site.y)

@@ -5,6 +5,7 @@ from . import (  # noqa: F401  (each family module registers its emitters)
     elementwise,
     merging,
     normalization,
+    ops,
     pooling,
     recurrent,
     reshaping,

@@ -60,7 +60,8 @@ def dense(site: CudaSite, k: Writer, f: Writer):
     last_axis_pass(site, f, layer.activation, site.outs[0], str(n_out))
 
 
-@kernel("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Reshape", allocates=True)
+@kernel("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Reshape", "reshape",
+        allocates=True)
 def view(site: CudaSite, k: Writer, f: Writer):
     # Inference: dropout is the identity; Reshape keeps the row-major order: both are views.
     from shapeproof.analyzer.exprs import shape
@@ -89,7 +90,7 @@ def flatten(site: CudaSite, k: Writer, f: Writer):
               [site.xd(0), positions, channels], body)
 
 
-@kernel("Permute")
+@kernel("Permute", "transpose")
 def permute(site: CudaSite, k: Writer, f: Writer):
     dims = site.layer.dims
 

@@ -17,7 +17,7 @@ from .base import CudaSite, kernel
 from .templates import pointwise, wrap
 
 
-@kernel("Concatenate")
+@kernel("Concatenate", "concatenate")
 def concatenate(site: CudaSite, k: Writer, f: Writer):
     """out[o, j] = the input whose column range holds j, at column j less the range's start."""
     rank = len(site.y)

@@ -16,6 +16,7 @@ import sympy
 from shapeproof import analyzer
 from shapeproof.analyzer import ir
 from shapeproof.analyzer.errors import ShapeproofError
+from shapeproof.analyzer.layers.ops import Operation
 from shapeproof.analyzer.values import evaluate
 
 
@@ -50,6 +51,24 @@ def keras_layer(call: ir.Call, values: dict, name: str | None):
     return getattr(keras.layers, call.name)(*args, **kwargs)
 
 
+def keras_operation(op: Operation, values: dict, name: str):
+    """The Keras operation (keras.src.ops) for one operation node, with its options and our name."""
+    import importlib
+
+    args = [_python(evaluate(a, values)) for a in op.call.args]
+    kwargs = {kw.name: _python(evaluate(kw.value, values)) for kw in op.call.keywords}
+    return getattr(importlib.import_module(op.keras_module), op.keras_class)(*args, **kwargs, name=name)
+
+
+def operands(op: Operation, given: list) -> list:
+    """An operation's call arguments: its tensors in place, its numbers as written (`x * 0.5`), or the
+    list of tensors of concatenate."""
+    if op.operand_count == "list":
+        return [given]
+    tensors = iter(given)
+    return [next(tensors) if o is None else o for o in op.operands]
+
+
 def keras_shape(shape, free_as_none: bool = False) -> tuple:
     """A shape with the batch axis as None and every other axis concrete (or None when free and
     `free_as_none`: Keras's variable-length axes)."""
@@ -75,9 +94,13 @@ def build_keras(model: analyzer.Model, free_as_none: bool = False):
                                              name=inp.name)
     layers = {}
     for node in model.nodes:
-        layer = keras_layer(node.layer.call, node.values, node.name)
         given = [tensors[ref] for ref in node.input_refs]
-        out = layer(given if node.layer.inputs == "many" else given[0])
+        if isinstance(node.layer, Operation):
+            layer = keras_operation(node.layer, node.values, node.name)
+            out = layer(*operands(node.layer, given))
+        else:
+            layer = keras_layer(node.layer.call, node.values, node.name)
+            out = layer(given if node.layer.inputs == "many" else given[0])
         outs = out if isinstance(out, (list, tuple)) else [out]
         for i, t in enumerate(outs):
             tensors[(node.name, i)] = t
@@ -106,6 +129,9 @@ def python_source(model: analyzer.Model, source_file: str = "") -> str:
         for k, v in enumerate(outs):
             names[(node.name, k)] = v
         given = [var(ref) for ref in node.input_refs]
+        if isinstance(node.layer, Operation):
+            lines.append(f"    {', '.join(outs)} = {_operation_text(node.layer, node.values, given)}")
+            continue
         applied = f"[{', '.join(given)}]" if node.layer.inputs == "many" else given[0]
         lines.append(f"    {', '.join(outs)} = {_call_text(node.layer.call, node.values, node.name)}({applied})")
     ins = ", ".join(var((i.name, 0)) for i in model.inputs)
@@ -126,6 +152,21 @@ def _call_text(call: ir.Call, values: dict, name: str | None) -> str:
     if name is not None:
         parts.append(f"name={name!r}")
     return f"layers.{call.name}({', '.join(parts)})"
+
+
+def _operation_text(op: Operation, values: dict, given: list) -> str:
+    """`a + b`, `a * 0.5` where the spec's operator records the same Keras class, else
+    `keras.ops.mean(a, axis=1)`: Keras names them as we do (add, multiply, mean, ...)."""
+    parts = [f"[{', '.join(given)}]" if p is given else p if isinstance(p, str) else repr(p)
+             for p in operands(op, given)]
+    symbol = getattr(op, "symbol", None)
+    if symbol is not None:
+        return f"{parts[0]} {symbol} {parts[1]}"
+    if op.kind == "negative":
+        return f"-{parts[0]}"
+    options = [repr(_python(evaluate(a, values))) for a in op.call.args]
+    options += [f"{kw.name}={_python(evaluate(kw.value, values))!r}" for kw in op.call.keywords]
+    return f"keras.ops.{op.kind}({', '.join(parts + options)})"
 
 
 def _identifier(name: str) -> str:
