@@ -22,7 +22,7 @@ $(BASE): pyproject.toml | $(VENV)/bin/python
 	touch $(BASE)
 
 $(TEST): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e '.[test,keras,cpu,cuda]'
+	$(PY) -m pip install --quiet -e '.[test,keras,cpu,cuda,dask]'
 	touch $(BASE) $(TEST)
 
 demo: $(BASE)

@@ -283,16 +283,88 @@ def _layer_statement(stmt: ir.LayerStmt, scope: _Scope, ctx: _Context, previous)
     if given is None:
         raise ShapeproofError("this layer has no input", stmt.span, "start the body with `input (batch, ...)`")
     if stmt.call.name in ctx.blocks:
+        if stmt.keywords:
+            raise ShapeproofError(f"block {stmt.call.name} takes no keyword call arguments", stmt.keywords[0].span,
+                                  f"give its numbers in the first call: `{stmt.call.name}(...)(x)`")
+        if stmt.more:  # `Block(...)(a, b)` is `Block(...)([a, b])`
+            given = [_single(_operand(v, scope, ctx) if i else given, v.span)
+                     for i, v in enumerate([stmt.applied_to, *stmt.more])]
         produced = _expand(ctx.blocks[stmt.call.name], stmt, given, scope, ctx)
         return _bind_targets(stmt, stmt.call.name, produced, scope.env)
     layer = build_layer(stmt.call, scope.values, ctx.names)
     if isinstance(layer, Operation):
         raise ShapeproofError(f"{stmt.call.name} is an operation: write its operands as arguments",
                               stmt.call.span, f"e.g. `y = {stmt.call.name}(x)`")
+    given = _call_values(layer, stmt, given, scope, ctx)
     node, produced = _apply(layer, given, stmt, ctx.model)
     node.block, node.values = scope.block, scope.values
     ctx.nodes.append(node)
     return _bind_targets(stmt, layer.kind, produced, scope.env)
+
+
+def _call_values(layer: Layer, stmt: ir.LayerStmt, first, scope: _Scope, ctx: _Context):
+    """What the layer is given, with Keras's call arguments beyond the first value: the further values
+    and keyword tensors (in the layer's call_signature) are collected into a list, in the order the
+    layer is told through `bind_call`, and its call options are checked and bound."""
+    signature = layer.call_signature
+    if signature is None:
+        if stmt.more:
+            raise ShapeproofError(f"{layer.kind} is applied to one value, got {1 + len(stmt.more)}", stmt.more[0].span,
+                                  f"a merge takes a list: `{layer.kind}()([a, b])`" if layer.inputs == "many" else
+                                  f"apply it to one tensor: `{layer.kind}(...)(x)`")
+        if stmt.keywords:
+            kw = stmt.keywords[0]
+            raise ShapeproofError(f"{layer.kind} takes no call argument {kw.name!r}", kw.span,
+                                  "only layers with Keras call arguments take them, e.g. "
+                                  "`MultiHeadAttention(4, 16)(q, v, use_causal_mask=True)`")
+        return first
+    names, values = [], []
+    if signature.tensors:
+        if isinstance(first, list):
+            raise ShapeproofError(f"{layer.kind} takes its values as separate arguments, not a list",
+                                  stmt.applied_to.span, f"write `{layer.kind}(...)({', '.join(signature.tensors[:2])})`")
+        values = [first, *(_operand(v, scope, ctx) for v in stmt.more)]
+        if len(values) > len(signature.tensors):
+            raise ShapeproofError(f"{layer.kind} takes at most {len(signature.tensors)} values "
+                                  f"({', '.join(signature.tensors)}), got {len(values)}",
+                                  stmt.more[len(signature.tensors) - 1].span,
+                                  f"its other call arguments are keywords: {', '.join(signature.keywords)}")
+        names = list(signature.tensors[:len(values)])
+    elif stmt.more:
+        raise ShapeproofError(f"{layer.kind} is applied to one value, got {1 + len(stmt.more)}", stmt.more[0].span,
+                              f"write `{layer.kind}(...)([a, b])`" if layer.inputs == "many" else None)
+    options = {}
+    for kw in stmt.keywords:
+        if kw.name in signature.tensors or kw.name in signature.keyword_tensors:
+            if kw.name in names:
+                raise ShapeproofError(f"{layer.kind}'s {kw.name!r} is given twice", kw.span)
+            names.append(kw.name)
+            values.append(_operand(kw.value, scope, ctx))
+        elif kw.name in signature.options:
+            kind = signature.options[kw.name]
+            try:
+                options[kw.name] = kind.convert(evaluate(kw.value, scope.values))
+            except ShapeproofError as e:
+                if e.span is None:
+                    e.message = f"{layer.kind} call argument {kw.name!r}: {e.message}"
+                raise e.located(kw.value.span)
+        else:
+            raise ShapeproofError(f"{layer.kind} has no call argument {kw.name!r}", kw.span,
+                                  did_you_mean(kw.name, signature.keywords) or
+                                  f"its call arguments are {', '.join(signature.keywords)}")
+    missing = [n for n in signature.tensors[:signature.required] if n not in names]
+    if missing:
+        raise ShapeproofError(f"{layer.kind} needs its {' and '.join(repr(n) for n in missing)} "
+                              f"call argument{'s' * (len(missing) > 1)}", stmt.span,
+                              f"write `{layer.kind}(...)({', '.join(signature.tensors[:signature.required])})`"
+                              + (" (self-attention: the same value twice)" if signature.required > 1 else ""))
+    layer.bind_call(tuple(names), {name: options.get(name, kind.default) for name, kind in signature.options.items()},
+                    tuple(options))
+    if not signature.tensors:
+        return first
+    spans = [stmt.applied_to, *stmt.more, *(kw.value for kw in stmt.keywords
+                                            if kw.name in signature.tensors or kw.name in signature.keyword_tensors)]
+    return [_single(v, node.span) for v, node in zip(values, spans)]
 
 
 def _operand(value, scope: _Scope, ctx: _Context):
@@ -324,7 +396,7 @@ def _expression(e, scope: _Scope, ctx: _Context, stmt: ir.ExprStmt | None = None
     if isinstance(e, (ir.Int, ir.Float)):
         return float(e.value)
     if isinstance(e, ir.Applied):
-        return _layer_statement(ir.LayerStmt((), e.call, e.applied_to, e.span), scope, ctx, None)
+        return _layer_statement(ir.LayerStmt((), e.call, e.applied_to, e.span, e.more, e.keywords), scope, ctx, None)
     if isinstance(e, ir.Neg):
         operand = _expression(e.operand, scope, ctx)
         if not isinstance(operand, Tensor):
@@ -585,7 +657,7 @@ def _bind_targets(stmt: ir.LayerStmt, kind: str, produced: list[Tensor], env: di
 def _statement_text(stmt) -> str:
     call = stmt.call.text
     target = ", ".join(t.name for t in stmt.targets)
-    applied = "" if stmt.applied_to is None else f"({ir.show(stmt.applied_to)})"
+    applied = "" if stmt.applied_to is None else f"({ir.call_arguments(stmt.applied_to, stmt.more, stmt.keywords)})"
     return f"{target} = {call}{applied}" if target else f"{call}{applied}"
 
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import sympy
 
-ELEMENTWISE_ONLY = ("softmax", "log_softmax")  # the others act on one element at a time
+ELEMENTWISE_ONLY = ("softmax", "log_softmax", "sparsemax")  # the others act on one element at a time
+ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}  # Keras's second names of one function
 
 
 class Sum(sympy.Sum):
@@ -54,7 +55,7 @@ def activate(name: str | None, z):
         return z
     if name in ELEMENTWISE_ONLY:
         raise NoElement(f"activation {name} reads a whole axis; use activation()")
-    return function(name)(z)
+    return function(ALIASES.get(name, name))(z)
 
 
 def activation(name: str | None, pre, last, size, index):
@@ -66,6 +67,8 @@ def activation(name: str | None, pre, last, size, index):
     if name == "log_softmax":
         j = index("j")
         return pre(last) - sympy.log(Sum(sympy.exp(pre(j)), (j, 0, size - 1)))
+    if name == "sparsemax":
+        raise NoElement("sparsemax sorts the axis: no element formula")
     return activate(name, pre(last))
 
 

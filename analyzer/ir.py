@@ -97,11 +97,15 @@ class Call:
 
 @dataclass(frozen=True)
 class Applied:
-    """`Layer(...)(value)`: a layer applied to a value, inside an expression or as a statement."""
+    """`Layer(...)(value)`: a layer applied to a value, inside an expression or as a statement.
+    Keras's call arguments beyond the first value: `MultiHeadAttention(4, 16)(q, v, key=k,
+    use_causal_mask=True)` has applied_to q, more (v,) and keywords (key=k, use_causal_mask=True)."""
 
     call: Call
     applied_to: object  # a value: a name, a list of values, or an expression
     span: Span
+    more: tuple = ()  # further positional call arguments (values)
+    keywords: tuple = ()  # of Keyword: keyword call arguments (tensors or options)
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,8 @@ class LayerStmt:
     call: Call
     applied_to: object | None  # a Name or a List of Names; None applies to the previous value
     span: Span
+    more: tuple = ()  # further positional call arguments, as on Applied
+    keywords: tuple = ()  # of Keyword: keyword call arguments, as on Applied
 
 
 @dataclass(frozen=True)
@@ -213,7 +219,7 @@ def show(value, outer: int = 0) -> str:
     if isinstance(value, Neg):
         return f"-{show(value.operand, 3)}"
     if isinstance(value, Applied):
-        return f"{value.call.text}({show(value.applied_to)})"
+        return f"{value.call.text}({call_arguments(value.applied_to, value.more, value.keywords)})"
     if isinstance(value, Tuple):
         inner = ", ".join(show(i) for i in value.items)
         return f"({inner},)" if len(value.items) == 1 else f"({inner})"
@@ -222,3 +228,8 @@ def show(value, outer: int = 0) -> str:
     if isinstance(value, Call):
         return value.text
     raise AssertionError(f"not a value: {value!r}")
+
+
+def call_arguments(applied_to, more: tuple = (), keywords: tuple = ()) -> str:
+    """A layer call's arguments as .nn text: `q, v, use_causal_mask=True`."""
+    return ", ".join([show(applied_to), *(show(v) for v in more), *(f"{k.name}={show(k.value)}" for k in keywords)])

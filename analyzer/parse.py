@@ -146,8 +146,14 @@ class ToIR(Transformer):
         return tuple(ir.Name(str(t), Span.of(t)) for t in children)
 
     def applied(self, meta, children):
-        call, value = children
-        return ir.Applied(call, value, _span(meta))
+        call, arguments = children
+        values, keywords = _split_arguments(arguments or ())
+        if not values:
+            raise ShapeproofError(f"{call.name}(...) is applied to no value", _span(meta),
+                                  f"apply it to a tensor first: `{call.name}(...)(x)`" +
+                                  (f", then the options: `{call.name}(...)(x, {keywords[0].name}=...)`"
+                                   if keywords else ""))
+        return ir.Applied(call, values[0], _span(meta), tuple(values[1:]), tuple(keywords))
 
     def output_stmt(self, meta, children):
         if all(isinstance(c, ir.Name) for c in children):
@@ -202,15 +208,7 @@ class ToIR(Transformer):
 
     def call(self, meta, children):
         name, arguments = children
-        args, keywords = [], []
-        for a in arguments or ():
-            if isinstance(a, ir.Keyword):
-                keywords.append(a)
-            elif keywords:
-                raise ShapeproofError("positional argument after a keyword argument", _value_span(a),
-                                      "put positional arguments first, as in Python")
-            else:
-                args.append(a)
+        args, keywords = _split_arguments(arguments or ())
         return ir.Call(str(name), tuple(args), tuple(keywords), _span(meta), Span.of(name))
 
     def arguments(self, meta, children):
@@ -231,6 +229,22 @@ def _value_span(value) -> Span:
     return value.span
 
 
+def _split_arguments(arguments) -> tuple[list, list]:
+    """(positional values, keywords) of a call's arguments, positional first as in Python."""
+    args, keywords = [], []
+    for a in arguments:
+        if isinstance(a, ir.Keyword):
+            if any(k.name == a.name for k in keywords):
+                raise ShapeproofError(f"argument {a.name!r} given twice", a.span)
+            keywords.append(a)
+        elif keywords:
+            raise ShapeproofError("positional argument after a keyword argument", _value_span(a),
+                                  "put positional arguments first, as in Python")
+        else:
+            args.append(a)
+    return args, keywords
+
+
 def _statement(targets: tuple, value, span: Span):
     """A layer statement (`Dense(4)`, `Dense(4)(x)`) or tensor arithmetic (`x + h`, `relu(x)`): which a
     bare call is (a layer applied to the value before, or a function of its arguments) is decided by
@@ -238,7 +252,7 @@ def _statement(targets: tuple, value, span: Span):
     if isinstance(value, ir.Call):
         return ir.LayerStmt(targets, value, None, span)
     if isinstance(value, ir.Applied):
-        return ir.LayerStmt(targets, value.call, value.applied_to, span)
+        return ir.LayerStmt(targets, value.call, value.applied_to, span, value.more, value.keywords)
     return ir.ExprStmt(targets, value, span)
 
 

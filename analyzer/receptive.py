@@ -90,5 +90,9 @@ class RF(tuple):
         for axes in zip(*states):
             size = sympy.Max(*(a.size for a in axes))
             carrier = next((a for a in axes if a.size != 0), axes[0])
+            if len({a.pos for a in axes if a.size != 0}) > 1:
+                # the axis at different places in the branches (matmul(q, transpose(k))): an output
+                # element reads positions that are not one window, at any distance from each other
+                size = ALL
             merged.append(Axis(size, carrier.jump, carrier.pos, carrier.folded))
         return RF(merged) if states else first

@@ -41,6 +41,9 @@ def evaluate(value, symbols: dict):
             hint = f'a string needs quotes: "{value.name}"'
         raise ShapeproofError(f"unknown name {value.name!r}", value.span, hint)
     if isinstance(value, ir.Neg):
+        operand = evaluate(value.operand, symbols)
+        if isinstance(operand, float):
+            return -operand  # a negative number argument: Rescaling(offset=-1.0)
         return -_integer(value.operand, symbols)
     if isinstance(value, ir.BinOp):
         if value.op == "/":

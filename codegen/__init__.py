@@ -31,12 +31,15 @@ def generate(model, target: str = "cpu", dtype: str = "float32", source_file: st
     return emit_module(model, dtype, source_file, parallel)
 
 
-def build(model, target: str = "cpu", dtype: str = "float32", parallel: bool = True):
-    """Generate, import (from the cache folder) and wrap the forward pass of an analysed model: a Net."""
-    from .net import CudaNet, Net, import_source
+def build(model, target: str = "cpu", dtype: str = "float32", parallel: bool = True, threads: int | None = None):
+    """Generate, import (from the cache folder) and wrap the forward pass of an analysed model: a Net.
+    `threads`: Numba threads for its parallel loops (CPU; default all of NUMBA_NUM_THREADS)."""
+    from .net import CudaNet, Net, import_source, set_threads
 
     source = generate(model, target, dtype, parallel=parallel)
-    return (CudaNet if target == "cuda" else Net)(model, source, import_source(source))
+    if threads is not None and target == "cpu":
+        set_threads(threads)  # checks the count now rather than at the first call
+    return (CudaNet if target == "cuda" else Net)(model, source, import_source(source), threads=threads)
 
 
 __all__ = ["CodegenError", "build", "generate"]

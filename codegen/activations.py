@@ -19,6 +19,8 @@ LEAKY_SLOPE = DT(0.2)
 SELU_ALPHA = DT(1.6732632423543772)
 SELU_SCALE = DT(1.0507009873554805)
 INV_SQRT2 = DT(0.7071067811865476)
+QUARTER = DT(0.25)
+FOUR = DT(4.0)
 """
 
 ELEMENTWISE = {
@@ -37,8 +39,20 @@ ELEMENTWISE = {
     "swish": "{v} / (ONE + math.exp(-{v}))",
     "silu": "{v} / (ONE + math.exp(-{v}))",
     "exponential": "math.exp({v})",
+    "hard_silu": "{v} * min(max({v} + THREE, ZERO), SIX) / SIX",
+    "hard_swish": "{v} * min(max({v} + THREE, ZERO), SIX) / SIX",
+    "mish": "{v} * (ONE - TWO / (math.exp(TWO * (max({v}, ZERO) + math.log1p(math.exp(-abs({v}))))) + ONE))",
+    "log_sigmoid": "min({v}, ZERO) - math.log1p(math.exp(-abs({v})))",
+    "celu": "{v} if {v} > ZERO else math.expm1({v})",
+    "sparse_plus": "ZERO if {v} <= -ONE else (QUARTER * ({v} + ONE) * ({v} + ONE) if {v} < ONE else {v})",
+    "squareplus": "({v} + math.sqrt({v} * {v} + FOUR)) * HALF",
+    "sparse_sigmoid": "ZERO if {v} <= -ONE else (ONE if {v} >= ONE else HALF * ({v} + ONE))",
+    "tanh_shrink": "{v} - (ONE - TWO / (math.exp(TWO * {v}) + ONE))",
+    "hard_tanh": "min(max({v}, -ONE), ONE)",
+    "soft_shrink": "{v} - HALF if {v} > HALF else ({v} + HALF if {v} < -HALF else ZERO)",
+    "hard_shrink": "{v} if abs({v}) > HALF else ZERO",
 }
-LAST_AXIS = ("softmax", "log_softmax")  # read a whole axis: applied by a pass after the kernel
+LAST_AXIS = ("softmax", "log_softmax", "sparsemax")  # read a whole axis: applied by a pass after the kernel
 
 
 def element(name: str | None, v: str) -> str:

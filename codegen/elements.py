@@ -23,9 +23,10 @@ from shapeproof.analyzer.layers.ops import ELEMENTWISE_OPERATIONS
 
 # The kinds both targets print from the element formula (one generic emitter each): every other
 # kind has emitters written for its loop structure (GEMMs, windows, recurrences, reductions).
-ELEMENT_KINDS = ("Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Identity", "Rescaling", "BatchNormalization",
-                 "Normalization", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ZeroPadding1D",
-                 "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D")
+ELEMENT_KINDS = ("Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Identity", "Rescaling", "LayerScale",
+                 "BatchNormalization", "Normalization", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+                 "CustomScaleLayer", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D",
+                 "Cropping3D")
 ELEMENT_KINDS += ELEMENTWISE_OPERATIONS  # tensor arithmetic: x + h, relu(x) * 0.5, ...
 
 

@@ -126,6 +126,37 @@ def unravel(w: Writer, flat: str, dims: list[str], names: list[str] | str) -> li
     return names
 
 
+# --- group reductions (LayerNormalization, GroupNormalization, UnitNormalization, Softmax) --------------
+
+def axis_blocks(dims: list, normed) -> list[tuple]:
+    """The input viewed as blocks of adjacent axes of one kind, kept or normalised (reduced over):
+    [(size, normalised?)], sizes as SymPy products. A group is one choice of the kept coordinates."""
+    blocks: list[list] = []
+    for a, d in enumerate(dims):
+        if blocks and blocks[-1][1] == (a in normed):
+            blocks[-1][0] = blocks[-1][0] * d
+        else:
+            blocks.append([sympy.sympify(d), a in normed])
+    return [tuple(b) for b in blocks]
+
+
+def group_view(layer, dims: list) -> list[tuple]:
+    """The blocks a group-reducing layer's kernel loops over: `axis_blocks` over the layer's axes, or
+    for GroupNormalization the channel axis split into (groups kept, channels per group reduced), each
+    other axis but the batch reduced: (batch, [before], groups, per group, [after])."""
+    if layer.kind != "GroupNormalization":
+        return axis_blocks(dims, set(layer.positions(dims)))
+    a = layer.positions(dims)[0]
+    groups = layer.group_count(dims)
+    view = [(dims[0], False)]
+    if a > 1:
+        view.append((sympy.Mul(*dims[1:a]), True))
+    view += [(groups, False), (sympy.floor(dims[a] / groups), True)]
+    if a < len(dims) - 1:
+        view.append((sympy.Mul(*dims[a + 1:]), True))
+    return view
+
+
 # --- element-wise facts both renderers print ------------------------------------------------------
 
 # Input positions a resampling kernel gathers per output position and axis (Lanczos: every input

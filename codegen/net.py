@@ -3,18 +3,21 @@
 Note: caching. The source is written to `<cache>/shapeproof_<hash>.py` (the hash of the text) and
 imported under that name, registered in `sys.modules` before it runs, so Numba's `cache=True`
 finds its file and reuses compiled kernels from an earlier process. `SHAPEPROOF_CACHE` sets the
-folder (default: ~/.cache/shapeproof).
+folder (default: ~/.cache/shapeproof); codegen/cache.py owns its files and repairs damaged entries.
 """
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
+
+from . import cache
+from .cache import cache_dir
 
 
 def keep_freed_memory():
@@ -36,37 +39,115 @@ def keep_freed_memory():
 keep_freed_memory()
 
 
-def cache_dir() -> Path:
-    folder = Path(os.environ.get("SHAPEPROOF_CACHE") or Path.home() / ".cache" / "shapeproof")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def import_source(source: str):
-    """Import generated source as a module from a content-named file in the cache folder."""
+def import_source(source: str, fresh: bool = False):
+    """Import generated source as a module from a content-named file in the cache folder (codegen/cache.py:
+    a damaged entry is discarded first). `fresh`: execute it again even if this process imported it."""
     name = "shapeproof_" + hashlib.sha256(source.encode()).hexdigest()[:20]
-    if name in sys.modules:
+    if name in sys.modules and not fresh:
         return sys.modules[name]
-    path = cache_dir() / f"{name}.py"
-    if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(source)
-        os.replace(tmp, path)  # atomic: a concurrent process never imports half a file
-    spec = importlib.util.spec_from_file_location(name, path)
+    folder = cache_dir()
+    cache.prepare(name, source, folder)
+    path = folder / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path, loader=SourceOnlyLoader(name, str(path)))
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
+class SourceOnlyLoader(importlib.machinery.SourceFileLoader):
+    """Compiles the module from its text, never reading or writing a .pyc (one kind of cache file less
+    to go bad); the file's path stays the code's file name, which Numba's cache is keyed on."""
+
+    def get_code(self, fullname):
+        return self.source_to_code(self.get_data(self.path), self.path)
+
+
+def compile_kernels(module, progress=None) -> int:
+    """Compile (or load from the cache) `forward` and the kernels it calls, for the argument types that
+    check_inputs and check_weights produce; the number of kernels compiled (0: all from the cache).
+    `progress(name, n, total)` is told when each kernel starts compiling (n from 1)."""
+    import numba
+    import numpy as np
+    from numba.core import event
+
+    jitted = [v for k, v in vars(module).items() if hasattr(v, "py_func") and hasattr(v, "stats")]
+    missing = [d for d in jitted if not _cached(d)]
+    count = [0, False]  # kernels reported, forward waiting to be reported
+
+    def report(name):
+        count[0] += 1
+        if progress:
+            progress(name, count[0], max(len(missing), count[0]))
+
+    class Listener(event.Listener):
+        # forward starts first (typing it compiles the kernels it calls) but is compiled last: told last
+        def on_start(self, ev):
+            fn = ev.data["dispatcher"].py_func
+            if fn.__module__ != module.__name__:
+                return
+            if fn.__name__ == "forward":
+                count[1] = True
+            else:
+                report(fn.__name__)
+
+        def on_end(self, ev):
+            fn = ev.data["dispatcher"].py_func
+            if fn.__module__ == module.__name__ and count[1] and (fn.__name__ == "forward" or
+                                                                   count[0] >= len(missing) - 1):
+                count[1] = False
+                report("forward")
+
+    dt = module.DT
+    types = [numba.typeof(np.empty((0,) * len(dims), dtype=dt if dtype.startswith("float") else dtype))
+             for _, dims, dtype in module.INPUTS]
+    types += [numba.typeof(np.empty((0,) * len(shape), dtype=dt)) for _, _, shape in module.WEIGHT_SHAPES]
+    with event.install_listener("numba:compile", Listener()):
+        module.forward.compile(tuple(types))
+    return count[0]
+
+
+def _cached(dispatcher) -> bool:
+    try:
+        return os.path.exists(dispatcher._cache._cache_file._index_path)
+    except AttributeError:
+        return False
+
+
 class Net:
     """A compiled forward pass: `net.set_weights(keras_model.get_weights()); y = net(x)`."""
 
-    def __init__(self, model, source: str, module):
+    def __init__(self, model, source: str, module, threads: int | None = None):
         self.model = model
         self.source = source
         self.module = module
         self.weights: list[np.ndarray] | None = None
+        self.threads = threads
+        self.compiled = False
+
+    @property
+    def name(self) -> str:
+        """The cache entry's name (`shapeproof_<hash>`)."""
+        return self.module.__name__
+
+    def compile(self, progress=None) -> int:
+        """Compile the kernels now (or load them from the cache) instead of on the first call: the number
+        compiled. A cache entry that fails to load is discarded and rebuilt with a one-line warning."""
+        try:
+            compiled = self._compile(progress)
+        except Exception as e:
+            if not cache.from_cache_loading(e):
+                raise
+            cache.warn(f"damaged kernel cache entry {self.name} ({type(e).__name__}: {e}): discarded, rebuilding it")
+            cache.discard(self.name)
+            self.module = import_source(self.source, fresh=True)
+            compiled = self._compile(progress)
+        cache.record_if_changed(self.name)
+        self.compiled = True
+        return compiled
+
+    def _compile(self, progress) -> int:
+        return compile_kernels(self.module, progress)
 
     @property
     def weight_shapes(self) -> list[tuple[str, str, tuple]]:
@@ -97,7 +178,13 @@ class Net:
 
     def __call__(self, *inputs):
         """Forward pass on NumPy arrays; a tuple when the model has several outputs."""
-        return self.module.forward(*self.module.check_inputs(*inputs), *self._weights())
+        arrays = self.module.check_inputs(*inputs)
+        weights = self._weights()
+        if not self.compiled:
+            self.compile()
+        if self.threads:
+            set_threads(self.threads)
+        return self.module.forward(*arrays, *weights)
 
     def _weights(self):
         if self.weights is None:
@@ -105,6 +192,17 @@ class Net:
                 raise ValueError("no weights: call set_weights(...) or load_weights(...) first")
             self.weights = []
         return self.weights
+
+
+def set_threads(n: int):
+    """Numba's thread count for this Python thread's parallel regions (at most NUMBA_NUM_THREADS)."""
+    import numba
+
+    if numba.get_num_threads() != n:
+        if not 1 <= n <= numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(f"threads={n}: between 1 and {numba.config.NUMBA_NUM_THREADS} (NUMBA_NUM_THREADS, "
+                             "by default the number of cores)")
+        numba.set_num_threads(n)
 
 
 class CudaNet(Net):
@@ -119,8 +217,26 @@ class CudaNet(Net):
         super().load_weights(path)
         self.device_weights = self.module.upload_weights(self.weights)
 
+    def compile(self, progress=None) -> int:
+        """CUDA kernels compile at their first launch (for the sizes of that call): nothing to do here."""
+        return 0
+
     def __call__(self, *inputs):
         self._weights()
         if not hasattr(self, "device_weights"):
             self.device_weights = []
-        return self.module.call(inputs, self.device_weights)
+        if self.compiled:
+            return self.module.call(inputs, self.device_weights)
+        try:
+            result = self.module.call(inputs, self.device_weights)
+        except Exception as e:
+            if not cache.from_cache_loading(e):
+                raise
+            cache.warn(f"damaged kernel cache entry {self.name} ({type(e).__name__}: {e}): discarded, rebuilding it")
+            cache.discard(self.name)
+            self.module = import_source(self.source, fresh=True)
+            self.device_weights = self.module.upload_weights(self.weights) if self.weights else []
+            result = self.module.call(inputs, self.device_weights)
+        self.compiled = True
+        cache.record_if_changed(self.name)
+        return result

@@ -33,11 +33,20 @@ def loads(text: str, set: dict | None = None, file: str = "<string>"):
     return loads_program(text, set=set, file=file)
 
 
-def build(model, target: str = "cpu", dtype: str = "float32", parallel: bool = True):
-    """Generate, compile (cached across processes) and wrap an analysed model's forward pass: a Net."""
+def build(model, target: str = "cpu", dtype: str = "float32", parallel: bool = True, threads: int | None = None):
+    """Generate, compile (cached across processes) and wrap an analysed model's forward pass: a Net.
+    `threads=N` runs its parallel loops on N threads (CPU; default: all cores)."""
     from .codegen import build as build_net
 
-    return build_net(model, target=target, dtype=dtype, parallel=parallel)
+    return build_net(model, target=target, dtype=dtype, parallel=parallel, threads=threads)
 
 
-__all__ = ["__version__", "build", "load", "loads"]
+def predict(model, weights=None, data=(), out=None, **options):
+    """Run a model over a dataset in chunks, in this process or on a Dask cluster (`client=`): see
+    shapeproof/scoring.py. NumPy, Dask and Zarr are imported only when it is called."""
+    from .scoring import predict as run_predict
+
+    return run_predict(model, weights, data, out, **options)
+
+
+__all__ = ["__version__", "build", "load", "loads", "predict"]

@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     equiv.set_defaults(run=_equiv)
 
     run = command("run", "build the kernels, run them on an input and time them",
-                  ["shapeproof run examples/seeds.nn --model ConvModel --batch 8",
+                  ["shapeproof run examples/seeds.nn --model ConvModel --batch 8 --threads 2",
                    "shapeproof run model.nn --weights model.keras --input x.npy -o y.npy",
                    "shapeproof run examples/text_cnn.nn --json"])
     common(run)
@@ -179,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch", type=int, default=1, help="batch size of the random input (default 1)")
     run.add_argument("--repeat", type=int, default=20, help="timed calls after the first (default 20)")
     run.add_argument("--seed", type=int, default=0, help="seed of the random input and weights")
+    run.add_argument("--threads", type=int, help="threads for the kernels' parallel loops (default: all cores)")
     run.add_argument("-o", "--output", help="save the output: .npy (one output) or .npz (named by output)")
     run.set_defaults(run=cmd_run)
 
@@ -195,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     from shapeproof.export_cli import add_parser as add_export  # `shapeproof export`: .nn -> Keras
 
     add_export(sub)
+    from shapeproof.predict_cli import add_parser as add_predict  # `shapeproof predict`: a dataset, on Dask
+
+    add_predict(sub)
+    from shapeproof.cache_cli import add_parsers as add_cache  # `build` and `cache`
+
+    add_cache(sub)
     return parser
 
 

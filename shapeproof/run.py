@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shapeproof.analyzer.errors import ShapeproofError
+from shapeproof.progress import BuildProgress
 
 
 def run_model(model, args, console: Console):
@@ -18,21 +19,23 @@ def run_model(model, args, console: Console):
 
     if args.target == "cuda":
         _need_gpu()
-    with console.status(f"generating and loading the kernels of {model.name} ..."):
+    with BuildProgress(model, args.target) as progress:
+        progress.stage("generating the kernels")
         start = time.perf_counter()
-        net = codegen.build(model, args.target, args.dtype)
+        net = codegen.build(model, args.target, args.dtype, threads=getattr(args, "threads", None))
         build_s = time.perf_counter() - start
-    if args.weights:
-        net.load_weights(args.weights)
-        weights_from = args.weights
-    else:
-        from shapeproof.keras.initializers import initial_weights
+        if args.weights:
+            net.load_weights(args.weights)
+            weights_from = args.weights
+        else:
+            from shapeproof.keras.initializers import initial_weights
 
-        net.set_weights(initial_weights(net.weight_shapes, args.seed))
-        weights_from = f"Keras's default initializers (seed {args.seed})"
-    inputs = _inputs(model, args, np)
-    with console.status("compiling (first call; later runs load the kernels from the cache) ..."):
+            net.set_weights(initial_weights(net.weight_shapes, args.seed))
+            weights_from = f"Keras's default initializers (seed {args.seed})"
+        inputs = _inputs(model, args, np)
+        progress.stage("compiling (or loading from the kernel cache) and the first call")
         start = time.perf_counter()
+        net.compile(progress.kernel)
         outputs = net(*inputs)
         first_s = time.perf_counter() - start
     cached = _loaded_from_cache(net.module)

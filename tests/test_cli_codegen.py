@@ -178,7 +178,7 @@ def test_version_and_layer_catalogue(capsys):
     assert "did you mean 'Conv1D'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["report", "check", "gen", "equiv", "run", "layers", "import"])
+@pytest.mark.parametrize("command", ["report", "check", "gen", "equiv", "run", "layers", "import", "build", "cache"])
 def test_every_subcommand_help_has_an_example(command, capsys):
     with pytest.raises(SystemExit):
         main([command, "--help"])

@@ -103,3 +103,15 @@ def test_outputs_of_a_multi_output_layer_do_not_collide_with_the_next_layers_nam
     check_generated("model M(batch):\n    x = input (batch, 5, 3)\n"
                     "    a, h, c = LSTM(6, return_sequences=True, return_state=True)(x)\n"
                     "    b = LSTM(3)(a)\n    output b, h\n")
+
+
+def test_small_work_runs_without_a_parallel_region():
+    # (batch, 128) -> 128: 16384 MACs per row, serial below 65536 (codegen/cpu/work.py): batch 2 takes
+    # the `range` branch, batch 5 the `prange` one; a static 4 -> 3 layer is compiled serial outright.
+    source = "model M(batch):\n    input (batch, 128)\n    Dense(128, activation=\"relu\")\n"
+    text = codegen.generate(analyzer.loads(source).models["M"])
+    assert "def k_dense(x, kernel, bias, out, serial):\n    if serial:" in text
+    assert "k_dense(x_input, w_dense_kernel, w_dense_bias, v_dense, 16384 * batch < 65536)" in text
+    check_generated(source, sizes=[{"batch": 2}, {"batch": 5}], parallel=True)
+    static = codegen.generate(analyzer.loads("model M():\n    input (2, 4)\n    Dense(3)\n").models["M"])
+    assert "@njit(cache=True, fastmath=FASTMATH)\ndef k_dense(x, kernel, bias, out):" in static

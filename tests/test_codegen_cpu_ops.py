@@ -23,6 +23,13 @@ model M(batch, T):
     output s, m, a, b
 """
 
+PREPROCESSING = """
+model M(batch, H):
+    x = input (batch, H, 2, 3)
+    n = Normalization(mean=(0.485, 0.456, 0.406), variance=(0.052, 0.05, 0.05))(x)
+    output CustomScaleLayer(0.17)([n, relu(n)])
+"""
+
 MATMUL = """
 model M(batch):
     q = input (batch, 2, 3, 4)
@@ -37,6 +44,10 @@ def test_elementwise_operations():
 
 def test_reductions():
     check_generated(REDUCTIONS, sizes=[{"T": 2}, {"T": 5, "batch": 1}])
+
+
+def test_listed_normalization_and_custom_scale():
+    check_generated(PREPROCESSING, sizes=[{"H": 3}])
 
 
 def test_matmul_broadcasts_leading_axes():

@@ -254,11 +254,16 @@ def multi_io():
 
 
 def activation_layers():
-    """Keras's activation layers with their plain-activation arguments: written as Activation(...)."""
+    """Keras's activation layers, activation strings and the normalization layers that go with them
+    (ConvNeXt's LayerScale, from keras.applications)."""
+    from keras.src.applications.convnext import LayerScale
+
     return keras.Sequential([
-        keras.Input((7,)),
+        keras.Input((3, 8)),
         L.Dense(6), L.ReLU(), L.Dense(6), L.LeakyReLU(negative_slope=0.2), L.ELU(), L.ReLU(max_value=6.0),
-        L.Dense(4), L.Softmax(),
+        L.Dense(8, activation="hard_swish"), L.Activation("mish"), L.Softmax(axis=1),
+        L.GroupNormalization(groups=4), L.UnitNormalization(axis=[1, 2]), LayerScale(0.5, 8),
+        L.Dense(4, activation="sparsemax"), L.Softmax(),
     ], name="activation_layers")
 
 
@@ -670,9 +675,9 @@ def test_unsupported_layers_and_arguments_are_all_listed(tmp_path, capsys):
     x = keras.Input((10, 4), name="x")
     h = L.Conv1D(4, 3, data_format="channels_first", name="cf")(x)
     h = L.LeakyReLU(name="leaky")(h)  # a layer kind now: imported
-    h = L.Softmax(axis=1, name="softmax_1")(h)
+    h = L.GaussianDropout(0.1, name="gdrop")(h)
     h = L.GaussianNoise(0.1, name="noise")(h)
-    h = L.Dense(4, activation="mish", name="mish_dense")(h)
+    h = L.Dense(4, activation="glu", name="glu_dense")(h)
     h = L.Dense(4, activation=keras.activations.relu, name="fine")(h)
     shared = L.Dense(4, name="shared")
     y = L.Add()([shared(h), shared(h)])
@@ -683,9 +688,9 @@ def test_unsupported_layers_and_arguments_are_all_listed(tmp_path, capsys):
     assert code == 2 and out == ""
     assert "5 unsupported layers or arguments" in err
     assert "layers[1] 'cf' (Conv1D): data_format=\"channels_first\": only channels_last is supported" in err
-    assert "'softmax_1' (Softmax): Softmax(axis=1) is not supported" in err and "'leaky'" not in err
+    assert "'gdrop' (GaussianDropout)" in err and "'leaky'" not in err
     assert "'noise' (GaussianNoise)" in err
-    assert "'mish_dense' (Dense): argument activation=\"mish\"" in err
+    assert "'glu_dense' (Dense): argument activation=\"glu\"" in err
     assert "'shared' (Dense): a shared layer (called 2 times)" in err
     assert "'fine'" not in err
     assert err.startswith(f"{path}: error:")
@@ -798,12 +803,29 @@ def test_sequential_built_without_an_input(tmp_path, capsys):
     assert "u.json: error: the Sequential model has no input shape: it was never built" in err
 
 
-def test_keras_operations_are_refused(tmp_path, capsys):
+def test_partial_import_stops_before_the_first_unsupported_layer(tmp_path, capsys):
+    x = keras.Input((8,), name="x")
+    h = L.Dense(6, name="d1")(x)
+    y = L.Dense(2, name="d2")(keras.ops.cumsum(L.GaussianNoise(0.1, name="noise")(h), axis=1))
+    keras.Model(x, y).save(tmp_path / "p.keras")
+    code, _, err = run_cli(["import", str(tmp_path / "p.keras")], capsys)
+    assert code == 2 and "--partial" in err and "'noise' (GaussianNoise)" in err and "'Cumsum'" in err
+    code, out, err = run_cli(["import", str(tmp_path / "p.keras"), "--partial", "-o", str(tmp_path / "p.nn")], capsys)
+    assert code == 0, err
+    text = (tmp_path / "p.nn").read_text()
+    assert "stops before layers[2] 'noise' (GaussianNoise)" in text and "'Cumsum'" in text
+    assert 'Dense(6, name="d1")' in text and "d2" not in text
+    assert "PARTIAL" in err and "54 params" in err
+    code, out, _ = run_cli(["report", str(tmp_path / "p.nn"), "--json"], capsys)
+    assert code == 0 and json.loads(out)["models"][0]["total_params"] == 54
+
+
+def test_unsupported_keras_operations_are_refused(tmp_path, capsys):
     x = keras.Input((4,), name="x")
-    keras.Model(x, L.Dense(1, name="d")(keras.ops.add(x, x))).save(tmp_path / "ops.keras")
+    keras.Model(x, L.Dense(1, name="d")(keras.ops.cumsum(x, axis=1))).save(tmp_path / "ops.keras")
     code, _, err = run_cli(["import", str(tmp_path / "ops.keras")], capsys)
     assert code == 2
-    assert "1 unsupported layer or argument" in err and "operation 'Add' (keras.src.ops.numpy) is not supported" in err
+    assert "1 unsupported layer or argument" in err and "operation 'Cumsum' (keras.src.ops.numpy) is not supported" in err
 
 
 def test_weights_only_h5_is_not_an_architecture(tmp_path):

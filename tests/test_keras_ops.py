@@ -1,4 +1,5 @@
-"""Keras cross-check: tensor arithmetic in specs (`x + h`, `x * 0.5`, `mean(x, axis=1)`, `matmul`, ...)
+"""Keras cross-check: tensor arithmetic and the preprocessing pieces of keras.applications (Normalization
+with per-feature numbers, InceptionResNetV2's CustomScaleLayer) in specs (`x + h`, `x * 0.5`, `mean(x, axis=1)`, `matmul`, ...)
 against the same keras.ops operations in a functional model: names, shapes and the generated CPU
 kernels (tests/test_reference_ops.py compares every intermediate value of the NumPy reference)."""
 import pytest
@@ -47,16 +48,25 @@ model M(batch):
     output matmul(q, k) / 2.0
 """
 
-CASES = {"arithmetic": ARITHMETIC, "functions": FUNCTIONS, "structure": STRUCTURE, "matmul_broadcast": MATMUL_BROADCAST}
+PREPROCESSING = """
+model M(batch):
+    x = input (batch, 4, 4, 3)
+    n = Normalization(mean=(0.485, 0.456, 0.406), variance=(0.052, 0.05, 0.05))(x)
+    h = Conv2D(3, 1)(n)
+    r = CustomScaleLayer(0.17)([n, h])
+    output Normalization(mean=0.5, variance=4.0, invert=True)(r)
+"""
+
+CASES = {"preprocessing": PREPROCESSING, "arithmetic": ARITHMETIC, "functions": FUNCTIONS, "structure": STRUCTURE, "matmul_broadcast": MATMUL_BROADCAST}
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_shapes_and_names_equal_keras(name):
     ours = crosscheck(CASES[name])
-    assert any(n.type in ("add", "matmul", "maximum") for n in ours.nodes)
+    assert any(n.type in ("add", "matmul", "maximum", "CustomScaleLayer") for n in ours.nodes)
 
 
-@pytest.mark.parametrize("name", ["arithmetic", "structure"])
+@pytest.mark.parametrize("name", ["preprocessing", "arithmetic", "structure"])
 def test_generated_kernels_equal_keras(name):
     codegen_crosscheck(CASES[name], set={"batch": 3})
 

@@ -1,6 +1,7 @@
 """Keras's activation layers — ReLU (max_value, negative_slope, threshold), LeakyReLU, PReLU (a weight
-per element, axes sharable), ELU, Identity — and Rescaling (x·scale + offset, a preprocessing layer of
-the same element-wise kind). All element-wise, shape unchanged.
+per element, axes sharable), ELU, Identity, Softmax (over one axis or several) — and Rescaling
+(x·scale + offset, a preprocessing layer of the same element-wise kind) and ConvNeXt's LayerScale (x
+times a learned vector on the last axis). All but Softmax element-wise; shape unchanged.
 
 Each element formula is written as Keras computes it (keras/src/activations/activations.py ReLU
 .static_call: the rectified part, clipped, less negative_slope times the rectified negative part), so
@@ -14,8 +15,9 @@ import sympy
 
 from .. import indexing as ix
 from ..lazy import np
-from .base import Anything, Float, Ignored, Layer, Weight, layer
+from .base import Anything, Float, Ignored, Int, Layer, Weight, layer
 from .conv import OptionalFloat
+from .normalization import Normalization
 
 
 class ActivationLayer(Layer):
@@ -168,4 +170,60 @@ class Rescaling(ActivationLayer):
         return (x * x.dtype.type(self.scale) + x.dtype.type(self.offset)).astype(x.dtype)
 
 
-__all__ = ["ELU", "Identity", "LeakyReLU", "PReLU", "ReLU", "Rescaling"]
+@layer("LayerScale", init_values=Float(), projection_dim=Int())
+class LayerScale(ActivationLayer):
+    """LayerScale(init_values, projection_dim) (keras.applications.convnext): x·gamma, gamma a learned
+    weight of shape (projection_dim,) on the last axis (init_values is its initial value)."""
+
+    def check_input(self, x):
+        if not ix.same_size(x[-1], self.projection_dim):
+            raise self.error(f"LayerScale projection_dim={self.projection_dim} but the input's last axis is {x[-1]}",
+                             "projection_dim", "projection_dim is the number of channels (the last axis)")
+
+    def weights(self, x):
+        return [Weight("gamma", (self.projection_dim,))]
+
+    def formula(self, v, w, idx):
+        return v * w[0][idx[-1]]
+
+    def reference(self, x, w):
+        return (x * w[0]).astype(x.dtype)
+
+
+@layer("Softmax", axis=Anything(-1))
+class Softmax(Normalization):
+    """Softmax(axis=-1): exp(x) / Σ exp(x) over `axis` (an int or a tuple of ints, never the batch
+    axis); shape unchanged. The call's `mask` is not supported."""
+
+    batch_axis_hint = "each sample's softmax is its own; use axis=-1 for the features"
+
+    def validate(self):
+        self.axis_list()
+
+    def output_shape(self, x):
+        return x
+
+    def receptive_field(self, x, rf):
+        for p in self.positions(x):
+            rf = rf.mix(p)
+        return rf
+
+    def element(self, x, w, idx, output=0):
+        axes = sorted(self.positions(x.shape))
+        if axes == [len(idx) - 1]:  # the formula of Activation("softmax"): the prover matches the two
+            *lead, last = idx
+            return ix.activation("softmax", lambda j: x(*lead, j), last, x.shape[-1], x.index)
+        at, limits = list(idx), []
+        for a in axes:
+            at[a] = x.index("j")
+            limits.append((at[a], 0, x.shape[a] - 1))
+        return sympy.exp(x(*idx)) / ix.Sum(sympy.exp(x(*at)), *limits)
+
+    def reference(self, x, w):
+        # Keras: softmax along one axis; over several, exp(x - logsumexp(x)) (the same to rounding).
+        axes = tuple(sorted(self.positions(x.shape)))
+        e = np.exp(x - x.max(axis=axes, keepdims=True))
+        return (e / e.sum(axis=axes, keepdims=True)).astype(x.dtype)
+
+
+__all__ = ["ELU", "Identity", "LayerScale", "LeakyReLU", "PReLU", "ReLU", "Rescaling", "Softmax"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy
 
@@ -32,8 +32,17 @@ FIRST = object()  # Choice's default: its first option
 
 ACTIVATIONS = (
     "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "hard_sigmoid", "tanh",
-    "softmax", "log_softmax", "softplus", "softsign", "swish", "silu", "exponential",
+    "softmax", "log_softmax", "softplus", "softsign", "swish", "silu", "exponential", "hard_silu", "hard_swish",
+    "mish", "log_sigmoid", "celu", "sparse_plus", "squareplus", "sparse_sigmoid", "tanh_shrink", "hard_tanh",
+    "soft_shrink", "hard_shrink", "sparsemax",
 )
+# Names keras.activations.get accepts that no Keras layer can apply as `activation=`: refused with why.
+UNUSABLE_ACTIVATIONS = {
+    "threshold": ("Keras's threshold(x, threshold, default_value) has no defaults: a layer calling it fails",
+                  "use ReLU(threshold=...) for a thresholded ReLU"),
+    "glu": ("Keras's glu halves the last axis, which Keras's layers leave out of their output shape",
+            "split the features and multiply by a sigmoid gate instead"),
+}
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,25 @@ def lora_macs(fan_in, rank, outputs):
     return 0 if rank is None else fan_in * rank * outputs
 
 
+@dataclass(frozen=True)
+class CallSignature:
+    """Keras's call arguments of a layer called with more than one value or with options:
+    MultiHeadAttention's `call(query, value, key=None, attention_mask=None,
+    return_attention_scores=False, use_causal_mask=False)` is
+    CallSignature(("query", "value", "key"), 2, ("attention_mask",), {"use_causal_mask": Bool(False), ...}).
+    With no `tensors`, the layer takes its usual value (a list for Attention) and only the options."""
+
+    tensors: tuple = ()  # tensor arguments, in Keras's positional order
+    required: int = 0  # how many of the first `tensors` must be given
+    keyword_tensors: tuple = ()  # tensor arguments given only by keyword
+    options: dict = field(default_factory=dict)  # name -> Kind: the call's non-tensor arguments, in Keras's order
+
+    @property
+    def keywords(self) -> tuple:
+        """Every call argument a keyword may name."""
+        return (*self.tensors, *self.keyword_tensors, *(self.options or {}))
+
+
 # --- argument kinds --------------------------------------------------------------------------
 
 
@@ -92,6 +120,7 @@ class Kind:
     """How one argument is checked and converted. `default` is REQUIRED when the argument must be given."""
 
     describe = "a value"
+    attribute: str | None = None  # the attribute the value is stored as, when its name would hide a method
 
     def __init__(self, default=REQUIRED):
         self.default = default
@@ -238,6 +267,12 @@ class Activation(Choice):
         super().__init__(*ACTIVATIONS, default=default, allow_none=True)  # REQUIRED for Activation(...)
         self.describe = "an activation name"
 
+    def convert(self, value):
+        if isinstance(value, str) and value.lower() in UNUSABLE_ACTIVATIONS:
+            why, hint = UNUSABLE_ACTIVATIONS[value.lower()]
+            raise ShapeproofError(f"activation {value!r} is not supported: {why}", hint=hint)
+        return super().convert(value)
+
 
 class Ignored(Kind):
     """Accepted and ignored: it does not change shapes, counts or the forward pass (initializers, ...)."""
@@ -294,8 +329,10 @@ def layer(kind: str, **args: Kind):
         cls.args = {**args, **{k: v for k, v in COMMON_ARGS.items() if k not in args}}
         # Checked values become attributes, so an argument must not hide a method (Keras's
         # `weights=` initial values would hide weights()); ignored arguments are never stored.
-        clash = [a for a, k in cls.args.items() if not isinstance(k, Ignored) and callable(getattr(cls, a, None))]
+        clash = [a for a, k in cls.args.items() if not isinstance(k, Ignored) and callable(getattr(cls, k.attribute or a, None))]
         assert not clash, f"{kind}: arguments {clash} would hide methods"
+        options = cls.call_signature.options if cls.call_signature else {}
+        assert not set(options) & set(cls.args), f"{kind}: call options {set(options) & set(cls.args)} clash with arguments"
         # Keras also takes initializers and the like positionally; nobody writes them so, and
         # stopping before them lets `Dense(4, "relu", True, 7)` be an error rather than a silent no-op.
         cls.positional = tuple(itertools.takewhile(lambda a: not isinstance(args[a], Ignored), args))
@@ -386,7 +423,7 @@ def build_layer(call: ir.Call, symbols: dict, names) -> "Layer":
     if values["name"] is not None and not isinstance(values["name"], str):
         raise ShapeproofError("a layer name must be a string", spans["name"])
     instance = cls.__new__(cls)
-    instance.__dict__.update(values)
+    instance.__dict__.update({cls.args[k].attribute or k: v for k, v in values.items()})
     instance.call, instance.arg_spans = call, spans
     instance.name = names.claim(values["name"] or to_snake_case(cls.kind), explicit=values["name"] is not None,
                                 span=spans.get("name"))
@@ -407,6 +444,10 @@ class Layer:
     args: dict
     positional: tuple
     inputs = 1  # how many input tensors: 1, or "many" for merges
+    call_signature: CallSignature | None = None  # Keras's call arguments beyond one value, if it takes any
+    call_inputs: tuple = ()  # with a call_signature: the tensor arguments given, in the order of the inputs
+    call_options: dict = {}  # with a call_signature: every call option's value (given or default)
+    call_given: tuple = ()  # the call options the statement wrote (export repeats only those)
     no_element_formula: str | None = None  # why a kind has no element formula (the reason in words), else None
     trainable: bool
     name: str
@@ -414,6 +455,13 @@ class Layer:
 
     def validate(self):
         """Check arguments against each other (raise ShapeproofError located with `self.error_at`)."""
+
+    def bind_call(self, inputs: tuple, options: dict, given: tuple = ()):
+        """The call's arguments, once, before check_input (layers with a call_signature): `inputs`
+        names the tensor arguments given, in the order of the input shapes the layer then receives;
+        `options` holds every call option's value, which also becomes an attribute."""
+        self.call_inputs, self.call_options, self.call_given = inputs, options, given
+        self.__dict__.update(options)
 
     def check_input(self, x):
         """Check the input's rank and sizes; raise ShapeproofError with a hint when it cannot work."""

@@ -1,4 +1,5 @@
-"""Merging layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate.
+"""Merging layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, and InceptionResNetV2's
+CustomScaleLayer (a + b·scale).
 
 Element-wise merges follow Keras's Merge._compute_elemwise_op_output_shape: shapes (without the
 batch axis) are aligned at their last axis, a size-1 axis broadcasts, any other sizes must be
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import sympy
 
-from .base import AnyInt, Constraint, Layer, format_shape, layer
+from .base import AnyInt, Constraint, Float, Layer, format_shape, layer
 from .. import indexing as ix
 from ..lazy import np
 
@@ -176,6 +177,21 @@ class Minimum(Elementwise):
 
     def combine_element(self, a, b):
         return sympy.Min(a, b)
+
+
+@layer("CustomScaleLayer", scale=Float())
+class CustomScaleLayer(Elementwise):
+    """CustomScaleLayer(scale) (keras.applications.inception_resnet_v2's residual): [a, b] -> a + b·scale."""
+
+    arity = 2
+
+    def element(self, x, w, idx, output=0):
+        a, b = (operand(*ix.broadcast_index(operand.shape, idx)) for operand in x)
+        return a + b * sympy.Float(self.scale)
+
+    def reference(self, x, w):
+        a, b = self.aligned(x)
+        return (a + b * a.dtype.type(self.scale)).astype(a.dtype)
 
 
 @layer("Concatenate", axis=AnyInt(-1))

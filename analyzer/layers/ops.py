@@ -375,8 +375,13 @@ class MeanOp(Reduction):
 class Extremum(Reduction):
     no_element_formula = "a maximum over a whole axis is not a closed formula"
 
+    def validate(self):
+        if self.initial is not None:
+            raise self.error(f"{self.kind}(initial=...) is not supported", "initial",
+                             f"take maximum(...)/minimum(...) of the {self.kind} and the number instead")
 
-@operation("max", "Max", **REDUCTION_ARGS)
+
+@operation("max", "Max", **REDUCTION_ARGS, initial=Anything(None))
 class MaxOp(Extremum):
     """max(x, axis, keepdims=False)."""
 
@@ -387,7 +392,7 @@ class MaxOp(Extremum):
         return x.max(axis=axes, keepdims=keepdims)
 
 
-@operation("min", "Min", **REDUCTION_ARGS)
+@operation("min", "Min", **REDUCTION_ARGS, initial=Anything(None))
 class MinOp(Extremum):
     """min(x, axis, keepdims=False)."""
 

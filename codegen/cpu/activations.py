@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..activations import ELEMENTWISE, element  # noqa: F401  (re-exported for the emitters)
 
-LAST_AXIS = {"softmax": "softmax_last_axis", "log_softmax": "log_softmax_last_axis"}
+LAST_AXIS = {"softmax": "softmax_last_axis", "log_softmax": "log_softmax_last_axis",
+             "sparsemax": "sparsemax_last_axis"}
 
 
 def last_axis_pass(name: str | None, array: str) -> str | None:

@@ -25,6 +25,7 @@ from ..simplify import drop_unused, simplify, top_level_names
 from ..writer import Writer, wrap_call
 from .base import EMITTERS, Site
 from .prelude import PRELUDE
+from .work import BRANCH, SERIAL, branch_body, schedule, serial_body, serial_helpers, serial_test
 
 RESERVED = {"math", "np", "njit", "prange", "DT", "forward"}
 
@@ -46,6 +47,8 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "", par
     w = Writer()
     w.lines_of(docstring(model, source_file))
     prelude = PRELUDE.format(dtype=dtype, parallel=parallel, constants=CONSTANTS)
+    copies, helpers = serial_helpers(prelude)  # for kernels with small work (codegen/cpu/work.py)
+    prelude += copies
     w.lines_of(prelude)
     w.line()
     tables(w, model)
@@ -56,7 +59,7 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "", par
             continue
         w.line()
         w.line()
-        _kernel(w, node, site, written)
+        _kernel(w, node, site, written, helpers)
     w.line()
     w.line()
     _forward(w, model, sites)
@@ -66,11 +69,11 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "", par
     return drop_unused(simplify(w.text()), top_level_names(prelude))
 
 
-def _kernel(w: Writer, node, site: Site, written: set):
+def _kernel(w: Writer, node, site: Site, written: set, helpers: list[str]):
     emitter = EMITTERS[node.type]
     shapes_in = " + ".join(format_shape(s) for s in site.inputs)
     shapes_out = ", ".join(format_shape(s) for s in site.outputs)
-    w.line(f"# {node.name}: {node.text}")
+    w.lines.extend(wrap_call(f"# {node.name}: {node.text}"))
     w.line(f"#   {shapes_in} -> {shapes_out}")
     body = Writer()
     body.level = 1
@@ -82,10 +85,15 @@ def _kernel(w: Writer, node, site: Site, written: set):
         w.lines_of(helper)
         w.line()
         w.line()
-    parallel = ", parallel=PARALLEL" if getattr(emitter, "parallel", True) else ""
+    mode = schedule(node) if getattr(emitter, "parallel", True) else SERIAL  # codegen/cpu/work.py
+    site.schedule = mode  # read by _forward (an emitter may set `parallel` per site)
+    parallel = ", parallel=PARALLEL" if mode != SERIAL else ""
     w.line(f"@njit(cache=True{parallel}, fastmath=FASTMATH)")
-    w.line(f"def {site.fn}({', '.join(site.args())}):")
-    w.lines.extend(body.lines)
+    w.lines.extend(wrap_call(f"def {site.fn}({', '.join(site.args() + (['serial'] if mode == BRANCH else []))}):"))
+    if mode == BRANCH:
+        w.lines.extend(branch_body(body.lines, helpers))
+    else:
+        w.lines.extend(serial_body(body.lines, helpers) if mode == SERIAL else body.lines)
 
 
 def _forward(w: Writer, model: Model, sites: list[Site]):
@@ -128,7 +136,8 @@ def _forward(w: Writer, model: Model, sites: list[Site]):
                 values[(node.name, k)] = var
                 outs.append(var)
             given = [values[ref] for ref in node.input_refs]
-            for line in wrap_call(f"{site.fn}({', '.join(given + names + outs)})", 120 - 4 * w.level):
+            serial = [serial_test(node)] if getattr(site, "schedule", None) == BRANCH else []
+            for line in wrap_call(f"{site.fn}({', '.join(given + names + outs + serial)})", 120 - 4 * w.level):
                 w.line(line)
         results = [values[ref] for ref in model.output_refs]
         w.line("return " + (results[0] if len(results) == 1 else "(" + ", ".join(results) + ")"))

@@ -40,4 +40,30 @@ def log_softmax_last_axis(a):
         shift = m + math.log(total)
         for j in range(rows.shape[1]):
             rows[r, j] -= shift
+
+
+@njit(cache=True, parallel=PARALLEL, fastmath=FASTMATH)
+def sparsemax_last_axis(a):
+    # Keras's sparsemax without the sort: element j sits at sorted position p (ties in index order),
+    # after the elements before it, whose sum with it is the cumulative sum c there.
+    rows = a.reshape(-1, a.shape[-1])
+    n = rows.shape[1]
+    for r in prange(rows.shape[0]):
+        k = ZERO
+        total = ZERO
+        for j in range(n):
+            zj = rows[r, j]
+            c = ZERO
+            p = 0
+            for i in range(n):
+                zi = rows[r, i]
+                if zi > zj or (zi == zj and i <= j):
+                    c += zi
+                    p += 1
+            if zj - (c - ONE) / DT(p) > ZERO:
+                k += ONE
+                total += c
+        tau = (total - ONE) / k
+        for j in range(n):
+            rows[r, j] = max(rows[r, j] - tau, ZERO)
 '''

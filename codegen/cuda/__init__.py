@@ -1,5 +1,6 @@
 """Numba CUDA kernels: one emitter per layer kind, two kernel templates, one module writer."""
 from . import (  # noqa: F401  (each family module registers its emitters)
+    attention,
     conv,
     core,
     elementwise,

@@ -90,7 +90,7 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "") -> 
                 forward.line(f"{var} = {where}{shape(out_shape)})")
         kernels.line()
         kernels.line()
-        kernels.line(f"# {node.name}: {node.text}")
+        kernels.lines.extend(wrap_call(f"# {node.name}: {node.text}"))
         emitter(site, kernels, forward)
         if emitter.allocates:  # a view of scratch memory must not be handed to the caller
             for k, var in enumerate(outs):

@@ -21,7 +21,7 @@ def reduction(site: CudaSite, k: Writer, f: Writer):
     def body(w: Writer, idx: list[str]):
         at = dict(zip(kept, idx))
         extremum = layer.kind in ("max", "min")
-        w.line("acc = " + ("-math.inf" if layer.kind == "max" else "math.inf" if layer.kind == "min" else "ZERO"))
+        w.line("acc = " + ("NEG_INF" if layer.kind == "max" else "-NEG_INF" if layer.kind == "min" else "ZERO"))
         for a in layer.axes:
             w.open(f"for r{a} in range({wrap(dims[a])})")
         read = f"x[{', '.join(at.get(a, f'r{a}') for a in range(rank))}]"

@@ -34,10 +34,22 @@ def _python(value):
     return value
 
 
+# Layer classes Keras registers outside keras.layers: the module that defines each.
+OUTSIDE_LAYERS = {"LayerScale": "keras.src.applications.convnext",
+                  "CustomScaleLayer": "keras.src.applications.inception_resnet_v2"}
+
+
+def keras_class(kind: str):
+    """The Keras class of a layer kind."""
+    import importlib
+
+    import keras
+
+    return getattr(importlib.import_module(OUTSIDE_LAYERS[kind]) if kind in OUTSIDE_LAYERS else keras.layers, kind)
+
+
 def keras_layer(call: ir.Call, values: dict, name: str | None):
     """The Keras layer for one call of the spec, with the same arguments (and our name)."""
-    import keras  # on first use: python_source needs no Keras
-
     args = []
     for node in call.args:
         v = evaluate(node, values)
@@ -48,7 +60,7 @@ def keras_layer(call: ir.Call, values: dict, name: str | None):
         kwargs[kw.name] = keras_layer(v, values, None) if isinstance(v, ir.Call) else _python(v)
     if name is not None:
         kwargs["name"] = name
-    return getattr(keras.layers, call.name)(*args, **kwargs)
+    return keras_class(call.name)(*args, **kwargs)
 
 
 def keras_operation(op: Operation, values: dict, name: str):
@@ -67,6 +79,24 @@ def operands(op: Operation, given: list) -> list:
         return [given]
     tensors = iter(given)
     return [next(tensors) if o is None else o for o in op.operands]
+
+
+def call_arguments(layer, given: list) -> tuple[list, dict]:
+    """(args, kwargs) of a layer's Keras call: its value (a list for merges), or with a call signature
+    (MultiHeadAttention) the tensors Keras takes positionally, then the others and the call options
+    the spec wrote as keywords."""
+    signature = layer.call_signature
+    if signature is None or not signature.tensors:
+        args = [given if layer.inputs == "many" else given[0]]
+        return args, {name: layer.call_options[name] for name in layer.call_given}
+    args, kwargs = [], {}
+    for i, (name, tensor) in enumerate(zip(layer.call_inputs, given)):
+        if not kwargs and i < len(signature.tensors) and signature.tensors[i] == name:
+            args.append(tensor)
+        else:
+            kwargs[name] = tensor
+    kwargs.update({name: layer.call_options[name] for name in layer.call_given})
+    return args, kwargs
 
 
 def keras_shape(shape, free_as_none: bool = False) -> tuple:
@@ -100,7 +130,8 @@ def build_keras(model: analyzer.Model, free_as_none: bool = False):
             out = layer(*operands(node.layer, given))
         else:
             layer = keras_layer(node.layer.call, node.values, node.name)
-            out = layer(given if node.layer.inputs == "many" else given[0])
+            args, kwargs = call_arguments(node.layer, given)
+            out = layer(*args, **kwargs)
         outs = out if isinstance(out, (list, tuple)) else [out]
         for i, t in enumerate(outs):
             tensors[(node.name, i)] = t
@@ -119,6 +150,9 @@ def python_source(model: analyzer.Model, source_file: str = "") -> str:
     lines = [f'"""Keras 3 model {model.name}, exported by shapeproof' + (f" from {source_file}" if source_file else "")
              + '."""', "import keras", "from keras import layers", "", "",
              f"def build_{_identifier(model.name).lower()}():"]
+    outside = sorted({n.layer.kind for n in model.nodes} & set(OUTSIDE_LAYERS))
+    if outside:
+        lines[3:3] = [f"from {OUTSIDE_LAYERS[kind]} import {kind}" for kind in outside]
     for inp in model.inputs:
         names[(inp.name, 0)] = v = _identifier(inp.name)
         shape = keras_shape(inp.shape, free_as_none=True)[1:]
@@ -132,7 +166,9 @@ def python_source(model: analyzer.Model, source_file: str = "") -> str:
         if isinstance(node.layer, Operation):
             lines.append(f"    {', '.join(outs)} = {_operation_text(node.layer, node.values, given)}")
             continue
-        applied = f"[{', '.join(given)}]" if node.layer.inputs == "many" else given[0]
+        args, kwargs = call_arguments(node.layer, given)
+        applied = ", ".join([f"[{', '.join(a)}]" if isinstance(a, list) else a for a in args] +
+                            [f"{k}={v if isinstance(v, str) else repr(v)}" for k, v in kwargs.items()])
         lines.append(f"    {', '.join(outs)} = {_call_text(node.layer.call, node.values, node.name)}({applied})")
     ins = ", ".join(var((i.name, 0)) for i in model.inputs)
     outs = ", ".join(var(ref) for ref in model.output_refs)
@@ -151,7 +187,7 @@ def _call_text(call: ir.Call, values: dict, name: str | None) -> str:
         parts.append(f"{kw.name}=" + (_call_text(v, values, None) if isinstance(v, ir.Call) else repr(_python(v))))
     if name is not None:
         parts.append(f"name={name!r}")
-    return f"layers.{call.name}({', '.join(parts)})"
+    return f"{'' if call.name in OUTSIDE_LAYERS else 'layers.'}{call.name}({', '.join(parts)})"
 
 
 def _operation_text(op: Operation, values: dict, given: list) -> str:

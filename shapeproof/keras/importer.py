@@ -44,6 +44,7 @@ from shapeproof.analyzer.errors import ShapeproofError
 from shapeproof.analyzer.graph import DTYPE_BYTES, Names
 from shapeproof.analyzer.layers import ACTIVATIONS, REGISTRY, to_snake_case
 from shapeproof.analyzer.layers.base import REQUIRED, Activation, Choice, Ignored, Ints, LayerArg, OptionalInts, Pairs
+from shapeproof.analyzer.layers.ops import Operation
 from shapeproof.analyzer.values import did_you_mean
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
@@ -57,10 +58,9 @@ HARMLESS = {"time_major": False, "ragged": False, "sparse": False, "optional": F
 # Argument names accepted and ignored on every layer (README: "Arguments accepted and ignored").
 IGNORED_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
 # Keras activation layers that are plain activations with these arguments and not layer kinds of
-# their own yet (ReLU, LeakyReLU, PReLU, ELU and Identity are: analyzer/layers/activations.py).
-ACTIVATION_LAYERS = {
-    "Softmax": [("softmax", {"axis": -1})],
-}
+# their own yet (none today: ReLU, LeakyReLU, PReLU, ELU, Identity and Softmax are layer kinds,
+# analyzer/layers/activations.py).
+ACTIVATION_LAYERS: dict = {}
 # Keras's RNN kinds and their state counts (return_state adds these outputs).
 STATES = {"SimpleRNN": 1, "GRU": 1, "LSTM": 2, "ConvLSTM1D": 2, "ConvLSTM2D": 2, "ConvLSTM3D": 2}
 
@@ -77,10 +77,15 @@ class Spec:
     name: str | None  # the Keras name
     where: str
     comment: str = ""  # written after the statement (a Keras activation layer written as Activation)
+    operands: tuple | None = None  # an operation's: None per tensor input (in order) or the number
+    call_inputs: tuple = ()  # a layer with a call signature: the tensor argument of each input (query, value, ...)
+    call_options: dict = field(default_factory=dict)  # and its call options that differ from the defaults
 
     @property
     def outputs(self) -> int:
-        """How many tensors the layer returns (return_state, merge_mode=None)."""
+        """How many tensors the layer returns (return_state, merge_mode=None, return_attention_scores)."""
+        if self.call_options.get("return_attention_scores"):
+            return 2
         if self.kind in STATES:
             return 1 + STATES[self.kind] * bool(self.args.get("return_state"))
         if self.kind == "Bidirectional":
@@ -95,6 +100,8 @@ class Spec:
         n = self.outputs
         if n == 1:
             return [""]
+        if self.call_options.get("return_attention_scores"):
+            return ["", "_scores"]
         if self.kind in STATES:
             return ["", "_h", "_c"][:n]
         if self.kind == "Bidirectional":
@@ -120,6 +127,7 @@ class GNode:
     spec: Spec | None  # None: an unsupported layer (a problem is recorded)
     inputs: list  # refs: ("input", i, 0) or ("node", k, index)
     many: bool
+    where: str = ""  # its place in the config (`layers[12] 'name' (Class)`)
 
 
 @dataclass
@@ -348,6 +356,15 @@ class Converter:
                 self.problems.add(where, f"a nested model with {len(input_keys)} inputs called on {len(given)} tensors")
             for key, ref in zip(input_keys, given):  # noqa: B905  (a count mismatch is reported above)
                 tensors[key] = ref
+        else:  # the inputs in model.inputs order (input_layers), which the layer list may not follow
+            found = {(layer.get("name") or (layer.get("config") or {}).get("name")): (i, layer)
+                     for i, layer in enumerate(cfg["layers"])
+                     if isinstance(layer, dict) and layer.get("class_name") == "InputLayer"
+                     and isinstance(layer.get("config"), dict)}
+            for key in input_keys:
+                if key[0] in found and (key[0], 0, 0) not in tensors:
+                    i, layer = found[key[0]]
+                    tensors[(key[0], 0, 0)] = self.add_input(layer["config"], _describe(f"{where}layers[{i}]", layer))
         pending = list(enumerate(cfg["layers"]))
         for _ in range(len(pending) + 1):  # Keras writes layers in order; tolerate any order
             later = []
@@ -360,12 +377,39 @@ class Converter:
                 lcfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
                 name = layer.get("name") or lcfg.get("name")
                 if layer["class_name"] == "InputLayer":
-                    if given is None:
+                    if given is None and (name, 0, 0) not in tensors:
                         tensors[(name, 0, 0)] = self.add_input(lcfg, here)
                     continue
                 nodes = layer.get("inbound_nodes") or []
                 if not nodes:
                     continue  # a layer the model never calls
+                if str(layer.get("module") or "").startswith(("keras.src.ops", "keras.ops")):
+                    parsed = _operation_inbound(nodes[0], here, Problems())
+                    if parsed is not None and any(k not in tensors for k in _tensor_keys(parsed)):
+                        later.append((i, layer))
+                        continue
+                    out = self.operation(layer, here, nodes[0], tensors, frozen)
+                    if out is not None:
+                        tensors[(name, 0, 0)] = out
+                    continue
+                signature = getattr(REGISTRY.get(layer["class_name"]), "call_signature", None)
+                if signature is not None and signature.tensors and isinstance(nodes[0], dict):
+                    # MultiHeadAttention(q, v, key=k, use_causal_mask=True): several tensors and options
+                    parsed = _signature_inbound(nodes[0], REGISTRY[layer["class_name"]], here, Problems())
+                    if parsed is not None and any(k not in tensors for k in parsed[0]):
+                        later.append((i, layer))
+                        continue
+                    parsed = _signature_inbound(nodes[0], REGISTRY[layer["class_name"]], here, self.problems)
+                    if parsed is None:
+                        continue
+                    if len(nodes) > 1:
+                        self.problems.add(here, f"a shared layer (called {len(nodes)} times): each .nn statement "
+                                          "is a layer with its own weights")
+                    keys, call_inputs, options = parsed
+                    outs = self.call(layer, here, [tensors[k] for k in keys], True, frozen, (call_inputs, options))
+                    for t, ref in enumerate(outs):
+                        tensors[(name, 0, t)] = ref
+                    continue
                 parsed = _inbound(nodes[0], here, Problems())
                 if parsed is not None and any(k not in tensors for k in parsed[0]):
                     later.append((i, layer))
@@ -425,16 +469,49 @@ class Converter:
         self.graph.inputs.append(InputDef(self.graph.unique(cfg.get("name") or "input"), list(shape), dtype, where))
         return ("input", len(self.graph.inputs) - 1, 0)
 
-    def call(self, layer: dict, where: str, refs: list, many: bool, frozen: bool) -> list:
-        """Add one layer (or a nested model) applied to `refs`; returns its output refs."""
+    def call(self, layer: dict, where: str, refs: list, many: bool, frozen: bool, signature_call=None) -> list:
+        """Add one layer (or a nested model) applied to `refs`; returns its output refs. `signature_call`:
+        (call argument of each ref, call options) for a layer with a call signature."""
         if layer["class_name"] in MODEL_CLASSES:
             return self.model(layer, f"{where} > ", refs, frozen)
         spec = self.convert(layer, where, frozen)
+        if spec is not None and signature_call is not None:
+            spec.call_inputs, spec.call_options = signature_call
         if spec is not None and spec.name:
             spec.name = self.graph.unique(spec.name)
-        self.graph.nodes.append(GNode(spec, refs, many))
+        self.graph.nodes.append(GNode(spec, refs, many, where))
         k = len(self.graph.nodes) - 1
         return [("node", k, t) for t in range(spec.outputs if spec else 1)]
+
+    def operation(self, layer: dict, where: str, node, tensors: dict, frozen: bool):
+        """An operation node (`x + h`, `x * 0.5`, `ops.mean(x, axis=1)`): its output ref (an unsupported
+        one's too, with the problem recorded, so that what reads it is not reported again), or None."""
+        parsed = _operation_inbound(node, where, self.problems)
+        if parsed is None:
+            return None
+        cls = REGISTRY.get(to_snake_case(layer["class_name"]))
+        if cls is None or not issubclass(cls, Operation) or cls.keras_module != layer.get("module") or \
+                cls.keras_class != layer["class_name"]:
+            self.problems.add(where, f"operation {layer['class_name']!r} ({layer.get('module')}) is not supported")
+            self.graph.nodes.append(GNode(None, [tensors[k] for k in _tensor_keys(parsed)], False, where))
+            return ("node", len(self.graph.nodes) - 1, 0)
+        if isinstance(parsed[0], list):  # concatenate([a, b, ...])
+            refs, operands = [tensors[k] for k in parsed[0]], (None,) * len(parsed[0])
+        else:
+            refs = [tensors[k] for k in parsed if isinstance(k, tuple)]
+            operands = tuple(None if isinstance(k, tuple) else k for k in parsed)
+        count = cls.operand_count
+        if count != "list" and len(operands) != count or not refs:
+            self.problems.add(where, f"{layer['class_name']} called with {len(operands)} operand(s), "
+                              f"{len(refs)} of them tensors: expected {count}, one a tensor at least")
+            return None
+        spec = self.convert({**layer, "class_name": cls.kind, "module": "keras.layers"}, where, frozen)
+        if spec is None:
+            return None
+        spec.operands = operands
+        spec.name = self.graph.unique(spec.name) if spec.name else None
+        self.graph.nodes.append(GNode(spec, refs, len(refs) > 1, where))
+        return ("node", len(self.graph.nodes) - 1, 0)
 
     # -- layers
 
@@ -538,6 +615,9 @@ class Converter:
             if key == "zero_output_for_mask" and inner == "Bidirectional" and \
                     value == bool(args.get("return_sequences", False)):
                 continue  # Bidirectional sets it to return_sequences on both layers
+            if cls.kind == "MultiHeadAttention" and (key == "value_dim" and value == args.get("key_dim") or
+                                                     key == "attention_axes" and value in (1, (1,))):
+                continue  # a built layer's config: value_dim None is key_dim, attention_axes the default (1,)
             if kind.default is not REQUIRED and not isinstance(kind, LayerArg) and _same(kind, value, kind.default):
                 continue
             kept[key] = value
@@ -622,6 +702,93 @@ def _inbound(node, where: str, problems: Problems):
         return keys, False
     problems.add(where, f"inbound nodes in an unknown format: {_show_json(node)}")
     return None
+
+
+def _signature_inbound(node: dict, cls, where: str, problems: Problems):
+    """A Keras 3 call with call arguments beyond one value (MultiHeadAttention's `(q, v, key=k,
+    attention_mask=m, use_causal_mask=True)`): (tensor keys, the call argument of each, the call options
+    that differ from their defaults), or None with the problem recorded."""
+    signature = cls.call_signature
+    args, kwargs = node.get("args") or [], node.get("kwargs") or {}
+
+    def key_of(t):
+        history = (t.get("config") or {}).get("keras_history") if isinstance(t, dict) else None
+        return (history[0], int(history[1]), int(history[2])) if history else None
+
+    if len(args) > len(signature.tensors):
+        problems.add(where, f"a {cls.kind} call with {len(args)} positional arguments: only "
+                     f"{', '.join(signature.tensors)} are supported positionally")
+        return None
+    keys, names, options = [], [], {}
+    given = [*zip(signature.tensors, args), *((k, v) for k, v in kwargs.items())]
+    for key, value in given:
+        if key == "training" or value is None or (isinstance(value, list) and all(v is None for v in value)):
+            continue
+        if key in signature.tensors or key in signature.keyword_tensors:
+            found = key_of(value)
+            if found is None:
+                problems.add(where, f"call argument {key} is not a tensor: {_show_json(value)}")
+                return None
+            keys.append(found)
+            names.append(key)
+        elif key in signature.options:
+            kind = signature.options[key]
+            try:
+                value = kind.convert(value)
+            except ShapeproofError as e:
+                problems.add(where, f"call argument {key}={_show_json(value)}: {e.message}")
+                return None
+            if value != kind.default:
+                options[key] = value
+        else:
+            problems.add(where, f"called with {key}={_show_json(value)}: not supported (the call arguments "
+                         f"supported are {', '.join(signature.keywords)})")
+            return None
+    missing = [n for n in signature.tensors[:signature.required] if n not in names]
+    if missing:
+        problems.add(where, f"a {cls.kind} call without {', '.join(missing)}")
+        return None
+    return keys, tuple(names), options
+
+
+def call_arguments_text(spec: Spec, given: list[str]) -> str:
+    """The arguments a layer with a call signature is applied to: `q, v, key=k, use_causal_mask=True`
+    (the tensors in Keras's positional order while they follow it, then keywords)."""
+    signature = REGISTRY[spec.kind].call_signature
+    parts, keyword = [], False
+    for i, (name, value) in enumerate(zip(spec.call_inputs, given, strict=True)):
+        keyword = keyword or i >= len(signature.tensors) or signature.tensors[i] != name
+        parts.append(f"{name}={value}" if keyword else value)
+    parts += [f"{key}={value_text(value)}" for key, value in spec.call_options.items()]
+    return ", ".join(parts)
+
+
+def _operation_inbound(node, where: str, problems: Problems):
+    """An operation's call: its positional arguments as keys (tensors) and numbers, or [[keys]] for a
+    list of tensors (concatenate); None with the problem recorded."""
+    if not isinstance(node, dict) or not node.get("args"):
+        problems.add(where, f"an operation call in an unknown format: {_show_json(node)}")
+        return None
+    items = []
+    for arg in node["args"]:
+        many = isinstance(arg, list)
+        keys = []
+        for t in arg if many else [arg]:
+            if isinstance(t, (int, float)) and not isinstance(t, bool) and not many:
+                keys.append(float(t))
+                continue
+            history = (t.get("config") or {}).get("keras_history") if isinstance(t, dict) else None
+            if not history:
+                problems.add(where, f"an operation argument that is neither a tensor nor a number: {_show_json(t)}")
+                return None
+            keys.append((history[0], int(history[1]), int(history[2])))
+        items.append(keys if many else keys[0])
+    _check_kwargs(node.get("kwargs") or {}, where, problems)
+    return items
+
+
+def _tensor_keys(parsed: list) -> list:
+    return [k for item in parsed for k in (item if isinstance(item, list) else [item]) if isinstance(k, tuple)]
 
 
 def _check_kwargs(kwargs: dict, where: str, problems: Problems):
@@ -721,6 +888,29 @@ def call_text(spec: Spec, names: Names, reserved: set, explicit_names: bool = Tr
     if name is not None:
         parts.append(f"name={value_text(name)}")
     return f"{spec.kind}({', '.join(parts)})"
+
+
+def operation_text(spec: Spec, given: list[str], names: Names, reserved: set) -> str:
+    """An operation as a spec writes it: `a + b`, `x * 0.5`, `-x`, `mean(x, axis=1)`; in function form
+    with name= when the analyzer would not give it its Keras name by itself."""
+    cls = REGISTRY[spec.kind]
+    name = _claim(spec, names, reserved, keep=True)
+    tensors = iter(given)
+    if cls.operand_count == "list":
+        operands = ["[" + ", ".join(given) + "]"]
+    else:
+        operands = [next(tensors) if o is None else value_text(int(o) if float(o).is_integer() else o)
+                    for o in spec.operands]
+    symbol = getattr(cls, "symbol", None)
+    if name is None and symbol is not None:
+        return f"{operands[0]} {symbol} {operands[1]}"
+    if name is None and spec.kind == "negative":
+        return f"-{operands[0]}"
+    options = [value_text(spec.args[k], cls.args[k]) if cls.args[k].default is REQUIRED else
+               f"{k}={value_text(spec.args[k], cls.args[k])}" for k in cls.args if k in spec.args and k != "trainable"]
+    if name is not None:
+        options.append(f"name={value_text(name)}")
+    return f"{spec.kind}({', '.join(operands + options)})"
 
 
 def _claim(spec: Spec, names: Names, reserved: set, keep: bool) -> str | None:
@@ -854,6 +1044,11 @@ def emit(graph: Graph, symbolic: dict, header: list[str], model_name: str | None
             values[("input", i, 0)] = inp.value
             out.append(f"    {inp.value} = input {shape}{dtype}")
     for k, node in enumerate(graph.nodes):
+        if node.spec.operands is not None:
+            target = identifier(node.spec.name or node.spec.kind, taken)
+            values[("node", k, 0)] = target
+            out.append(f"    {target} = {operation_text(node.spec, [values[r] for r in node.inputs], names, reserved)}")
+            continue
         text = call_text(node.spec, names, reserved)
         comment = f"  # {node.spec.comment}" if node.spec.comment else ""
         if chain:
@@ -864,7 +1059,10 @@ def emit(graph: Graph, symbolic: dict, header: list[str], model_name: str | None
         for t, target in enumerate(targets):
             values[("node", k, t)] = target
         given = [values[r] for r in node.inputs]
-        arg = "[" + ", ".join(given) + "]" if node.many else given[0]
+        if node.spec.call_inputs:
+            arg = call_arguments_text(node.spec, given)
+        else:
+            arg = "[" + ", ".join(given) + "]" if node.many else given[0]
         out.append(f"    {', '.join(targets)} = {text}({arg}){comment}")
     if not chain:
         last = ("node", len(graph.nodes) - 1, 0)
@@ -874,12 +1072,13 @@ def emit(graph: Graph, symbolic: dict, header: list[str], model_name: str | None
 
 
 def _is_chain(graph: Graph) -> bool:
-    """One input, each layer applied to the one before, one output at the end: written as a plain chain."""
-    if len(graph.inputs) != 1 or not graph.nodes:
+    """One input, each layer applied to the one before, one output at the end: written as a plain chain
+    (an operation names its operands: never)."""
+    if len(graph.inputs) != 1 or not graph.nodes or any(n.spec.operands is not None for n in graph.nodes):
         return False
     previous = ("input", 0, 0)
     for k, node in enumerate(graph.nodes):
-        if node.many or node.inputs != [previous] or node.spec.outputs != 1:
+        if node.many or node.inputs != [previous] or node.spec.outputs != 1 or node.spec.call_inputs:
             return False
         previous = ("node", k, 0)
     return graph.outputs == [previous]
@@ -897,10 +1096,11 @@ class Imported:
 
 
 def import_keras(path: str, symbolic: dict | None = None, weights: str | None = None,
-                 model_name: str | None = None, out_name: str = "<import>") -> Imported:
+                 model_name: str | None = None, out_name: str = "<import>", partial: bool = False) -> Imported:
     """Read a Keras model file and return its .nn text, analysed. Raises ShapeproofError (file = `path`)
     for a file that is not a Keras model, an unsupported layer or argument (all of them listed), a
-    model the analyzer rejects, or weights (the archive's, or `weights`) that do not fit."""
+    model the analyzer rejects, or weights (the archive's, or `weights`) that do not fit. `partial`:
+    with unsupported layers, the model up to the first of them instead (its weights not checked)."""
     path = str(path)
     config, info = read_model_config(path)
     problems = Problems()
@@ -913,16 +1113,23 @@ def import_keras(path: str, symbolic: dict | None = None, weights: str | None = 
         problems.add("model", "the model has no input")
     if not graph.outputs and not problems.items:
         problems.add("model", "the model has no output")
-    if problems.items:
+    cut = _first_unsupported(graph) if partial and problems.items else None
+    if cut is not None:
+        notes = _cut(graph, cut, problems)
+        weights, info = None, {**info, "has_weights": False, "kind": "partial"}
+    elif problems.items:
         n = len(problems.items)
         raise ShapeproofError(f"{n} unsupported layer{'s' * (n > 1)} or argument{'s' * (n > 1)} "
                               f"(nothing is imported):\n" + "\n".join(f"  - {p}" for p in problems.items),
-                              file=path, hint="see the README for the supported layers and arguments; "
-                              "initializers, regularizers and constraints are accepted and ignored")
+                              file=path, hint="see the README for the supported layers and arguments (initializers, "
+                              "regularizers and constraints are accepted and ignored); --partial imports the "
+                              "model up to the first of them")
     version = info.get("keras_version")
     source = f"{Path(path).name}" + (f" (Keras {version})" if version else "")
     header = [f"Imported from {source} by `shapeproof import`.",
               "Layer names are Keras's; arguments at Keras's defaults are left out."]
+    if cut is not None:
+        header += notes
     concrete_text = emit(graph, {}, header, model_name)
     concrete = _analyse(concrete_text, path, out_name)
     concrete_text = _simplify_axes(graph, concrete, concrete_text, header, model_name)
@@ -930,6 +1137,7 @@ def import_keras(path: str, symbolic: dict | None = None, weights: str | None = 
     model = next(iter(concrete.models.values()))
     _check_build_shapes(config, model, path)
     if weights is not None or (info["kind"] == "keras" and info.get("has_weights")) or info["kind"] == "h5":
+        # (a partial import's model is not the file's: its weights are left unchecked)
         check_weights(model, weights or path, path if weights is None else weights)
     if symbolic:
         text = emit(graph, symbolic, header, model_name)
@@ -938,6 +1146,26 @@ def import_keras(path: str, symbolic: dict | None = None, weights: str | None = 
     else:
         text, program = concrete.source, concrete
     return Imported(text, program, model, info)
+
+
+def _first_unsupported(graph: Graph) -> int | None:
+    """The index of the first node that could not be converted, when a supported prefix precedes it."""
+    k = next((k for k, n in enumerate(graph.nodes) if n.spec is None), None)
+    return k if k else None
+
+
+def _cut(graph: Graph, k: int, problems: Problems) -> list[str]:
+    """Keep the nodes before `k`; their values nothing else reads become the outputs. Returns the
+    header's lines naming where it stopped and every problem."""
+    stop = graph.nodes[k].where
+    graph.nodes = graph.nodes[:k]
+    read = {r for n in graph.nodes for r in n.inputs}
+    graph.outputs = [("node", j, t) for j, n in enumerate(graph.nodes) for t in range(n.spec.outputs)
+                     if ("node", j, t) not in read]
+    n = len(problems.items)
+    return ["", f"PARTIAL IMPORT (--partial): stops before {stop}, the first unsupported layer;",
+            "its outputs are the values nothing after reads. Weights are not checked. "
+            f"{n} problem{'s' * (n > 1)} in all:", *(f"  - {p}" for p in problems.items)]
 
 
 def _analyse(text: str, path: str, out_name: str, symbolic: bool = False):
@@ -1049,9 +1277,10 @@ def check_weights(model, weights_path: str, shown: str):
 
 
 def import_to_file(path: str, output: str | None, symbolic: list[str] | None = None, weights: str | None = None,
-                   model_name: str | None = None) -> Imported:
+                   model_name: str | None = None, partial: bool = False) -> Imported:
     """The command's work: import, then write `output` (when given)."""
-    result = import_keras(path, parse_symbolic(symbolic), weights, model_name, out_name=output or "<import>")
+    result = import_keras(path, parse_symbolic(symbolic), weights, model_name, out_name=output or "<import>",
+                          partial=partial)
     if output:
         try:
             Path(output).write_text(result.text, encoding="utf-8")

@@ -137,7 +137,9 @@ def _lora_zeros(arrays, names, shapes):
 
 
 def _group_arrays(group):
-    order = {"vars": 0, "forward_layer": 1, "backward_layer": 2}
+    # MultiHeadAttention's sublayers in its get_weights() order (their groups sort otherwise)
+    order = {"vars": 0, "forward_layer": 1, "backward_layer": 2, "query_dense": 3, "key_dense": 4,
+             "value_dense": 5, "output_dense": 6}
     found = []
     group.visititems(lambda path, item: found.append(path) if hasattr(item, "shape") else None)
     found = [p for p in found if "seed_generator" not in p]  # random-state counters, not weights
@@ -145,7 +147,7 @@ def _group_arrays(group):
 
 
 def _h5_order(path, order):
-    return [(order.get(p, 3), int(p) if p.isdigit() else 0, p) for p in path.split("/")]
+    return [(order.get(p, 9), int(p) if p.isdigit() else 0, p) for p in path.split("/")]
 
 
 def _legacy_arrays(root, layer):

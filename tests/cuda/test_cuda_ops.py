@@ -21,6 +21,12 @@ model M(batch):
     c = tanh(b) * softplus(a) - softsign(a) + silu(a) + elu(a) + selu(a) + hard_sigmoid(a) + relu6(a * 4)
     output divide(c, 2.0 + abs(x))
 """, "", {}, [{}]),
+    "preprocessing": ("""
+model M(batch):
+    x = input (batch, 2, 3)
+    n = Normalization(mean=(0.485, 0.456, 0.406), variance=(0.052, 0.05, 0.05))(x)
+    output CustomScaleLayer(0.17)([n, relu(n)])
+""", "", {}, [{}]),
     "reductions": ("""
 model M(batch, T):
     x = input (batch, T, 3)

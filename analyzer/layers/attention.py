@@ -1,0 +1,186 @@
+"""Attention layers: MultiHeadAttention, with Keras 3's weights, call arguments and masking.
+
+Note: the call. `MultiHeadAttention(4, 16)(q, v)` (cross-attention), `(x, x)` (self-attention),
+`(q, v, k)`, and keyword call arguments: `attention_mask=m` (a tensor (batch, T_q, T_k), nonzero =
+attend), `use_causal_mask=True` (query i attends to keys j <= i), `return_attention_scores=True`
+(a second output, the softmax weights (batch, heads, T_q, T_k)). analyzer/graph.py hands the tensors
+in as a list of shapes in the order `call_inputs` names them (see Layer.bind_call).
+
+Keras's forward (keras/src/layers/attention/multi_head_attention.py), per head h:
+Q = q·Wq + bq scaled by 1/sqrt(key_dim), K = k·Wk + bk, V = v·Wv + bv, scores = Q·Kᵀ, masked
+positions set to -1e9 before the softmax over keys and to 0 after it (a row with no key left is all
+zeros), then Σ_h (P·V)·Wo + bo.
+"""
+from __future__ import annotations
+
+import math
+
+import sympy
+
+from ..errors import ShapeproofError
+from ..lazy import np
+from .base import Anything, Bool, CallSignature, Float, Ignored, Int, Kind, Layer, OptionalInt, Weight, layer
+from .merging import require_equal
+
+
+class OutputShape(Kind):
+    """MultiHeadAttention's `output_shape`: None (the query's features), an integer or a one-item tuple
+    (the output's last axis). Stored as `output_dim`: `output_shape` is a method of every layer."""
+
+    describe = "None, a positive integer or a tuple of one"
+    attribute = "output_dim"
+
+    def __init__(self):
+        super().__init__(None)
+
+    def convert(self, value):
+        if value is None or value == 0:
+            return None
+        if isinstance(value, (tuple, list)):
+            if len(value) != 1:
+                raise ShapeproofError(f"an output_shape of {len(value)} axes is not supported: only the last "
+                                      "axis (one integer)", hint="e.g. output_shape=64")
+            value = value[0]
+        return Int().convert(value)
+
+
+@layer("MultiHeadAttention", num_heads=Int(), key_dim=Int(), value_dim=OptionalInt(), dropout=Float(0.0),
+       use_bias=Bool(True), output_shape=OutputShape(), attention_axes=Anything(None),
+       sliding_window=Anything(None), flash_attention=Ignored(), kernel_initializer=Ignored(),
+       bias_initializer=Ignored(), kernel_regularizer=Ignored(), bias_regularizer=Ignored(),
+       activity_regularizer=Ignored(), kernel_constraint=Ignored(), bias_constraint=Ignored(),
+       use_gate=Bool(False), seed=Ignored())
+class MultiHeadAttention(Layer):
+    """MultiHeadAttention(num_heads, key_dim)(query, value[, key]): (batch, T_q, d_q), (batch, T_k, d_v)
+    -> (batch, T_q, output_shape or d_q); scaled dot-product attention per head, softmax over keys."""
+
+    inputs = "many"
+    return_attention_scores = use_causal_mask = False  # call options, set by bind_call
+    call_signature = CallSignature(("query", "value", "key"), 2, ("attention_mask",),
+                                   {"return_attention_scores": Bool(False), "use_causal_mask": Bool(False)})
+    no_element_formula = ("the softmax over keys divides by a sum of exponentials of a whole score row, "
+                          "which the prover's index notation does not compose")
+
+    def validate(self):
+        if not 0 <= self.dropout <= 1:
+            raise self.error(f"dropout must be between 0 and 1, got {self.dropout}", "dropout")
+        axes = self.attention_axes
+        axes = tuple(axes) if isinstance(axes, (tuple, list)) else (axes,) if axes is not None else None
+        if axes is not None and tuple(int(a) if isinstance(a, sympy.Integer) else a for a in axes) not in ((1,), (-2,)):
+            raise self.error(f"attention_axes={self.attention_axes!r} is not supported: shapeproof attends over "
+                             "axis 1 of rank-3 inputs (batch, T, features), Keras's default", "attention_axes",
+                             "leave attention_axes out, or Reshape the axes to attend over into one first")
+        if self.sliding_window is not None:
+            raise self.error("sliding_window is not supported yet", "sliding_window",
+                             "use attention_mask=m with a banded mask input instead")
+        if self.use_gate:
+            raise self.error("use_gate=True is not supported yet", "use_gate")
+
+    @property
+    def head_value_dim(self):
+        return self.value_dim if self.value_dim is not None else self.key_dim
+
+    def parts(self, x) -> dict:
+        """{call argument: its shape (or array)}: `key` is `value` when not given."""
+        given = dict(zip(self.call_inputs, x))
+        given.setdefault("key", given["value"])
+        return given
+
+    def check_input(self, x):
+        for name, shape in zip(self.call_inputs, x):
+            if len(shape) != 3:
+                raise self.error(f"{self.kind} takes rank-3 {name} (batch, T, features) here, got rank {len(shape)}",
+                                 hint="attention over several axes (attention_axes) is not supported: "
+                                      "Reshape them into one sequence axis first")
+
+    def output_dims(self, x):
+        p = self.parts(x)
+        return p["query"][1], p["value"][1], (self.output_dim if self.output_dim is not None else p["query"][2])
+
+    def output_shape(self, x):
+        p = self.parts(x)
+        t_q, t_k, d_out = self.output_dims(x)
+        y = (p["query"][0], t_q, d_out)
+        if self.return_attention_scores:
+            return [y, (p["query"][0], self.num_heads, t_q, t_k)]
+        return y
+
+    def constraints(self, x):
+        p = self.parts(x)
+        out, hint = [], "query, key, value and attention_mask share the batch axis; key and value the sequence axis"
+        for name in ("value", "key", "attention_mask"):
+            if name in p:
+                require_equal(self, p["query"][0], p[name][0], [p["query"], p[name]], 0, out, hint)
+        require_equal(self, p["value"][1], p["key"][1], [p["value"], p["key"]], 1, out, hint)
+        if "attention_mask" in p:
+            t_q, t_k, _ = self.output_dims(x)
+            for axis, want in ((1, t_q), (2, t_k)):
+                got = p["attention_mask"][axis]
+                if got != 1:
+                    require_equal(self, want, got, [p["query"], p["attention_mask"]], axis, out,
+                                  "attention_mask is (batch, T_q, T_k), an axis of size 1 broadcast")
+        return out
+
+    def weights(self, x):
+        p = self.parts(x)
+        h, k, v = self.num_heads, self.key_dim, self.head_value_dim
+        d_out = self.output_dims(x)[2]
+        out = []
+        for name, d_in, width in (("query", p["query"][2], k), ("key", p["key"][2], k), ("value", p["value"][2], v)):
+            out.append(Weight(f"{name}_kernel", (d_in, h, width)))
+            if self.use_bias:
+                out.append(Weight(f"{name}_bias", (h, width)))
+        out.append(Weight("attention_output_kernel", (h, v, d_out)))
+        if self.use_bias:
+            out.append(Weight("attention_output_bias", (d_out,)))
+        return out
+
+    def macs(self, x):
+        """Projections (q, k, v, output) plus the two T_q·T_k products per head: scores and weighted sum."""
+        p = self.parts(x)
+        h, k, v = self.num_heads, self.key_dim, self.head_value_dim
+        batch, (t_q, t_k, d_out) = p["query"][0], self.output_dims(x)
+        projections = t_q * p["query"][2] * h * k + t_k * p["key"][2] * h * k + t_k * p["value"][2] * h * v
+        return batch * (projections + h * t_q * t_k * (k + v) + t_q * h * v * d_out)
+
+    def merge_receptive_fields(self, x, states):
+        """An output row reads its query row (features mixed) and every key and value position."""
+        from ..receptive import RF
+
+        merged = []
+        for name, shape, rf in zip(self.call_inputs, x, states):
+            merged.append(rf.mix(2) if name == "query" else rf.mix(2).reduce({1, 2}))
+        return RF.merge(merged)
+
+    def allowed(self, t_q: int, t_k: int, mask=None):
+        """The (batch or 1, 1, T_q, T_k) boolean mask of attended positions, or None."""
+        allowed = None
+        if mask is not None:
+            allowed = (np.asarray(mask) != 0)[:, None]
+        if self.use_causal_mask:
+            causal = np.tril(np.ones((t_q, t_k), dtype=bool))[None, None]
+            allowed = causal if allowed is None else allowed & causal
+        return allowed
+
+    def reference(self, x, w):
+        p = self.parts(x)
+        weights = list(w)
+        if not self.use_bias:
+            zeros = [np.zeros(a.shape[1:], a.dtype) for a in weights[:3]] + [np.zeros(weights[3].shape[-1], w[0].dtype)]
+            weights = [weights[0], zeros[0], weights[1], zeros[1], weights[2], zeros[2], weights[3], zeros[3]]
+        wq, bq, wk, bk, wv, bv, wo, bo = weights
+        dtype = p["query"].dtype.type
+        q = (np.einsum("btd,dhk->bthk", p["query"], wq) + bq) * dtype(1.0 / math.sqrt(float(self.key_dim)))
+        k = np.einsum("bsd,dhk->bshk", p["key"], wk) + bk
+        v = np.einsum("bsd,dhv->bshv", p["value"], wv) + bv
+        scores = np.einsum("bshk,bthk->bhts", k, q)
+        allowed = self.allowed(scores.shape[2], scores.shape[3], p.get("attention_mask"))
+        if allowed is not None:
+            scores = np.where(allowed, scores, dtype(-1e9))
+        e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        probs = (e / e.sum(axis=-1, keepdims=True)).astype(dtype)
+        if allowed is not None:
+            probs = np.where(allowed, probs, dtype(0)).astype(dtype)
+        context = np.einsum("bhts,bshv->bthv", probs, v)
+        y = (np.einsum("bthv,hvo->bto", context, wo) + bo).astype(dtype)
+        return [y, probs] if self.return_attention_scores else y

@@ -1,0 +1,146 @@
+"""CPU kernel of MultiHeadAttention: projections as GEMM loops, then the attention core fused with an
+online softmax.
+
+Note: the fused core. One task per (batch, head, block of QUERY_BLOCK query rows) walks the keys in
+blocks of KEY_BLOCK: scores of the block (masked ones -inf), the block's maximum, the running sum and
+the weighted values rescaled by exp(old max - new max), then the block's exp(score - max) added in
+(FlashAttention's online softmax). A task holds its rows' running max, sum and value accumulators
+and one block of scores: memory is O(T) per head (the projections), never the T_q x T_k score
+matrix, and every sum is taken relative to the row's maximum, so long rows lose no accuracy. With
+use_causal_mask, key blocks wholly after the task's last query row are never visited. A row that
+attends to no key (a mask of zeros) is zeros, as Keras's masked softmax makes it. With
+return_attention_scores the softmax weights are written in a second pass from the final max and sum.
+"""
+from __future__ import annotations
+
+import math
+
+from ..writer import Writer
+from .base import Site, kernel
+
+QUERY_BLOCK = 16  # query rows per task: they share each loaded key and value row
+KEY_BLOCK = 64  # keys per step of the online softmax
+
+
+def _projection(w: Writer, x: str, rows: str, d_in: int, kernel: str, bias: str | None, width: int, out: str,
+                scale: float | None = None):
+    """out (rows, width) = x (rows, d_in) @ kernel (d_in, width) + bias [· scale]: one task per row,
+    the inner loop over contiguous outputs."""
+    with w.block(f"for r in prange({rows})"):
+        with w.block(f"for o in range({width})"):
+            w.line(f"{out}[r, o] = {bias}[o]" if bias else f"{out}[r, o] = ZERO")
+        with w.block(f"for c in range({d_in})"):
+            w.line(f"v = {x}[r, c]")
+            with w.block(f"for o in range({width})"):
+                w.line(f"{out}[r, o] += v * {kernel}[c, o]")
+        if scale is not None:
+            with w.block(f"for o in range({width})"):
+                w.line(f"{out}[r, o] *= DT({scale!r})")
+
+
+@kernel("MultiHeadAttention")
+def multi_head_attention(site: Site, w: Writer):
+    layer = site.layer
+    names = list(layer.call_inputs)
+    arrays = {name: "x" if len(names) == 1 else f"x{i}" for i, name in enumerate(names)}
+    arrays.setdefault("key", arrays["value"])
+    index = {name: i for i, name in enumerate(names)}
+    index.setdefault("key", index["value"])
+    heads, kd, vd = int(layer.num_heads), int(layer.key_dim), int(layer.head_value_dim)
+    d_q, d_k, d_v = (int(site.inputs[index[n]][2]) for n in ("query", "key", "value"))
+    d_out = int(site.y[2])
+    batch = site.xd(0, index["query"])
+    t_q, t_k = site.xd(1, index["query"]), site.xd(1, index["key"])
+    bias = layer.use_bias
+    out = "out0" if len(site.outputs) > 1 else "out"
+    w.line(f"n_q = {batch} * {t_q}")
+    w.line(f"n_k = {batch} * {t_k}")
+    for name, d_in, width, rows, scale in (("query", d_q, heads * kd, "n_q", 1.0 / math.sqrt(kd)),
+                                          ("key", d_k, heads * kd, "n_k", None),
+                                          ("value", d_v, heads * vd, "n_k", None)):
+        short = name[0]
+        w.line(f"# {name} projection, (rows, {d_in}) @ ({d_in}, {heads} * {width // heads})"
+               + (" + bias" if bias else "") + (", scaled by 1/sqrt(key_dim)" if scale else ""))
+        w.line(f"{short}p = np.empty(({rows}, {width}), dtype=DT)")
+        w.line(f"{short}w = {name}_kernel.reshape({d_in}, {width})")
+        if bias:
+            w.line(f"{short}b = {name}_bias.reshape({width})")
+        w.line(f"{short}x = {arrays[name]}.reshape({rows}, {d_in})")
+        _projection(w, f"{short}x", rows, d_in, f"{short}w", f"{short}b" if bias else None, width, f"{short}p", scale)
+    w.line(f"qp3 = qp.reshape({batch}, {t_q}, {heads * kd})")
+    w.line(f"kp3 = kp.reshape({batch}, {t_k}, {heads * kd})")
+    w.line(f"vp3 = vp.reshape({batch}, {t_k}, {heads * vd})")
+    w.line(f"ctx = np.empty(({batch}, {t_q}, {heads * vd}), dtype=DT)")
+    w.line(f"n_qb = ({t_q} + {QUERY_BLOCK - 1}) // {QUERY_BLOCK}")
+    w.line("# attention core: online softmax over key blocks, one task per (batch, head, query block)")
+    with w.block(f"for task in prange({batch} * {heads} * n_qb)"):
+        w.line(f"b = task // ({heads} * n_qb)")
+        w.line(f"hd = (task // n_qb) % {heads}")
+        w.line(f"i0 = (task % n_qb) * {QUERY_BLOCK}")
+        w.line(f"i1 = min(i0 + {QUERY_BLOCK}, {t_q})")
+        w.line(f"mx = np.empty({QUERY_BLOCK}, dtype=DT)")
+        w.line(f"total = np.zeros({QUERY_BLOCK}, dtype=DT)")
+        w.line(f"acc = np.zeros(({QUERY_BLOCK}, {vd}), dtype=DT)")
+        w.line(f"s = np.empty({KEY_BLOCK}, dtype=DT)")
+        with w.block(f"for a in range({QUERY_BLOCK})"):
+            w.line("mx[a] = -np.inf")
+        # causal: keys j <= i < i1 only, so the blocks from i1 on are never visited
+        w.line(f"j_end = min({t_k}, i1)" if layer.use_causal_mask else f"j_end = {t_k}")
+        with w.block(f"for j0 in range(0, j_end, {KEY_BLOCK})"):
+            w.line(f"j1 = min(j0 + {KEY_BLOCK}, j_end)")
+            with w.block("for a in range(i1 - i0)"):
+                w.line("i = i0 + a")
+                w.line("top = mx[a]")
+                with w.block("for j in range(j0, j1)"):
+                    _score(w, site, layer, arrays, kd, "s[j - j0]")
+                    w.line("top = max(top, s[j - j0])")
+                with w.block("if top == -np.inf"):
+                    w.line("continue  # every key of the block masked for this row")
+                w.line("fix = math.exp(mx[a] - top)")
+                w.line("mx[a] = top")
+                w.line("total[a] *= fix")
+                with w.block(f"for c in range({vd})"):
+                    w.line("acc[a, c] *= fix")
+                with w.block("for j in range(j0, j1)"):
+                    w.line("p = math.exp(s[j - j0] - top)")
+                    w.line("total[a] += p")
+                    with w.block(f"for c in range({vd})"):
+                        w.line(f"acc[a, c] += p * vp3[b, j, hd * {vd} + c]")
+        with w.block("for a in range(i1 - i0)"):
+            w.line("inv = ONE / total[a] if total[a] > ZERO else ZERO  # no key attended: zeros, as Keras")
+            with w.block(f"for c in range({vd})"):
+                w.line(f"ctx[b, i0 + a, hd * {vd} + c] = acc[a, c] * inv")
+        if layer.return_attention_scores:
+            w.line("# the softmax weights, from each row's final max and sum")
+            with w.block("for a in range(i1 - i0)"):
+                w.line("i = i0 + a")
+                w.line("inv = ONE / total[a] if total[a] > ZERO else ZERO")
+                with w.block(f"for j in range({t_k})"):
+                    _score(w, site, layer, arrays, kd, "sc")
+                    w.line("out1[b, hd, i, j] = math.exp(sc - mx[a]) * inv if sc != -np.inf else ZERO")
+    w.line(f"# output projection, (rows, {heads} * {vd}) @ ({heads * vd}, {d_out})" + (" + bias" if bias else ""))
+    w.line(f"ow = attention_output_kernel.reshape({heads * vd}, {d_out})")
+    w.line(f"cx = ctx.reshape(n_q, {heads * vd})")
+    w.line(f"yr = {out}.reshape(n_q, {d_out})")
+    _projection(w, "cx", "n_q", heads * vd, "ow", "attention_output_bias" if bias else None, d_out, "yr")
+
+
+def _score(w: Writer, site: Site, layer, arrays: dict, kd: int, target: str):
+    """`target` = the scaled score of query row i and key j for head hd, or -inf where masked."""
+    conditions = ["j > i"] if layer.use_causal_mask else []
+    if "attention_mask" in arrays:
+        i = layer.call_inputs.index("attention_mask")
+        m = arrays["attention_mask"]
+        at = [("0" if site.xd(axis, i) == "1" else var) for axis, var in ((0, "b"), (1, "i"), (2, "j"))]
+        conditions.append(f"{m}[{', '.join(at)}] == 0")
+    if conditions:
+        w.open(f"if {' or '.join(conditions)}")
+        w.line(f"{target} = -np.inf")
+        w.close()
+        w.open("else")
+    w.line("dot = ZERO")
+    with w.block(f"for c in range({kd})"):
+        w.line(f"dot += qp3[b, i, hd * {kd} + c] * kp3[b, j, hd * {kd} + c]")
+    w.line(f"{target} = dot")
+    if conditions:
+        w.close()

@@ -1,0 +1,76 @@
+"""Keras cross-check of MultiHeadAttention: self- and cross-attention, `(q, v, k)`, value_dim and
+output_shape, no bias, causal masking, an attention_mask input and the attention scores as a second
+output: shapes, weight shapes and counts (crosscheck), and the generated CPU kernels vs Keras predict
+(tests/test_reference_attention.py runs the NumPy reference on the same cases)."""
+import pytest
+
+from keras_harness import codegen_crosscheck, crosscheck
+
+SELF_ATTENTION = """
+model M(batch, T=5):
+    x = input (batch, T, 8)
+    a = MultiHeadAttention(2, 4)(x, x)
+    output LayerNormalization()(x + a)
+"""
+
+CROSS_ATTENTION = """
+model M(batch):
+    q = input (batch, 3, 6)
+    v = input (batch, 5, 4)
+    k = input (batch, 5, 7)
+    output MultiHeadAttention(2, 3, value_dim=2, output_shape=5, use_bias=False)(q, v, k)
+"""
+
+CAUSAL = """
+model M(batch):
+    x = input (batch, 6, 8)
+    output MultiHeadAttention(2, 4)(x, x, use_causal_mask=True)
+"""
+
+MASKED_SCORES = """
+model M(batch):
+    q = input (batch, 4, 6)
+    v = input (batch, 4, 6)
+    m = input (batch, 4, 4) int32
+    y, s = MultiHeadAttention(3, 2, output_shape=(4,))(q, v, attention_mask=m, return_attention_scores=True, use_causal_mask=True)
+    output y, s
+"""
+
+CASES = {"self_attention": SELF_ATTENTION, "cross_attention": CROSS_ATTENTION, "causal": CAUSAL,
+         "masked_scores": MASKED_SCORES}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_shapes_and_weights_equal_keras(name):
+    ours = crosscheck(CASES[name])
+    assert any(n.type == "MultiHeadAttention" for n in ours.nodes)
+
+
+def test_counts_are_formulas_in_the_sizes():
+    from shapeproof import analyzer
+
+    node = analyzer.loads(SELF_ATTENTION.replace("T=5", "T")).models["M"].nodes[0]
+    # q, k, v and output projections (4·T·8·8), then scores and weighted sum (heads·T²·(key_dim + value_dim))
+    assert str(node.macs) == "batch*(16*T**2 + 256*T)"
+    assert node.params == 4 * (8 * 2 * 4) + 3 * 2 * 4 + 8
+    assert str(node.receptive_field[0]) == "oo"  # every output reads every position
+
+
+@pytest.mark.parametrize("name", ["self_attention", "masked_scores"])  # the others: reference + CPU tests
+def test_generated_kernels_equal_keras(name):
+    codegen_crosscheck(CASES[name], set={"batch": 3})
+
+
+def test_exported_python_calls_the_layer_as_the_spec_does():
+    import keras
+
+    from shapeproof import analyzer
+    from shapeproof.keras.export import python_source
+
+    ours = analyzer.loads(MASKED_SCORES).models["M"]
+    text = python_source(ours)
+    assert "(q, v, attention_mask=m, return_attention_scores=True, use_causal_mask=True)" in text, text
+    scope: dict = {}
+    exec(compile(text, "<export>", "exec"), scope)
+    model = scope["model"]
+    assert isinstance(model, keras.Model) and model.count_params() == int(ours.total_params)
