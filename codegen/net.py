@@ -136,15 +136,21 @@ class Net:
         try:
             compiled = self._compile(progress)
         except Exception as e:
-            if not cache.from_cache_loading(e):
-                raise
-            cache.warn(f"damaged kernel cache entry {self.name} ({type(e).__name__}: {e}): discarded, rebuilding it")
-            cache.discard(self.name)
-            self.module = import_source(self.source, fresh=True)
+            self._rebuild(e)
             compiled = self._compile(progress)
         cache.record_if_changed(self.name)
         self.compiled = True
         return compiled
+
+    def _rebuild(self, error: Exception):
+        """After `error` while loading kernels: re-raise it, unless it came from a damaged cache entry,
+        which is then discarded (with a one-line warning) and the module imported afresh."""
+        if not cache.from_cache_loading(error):
+            raise error
+        cache.warn(f"damaged kernel cache entry {self.name} ({type(error).__name__}: {error}): discarded, "
+                   "rebuilding it")
+        cache.discard(self.name)
+        self.module = import_source(self.source, fresh=True)
 
     def _compile(self, progress) -> int:
         return compile_kernels(self.module, progress)
@@ -230,11 +236,7 @@ class CudaNet(Net):
         try:
             result = self.module.call(inputs, self.device_weights)
         except Exception as e:
-            if not cache.from_cache_loading(e):
-                raise
-            cache.warn(f"damaged kernel cache entry {self.name} ({type(e).__name__}: {e}): discarded, rebuilding it")
-            cache.discard(self.name)
-            self.module = import_source(self.source, fresh=True)
+            self._rebuild(e)
             self.device_weights = self.module.upload_weights(self.weights) if self.weights else []
             result = self.module.call(inputs, self.device_weights)
         self.compiled = True

@@ -59,7 +59,7 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "", par
             continue
         w.line()
         w.line()
-        _kernel(w, node, site, written, helpers)
+        _kernel(w, node, site, written, helpers, parallel)
     w.line()
     w.line()
     _forward(w, model, sites)
@@ -69,7 +69,7 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "", par
     return drop_unused(simplify(w.text()), top_level_names(prelude))
 
 
-def _kernel(w: Writer, node, site: Site, written: set, helpers: list[str]):
+def _kernel(w: Writer, node, site: Site, written: set, helpers: list[str], parallel: bool = True):
     emitter = EMITTERS[node.type]
     shapes_in = " + ".join(format_shape(s) for s in site.inputs)
     shapes_out = ", ".join(format_shape(s) for s in site.outputs)
@@ -85,10 +85,11 @@ def _kernel(w: Writer, node, site: Site, written: set, helpers: list[str]):
         w.lines_of(helper)
         w.line()
         w.line()
-    mode = schedule(node) if getattr(emitter, "parallel", True) else SERIAL  # codegen/cpu/work.py
+    # codegen/cpu/work.py; a serial build (parallel=False) needs no second, serial body
+    mode = schedule(node) if parallel and getattr(emitter, "parallel", True) else SERIAL
     site.schedule = mode  # read by _forward (an emitter may set `parallel` per site)
-    parallel = ", parallel=PARALLEL" if mode != SERIAL else ""
-    w.line(f"@njit(cache=True{parallel}, fastmath=FASTMATH)")
+    flag = ", parallel=PARALLEL" if mode != SERIAL else ""
+    w.line(f"@njit(cache=True{flag}, fastmath=FASTMATH)")
     w.lines.extend(wrap_call(f"def {site.fn}({', '.join(site.args() + (['serial'] if mode == BRANCH else []))}):"))
     if mode == BRANCH:
         w.lines.extend(branch_body(body.lines, helpers))

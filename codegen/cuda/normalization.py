@@ -63,6 +63,23 @@ def group_threads(count) -> int:
     return threads
 
 
+
+def group_statistics(k: Writer, element, count, threads: int, epsilon_text: str):
+    """Lines setting `mean` and `inv` = 1/√(population variance + epsilon) of a block's group, each thread
+    summing every `threads`-th element (element(k) prints the index of element `e`), two passes."""
+    k.line(f"inv_n = ONE / DT({count})")
+    k.line("s = ZERO")
+    with k.block(f"for e in range(t, {count}, {threads})"):
+        k.line(f"s += x[{element(k)}]")
+    block_sum(k, threads, "s", "mean")
+    k.line("mean *= inv_n")
+    k.line("s = ZERO")
+    with k.block(f"for e in range(t, {count}, {threads})"):
+        k.line(f"dev = x[{element(k)}] - mean")
+        k.line("s += dev * dev")
+    block_sum(k, threads, "s", "variance")
+    k.line(f"inv = ONE / math.sqrt(variance * inv_n + {epsilon_text})")
+
 @kernel("LayerNormalization")
 def layer_normalization(site: CudaSite, k: Writer, f: Writer):
     """(x - mean) / sqrt(variance + epsilon) * gamma + beta over the normalised axes (rms_scaling:
@@ -106,18 +123,7 @@ def layer_normalization(site: CudaSite, k: Writer, f: Writer):
             index[i] = name
         return ", ".join(index)
 
-    k.line(f"inv_n = ONE / DT({count})")
-    k.line("s = ZERO")
-    with k.block(f"for e in range(t, {count}, {threads})"):
-        k.line(f"s += x[{element(k)}]")
-    block_sum(k, threads, "s", "mean")
-    k.line("mean *= inv_n")
-    k.line("s = ZERO")
-    with k.block(f"for e in range(t, {count}, {threads})"):
-        k.line(f"dev = x[{element(k)}] - mean")
-        k.line("s += dev * dev")
-    block_sum(k, threads, "s", "variance")
-    k.line(f"inv = ONE / math.sqrt(variance * inv_n + {epsilon(layer)})")
+    group_statistics(k, element, count, threads, epsilon(layer))
     with k.block(f"for e in range(t, {count}, {threads})"):
         at = element(k)
         # rms_scaling (deprecated in Keras) scales x itself by the inverse standard deviation.
@@ -178,18 +184,7 @@ def group_normalization(site: CudaSite, k: Writer, f: Writer):
     view = group_view(layer, list(site.x))
     group = [i for i, (_, normed) in enumerate(view) if not normed][1]  # then the channels per group
     per = product([view[group + 1][0]])
-    k.line(f"inv_n = ONE / DT({count})")
-    k.line("s = ZERO")
-    with k.block(f"for e in range(t, {count}, {threads})"):
-        k.line(f"s += x[{element(k)}]")
-    block_sum(k, threads, "s", "mean")
-    k.line("mean *= inv_n")
-    k.line("s = ZERO")
-    with k.block(f"for e in range(t, {count}, {threads})"):
-        k.line(f"dev = x[{element(k)}] - mean")
-        k.line("s += dev * dev")
-    block_sum(k, threads, "s", "variance")
-    k.line(f"inv = ONE / math.sqrt(variance * inv_n + {epsilon(layer)})")
+    group_statistics(k, element, count, threads, epsilon(layer))
     with k.block(f"for e in range(t, {count}, {threads})"):
         index = element(k)
         k.line(f"v = (x[{index}] - mean) * inv")
