@@ -56,6 +56,8 @@ FUNCTIONS = {
     "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
     "selu": lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0))),
     "gelu": lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
+    # ops.gelu(x) (approximate=True, torch's "tanh" form); no activation string names it
+    "gelu_tanh": lambda x: 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3))),
     "sigmoid": _sigmoid,
     "hard_sigmoid": lambda x: np.clip(x + 3.0, 0, 6) / 6.0,
     "tanh": lambda x: np.tanh(x),

@@ -31,6 +31,9 @@ ELEMENTWISE = {
     "elu": "{v} if {v} > ZERO else math.expm1({v})",
     "selu": "SELU_SCALE * {v} if {v} > ZERO else SELU_SCALE * SELU_ALPHA * math.expm1({v})",
     "gelu": "HALF * {v} * (ONE + math.erf({v} * INV_SQRT2))",
+    # 1 + tanh(z) = 2 - 2 / (exp(2z) + 1), z = sqrt(2/pi)·(v + 0.044715·v³)
+    "gelu_tanh": "HALF * {v} * (TWO - TWO / (math.exp(DT(1.5957691216057308) * ({v} + DT(0.044715) * {v} * {v} * {v}))"
+                 " + ONE))",
     "sigmoid": "ONE / (ONE + math.exp(-{v}))",
     "hard_sigmoid": "min(max({v} + THREE, ZERO), SIX) / SIX",
     "tanh": "ONE - TWO / (math.exp(TWO * {v}) + ONE)",

@@ -10,7 +10,7 @@ model M(batch, T):
     a = maximum(x, g) + minimum(g, 0.25)
     b = sqrt(absolute(a)) + exp(-square(a)) + log(1.5 + sigmoid(a))
     c = tanh(b) * softplus(a) - softsign(a) + silu(a) + elu(a) + selu(a) + hard_sigmoid(a) + relu6(a * 4)
-    output divide(c, 2.0 + abs(x)) - relu(x) / 3
+    output divide(c, 2.0 + abs(x)) - relu(x) / 3 + gelu(x) - gelu(g, approximate=False)
 """
 
 REDUCTIONS = """

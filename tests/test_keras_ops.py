@@ -24,7 +24,7 @@ model M(batch):
     a = maximum(x, g) + minimum(g, 0.25)
     b = sqrt(absolute(a)) + exp(-square(a)) + log(1.5 + sigmoid(a))
     c = tanh(b) * softplus(a) - softsign(a) + silu(a) + elu(a) + selu(a) + hard_sigmoid(a) + relu6(a * 4)
-    d = divide(c, 2.0 + abs(x))
+    d = divide(c, 2.0 + abs(x)) + gelu(a) - gelu(a, approximate=False)
     output d
 """
 

@@ -292,6 +292,16 @@ for _function, _class, _module in [("relu", "Relu", NN), ("relu6", "Relu6", NN),
     _activation_op(_function, _class, _module)
 
 
+@operation("gelu", "Gelu", NN, approximate=Bool(True))
+class GeluOp(ActivationOp):
+    """gelu(x, approximate=True): x·Φ(x), by default its tanh approximation (keras.ops.gelu's default; the
+    activation string "gelu" is the exact form)."""
+
+    @property
+    def function(self):
+        return "gelu_tanh" if self.approximate else "gelu"
+
+
 # --- reductions ------------------------------------------------------------------------------
 
 
@@ -529,4 +539,4 @@ def is_operation(kind: str) -> bool:
 # Kinds whose kernels both targets print from the element formula (codegen/elements.py).
 ELEMENTWISE_OPERATIONS = ("add", "subtract", "multiply", "true_divide", "divide", "maximum", "minimum", "negative",
                           "absolute", "square", "sqrt", "exp", "log", "relu", "relu6", "sigmoid", "tanh", "softplus",
-                          "softsign", "silu", "elu", "selu", "hard_sigmoid")
+                          "softsign", "silu", "elu", "selu", "hard_sigmoid", "gelu")
