@@ -191,3 +191,27 @@ def test_console_script_runs_as_a_process(tmp_path):
     path.write_text("model M(batch):\n    input (batch, 10, 3)\n    Dnese(4)\n")
     result = subprocess.run([sys.executable, "-m", "shapeproof", "check", str(path)], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr and ":3:5: error:" in result.stderr
+
+
+ARITHMETIC_ERRORS = [  # (statement, (line, column) of the caret, words in the message, words in the hint)
+    ("y = x + Dense(3)(x)", (3, 9), "axis 2 is 2 in one and 3 in the other", "broadcasting"),
+    ("y = x + reshape(x, (-1, 8))", (3, 9), "align the batch axis", "same rank"),
+    ("y = foo(x)", (3, 9), "unknown function 'foo'", "shapeproof layers"),
+    ("y = sqr(x)", (3, 9), "unknown function 'sqr'", "did you mean 'sqrt'"),
+    ("y = relu(x, x)", (3, 17), "relu takes 1 operand, got 2", "relu(x)"),
+    ("y = matmul(x)", (3, 9), "matmul takes 2 operands, got 1", "matmul(x, y)"),
+    ("y = mean(x, axis=0)", (3, 17), "cannot reduce the batch axis", "axes 1 and up"),
+    ("y = transpose(x, (1, 0, 2))", (3, 22), "batch axis first", "(0, 2, 1)"),
+    ("y = x // 2", (3, 9), "'//' is not an operation on tensors", "true division"),
+    ("y = 2 * 3", (3, 9), "a number, not a tensor", "x * 0.5"),
+    ('y = x * "a"', (3, 13), "not a tensor expression", "relu(x)"),
+    ("y = Dense(8 / 2)(x)", (3, 15), "'/' divides tensors", "//"),
+    ("y = relu(Dense)", (3, 14), "unknown value 'Dense'", None),
+]
+
+
+@pytest.mark.parametrize("statement, at, message, hint", ARITHMETIC_ERRORS)
+def test_bad_tensor_arithmetic_is_located_with_a_hint(statement, at, message, hint):
+    e = error_of(f"model M(batch):\n    x = input (batch, 4, 2)\n    {statement}\n")
+    assert where(e) == at and message in e.message, (where(e), e.message)
+    assert hint is None or hint in e.hint, e.hint

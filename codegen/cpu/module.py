@@ -9,6 +9,8 @@ byte (golden-testable); codegen/simplify.py tidies it last.
 """
 from __future__ import annotations
 
+import re
+
 import keyword
 
 import sympy
@@ -54,12 +56,20 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "", par
     tables(w, model)
     sites = [Site.of(node, "k_" + identifier(node.name)) for node in model.nodes]
     written: set = set()
+    shared: dict[str, str] = {}  # a kernel's text, its own name left out -> the function that has it
     for node, site in zip(model.nodes, sites):
         if is_view(node):
             continue
+        part = Writer()
+        _kernel(part, node, site, written, helpers, parallel)
+        key = _without_name(part.lines, site.fn)
+        if key in shared:  # layers of one configuration (ResNet's repeated blocks): one function, compiled once
+            site.fn = shared[key]
+            continue
+        shared[key] = site.fn
         w.line()
         w.line()
-        _kernel(w, node, site, written, helpers, parallel)
+        w.lines.extend(part.lines)
     w.line()
     w.line()
     _forward(w, model, sites)
@@ -95,6 +105,13 @@ def _kernel(w: Writer, node, site: Site, written: set, helpers: list[str], paral
         w.lines.extend(branch_body(body.lines, helpers))
     else:
         w.lines.extend(serial_body(body.lines, helpers) if mode == SERIAL else body.lines)
+
+
+def _without_name(lines: list[str], fn: str) -> str:
+    """A kernel's source without its comments and with its own name replaced: equal for two layers
+    whose kernels compute the same thing on the same sizes."""
+    code = "\n".join(line for line in lines if not line.startswith("#"))
+    return re.sub(rf"\b{re.escape(fn)}\b", "KERNEL", code)
 
 
 def _forward(w: Writer, model: Model, sites: list[Site]):
