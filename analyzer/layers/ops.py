@@ -19,7 +19,7 @@ import sympy
 from .. import indexing as ix
 from ..activations import activate
 from ..lazy import np
-from .base import AnyInt, Anything, Bool, Constraint, Layer, alias, format_shape, layer
+from .base import REGISTRY, AnyInt, Anything, Bool, Constraint, Layer, alias, format_shape, layer
 from .core import Permute, Reshape, integers
 from .merging import Concatenate, require_equal
 
@@ -530,13 +530,9 @@ OPERATORS = {"+": "add", "-": "subtract", "*": "multiply", "/": "true_divide"}
 
 
 def is_operation(kind: str) -> bool:
-    from .base import REGISTRY
-
     cls = REGISTRY.get(kind)
     return cls is not None and issubclass(cls, Operation)
 
 
 # Kinds whose kernels both targets print from the element formula (codegen/elements.py).
-ELEMENTWISE_OPERATIONS = ("add", "subtract", "multiply", "true_divide", "divide", "maximum", "minimum", "negative",
-                          "absolute", "square", "sqrt", "exp", "log", "relu", "relu6", "sigmoid", "tanh", "softplus",
-                          "softsign", "silu", "elu", "selu", "hard_sigmoid", "gelu")
+ELEMENTWISE_OPERATIONS = tuple(sorted({cls.kind for cls in REGISTRY.values() if issubclass(cls, Elementwise)}))
