@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import keyword
+import re
 
 import sympy
 
@@ -59,6 +60,7 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "") -> 
     values = {(i.name, 0): inputs[i.name] for i in model.inputs}
     outputs = set(model.output_refs)
     taken = set(params)
+    shared: dict[str, str] = {}  # a layer's kernels' text, its names left out -> the layer's `fn` that has them
     for node in model.nodes:
         wvars = []
         for weight in node.weights:
@@ -88,10 +90,19 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "") -> 
                 # Model outputs are fresh arrays (the caller keeps them); the rest is reused scratch.
                 where = "empty(" if (node.name, k) in outputs else f"scratch({var!r}, "
                 forward.line(f"{var} = {where}{shape(out_shape)})")
-        kernels.line()
-        kernels.line()
-        kernels.lines.extend(wrap_call(f"# {node.name}: {node.text}"))
-        emitter(site, kernels, forward)
+        part, launch = Writer(), Writer()
+        launch.level = forward.level
+        emitter(site, part, launch)
+        key = _without_name(part.lines, site.fn)
+        if key in shared:  # the same kernels as an earlier layer's (ResNet's repeated blocks): launch those
+            forward.lines.extend(_renamed(line, site.fn, shared[key]) for line in launch.lines)
+        else:
+            shared[key] = site.fn
+            kernels.line()
+            kernels.line()
+            kernels.lines.extend(wrap_call(f"# {node.name}: {node.text}"))
+            kernels.lines.extend(part.lines)
+            forward.lines.extend(launch.lines)
         if emitter.allocates:  # a view of scratch memory must not be handed to the caller
             for k, var in enumerate(outs):
                 if (node.name, k) in outputs:
@@ -115,6 +126,17 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "") -> 
     text = _tidy(drop_unused(simplify(w.text()), top_level_names(prelude)))
     _check_names(text, symbols)
     return text
+
+
+def _without_name(lines: list[str], fn: str) -> str:
+    """A layer's kernels without comments and with the names derived from `fn` (k_conv2d, k_conv2d_sum,
+    its tables) made anonymous: equal for two layers whose kernels compute the same on the same sizes."""
+    return _renamed("\n".join(line for line in lines if not line.lstrip().startswith("#")), fn, "KERNEL")
+
+
+def _renamed(text: str, fn: str, new: str) -> str:
+    """`text` with `fn` and the names made from it (`fn_sum`, `taps_rows_fn`) renamed after `new`."""
+    return re.sub(rf"\b(\w*?){re.escape(fn)}(?=(_[a-z]\w*)?\b)", rf"\g<1>{new}", text)
 
 
 def _check_names(text: str, symbols: list[str]):
