@@ -162,3 +162,28 @@ def group_view(layer, dims: list) -> list[tuple]:
 # Input positions a resampling kernel gathers per output position and axis (Lanczos: every input
 # position within the radius, one more than the analyzer's receptive field for the edge case).
 INTERPOLATED = {"bilinear": 2, "bicubic": 4, "lanczos3": 7, "lanczos5": 11}
+
+
+# --- Attention's and AdditiveAttention's score of one (query, key) pair, printed by both targets -------------
+
+
+def attention_score(w, layer, d: int, target: str, query, key, scale, weight: str, later: str):
+    """Lines setting `target` to the score of one query row and one key (Keras's Attention: dot or concat,
+    times the scalar scale; AdditiveAttention: Σ scale·tanh(q + k)), minus 1e9 for a later key under a causal
+    mask. query(c) and key(c) print feature c of each, scale(c) the per-feature scale (scale(None): the
+    scalar one), `weight` the concat score weight, `later` the test of a key after the query row."""
+    w.line("sc = ZERO")
+    with w.block(f"for c in range({d})"):
+        pair = f"({query('c')} + {key('c')})"
+        if layer.kind == "AdditiveAttention":
+            w.line(f"t = math.tanh{pair}")
+            w.line(f"sc += t * {scale('c')}" if layer.use_scale else "sc += t")
+        elif layer.score_mode == "concat":
+            w.line(f"sc += math.tanh({scale(None)} * {pair})" if layer.use_scale else f"sc += math.tanh{pair}")
+        else:
+            w.line(f"sc += {query('c')} * {key('c')}")
+    if layer.kind == "Attention" and layer.score_mode == "concat":
+        w.line(f"sc *= {weight}")
+    elif layer.kind == "Attention" and layer.use_scale:
+        w.line(f"sc *= {scale(None)}")
+    w.line(f"{target} = sc - DT(1e9) if {later} else sc" if layer.use_causal_mask else f"{target} = sc")

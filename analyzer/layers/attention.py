@@ -1,4 +1,5 @@
-"""Attention layers: MultiHeadAttention, with Keras 3's weights, call arguments and masking.
+"""Attention layers: MultiHeadAttention, with Keras 3's weights, call arguments and masking; Attention,
+AdditiveAttention (a list [query, value(, key)], call options, no mask=) and Dot (batch_dot).
 
 Note: the call. `MultiHeadAttention(4, 16)(q, v)` (cross-attention), `(x, x)` (self-attention),
 `(q, v, k)`, and keyword call arguments: `attention_mask=m` (a tensor (batch, T_q, T_k), nonzero =
@@ -184,3 +185,220 @@ class MultiHeadAttention(Layer):
         context = np.einsum("bhts,bshv->bthv", probs, v)
         y = (np.einsum("bthv,hvo->bto", context, wo) + bo).astype(dtype)
         return [y, probs] if self.return_attention_scores else y
+
+
+# --- Attention, AdditiveAttention: Luong- and Bahdanau-style attention over a list [query, value(, key)] ---
+
+_CALL = CallSignature((), 0, ("mask",), {"return_attention_scores": Bool(False), "use_causal_mask": Bool(False)})
+
+
+class _ListAttention(Layer):
+    """Shared by Attention and AdditiveAttention (Keras's AdditiveAttention subclasses Attention):
+    `([query, value])` or `([query, value, key])`, rank 3 each, softmax over the keys of the scores,
+    then the weighted sum of the value rows. Keras's causal mask subtracts 1e9 from the scores of
+    keys j > i (every row keeps key 0, so no row is empty); Keras's `mask=` is not supported."""
+
+    inputs = "many"
+    return_attention_scores = use_causal_mask = False  # call options, set by bind_call
+    call_signature = _CALL
+    no_element_formula = ("the softmax over keys divides by a sum of exponentials of a whole score row, "
+                          "which the prover's index notation does not compose")
+
+    def validate(self):
+        if not 0 <= self.dropout <= 1:
+            raise self.error(f"dropout must be between 0 and 1, got {self.dropout}", "dropout")
+
+    def parts(self, x) -> dict:
+        return dict(zip(("query", "value", "key"), [*x, x[1]] if len(x) == 2 else x))
+
+    def check_input(self, x):
+        if "mask" in self.call_inputs:
+            raise self.error(f"{self.kind}'s mask= call argument is not supported yet",
+                             hint="leave mask= out; use_causal_mask=True is supported")
+        if len(x) not in (2, 3):
+            raise self.error(f"{self.kind} takes a list of 2 or 3 inputs, [query, value] or [query, value, key], "
+                             f"got {len(x)}", hint=f"write `{self.kind}()([q, v])`")
+        for name, shape in zip(("query", "value", "key"), x):
+            if len(shape) != 3:
+                raise self.error(f"{self.kind} takes rank-3 {name} (batch, T, features) here, got rank {len(shape)}")
+
+    def output_shape(self, x):
+        p = self.parts(x)
+        y = (p["query"][0], p["query"][1], p["value"][2])
+        return [y, (p["query"][0], p["query"][1], p["key"][1])] if self.return_attention_scores else y
+
+    def constraints(self, x):
+        p = self.parts(x)
+        out, hint = [], ("query, value and key share the batch axis; value and key the sequence axis; "
+                         "query and key the features")
+        for name in ("value", "key"):
+            require_equal(self, p["query"][0], p[name][0], [p["query"], p[name]], 0, out, hint)
+        require_equal(self, p["value"][1], p["key"][1], [p["value"], p["key"]], 1, out, hint)
+        require_equal(self, p["query"][2], p["key"][2], [p["query"], p["key"]], 2, out, hint)
+        return out
+
+    def macs(self, x):
+        """Scores (one product per feature of each query-key pair) and the weighted sum of values."""
+        p = self.parts(x)
+        return p["query"][0] * p["query"][1] * p["key"][1] * (p["query"][2] + p["value"][2])
+
+    def merge_receptive_fields(self, x, states):
+        """An output row reads its query row (features mixed) and every key and value position."""
+        from ..receptive import RF
+
+        return RF.merge([rf.mix(2) if i == 0 else rf.mix(2).reduce({1, 2}) for i, rf in enumerate(states)])
+
+    def scores(self, q, k, w):
+        """(batch, T_q, T_k) scores before masking."""
+        raise NotImplementedError
+
+    def reference(self, x, w):
+        p = self.parts(x)
+        dtype = p["query"].dtype.type
+        scores = self.scores(p["query"], p["key"], w).astype(dtype)
+        if self.use_causal_mask:
+            t_q, t_k = scores.shape[1:]
+            allowed = np.tril(np.ones((t_q, t_k), dtype=bool))[None]
+            scores = np.where(allowed, scores, scores - dtype(1e9))
+        e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        probs = (e / e.sum(axis=-1, keepdims=True)).astype(dtype)
+        y = np.einsum("bts,bsd->btd", probs, p["value"]).astype(dtype)
+        return [y, probs] if self.return_attention_scores else y
+
+
+@layer("Attention", use_scale=Bool(False), score_mode=Anything("dot"), dropout=Float(0.0), seed=Ignored())
+class Attention(_ListAttention):
+    """Attention(use_scale=False, score_mode="dot")([query, value(, key)]): (batch, T_q, d), (batch, T_k, d_v)
+    -> (batch, T_q, d_v); scores q·kᵀ (times `scale`), or with score_mode="concat"
+    concat_score_weight·Σ tanh(scale·(q + k)); softmax over keys."""
+
+    def validate(self):
+        super().validate()
+        if self.score_mode not in ("dot", "concat"):
+            raise self.error(f"score_mode must be 'dot' or 'concat', got {self.score_mode!r}", "score_mode")
+
+    def weights(self, x):
+        return ([Weight("scale", ())] if self.use_scale else []) + \
+            ([Weight("concat_score_weight", ())] if self.score_mode == "concat" else [])
+
+    def scores(self, q, k, w):
+        w = list(w)
+        scale = w.pop(0) if self.use_scale else None
+        if self.score_mode == "dot":
+            s = np.einsum("btd,bsd->bts", q, k)
+            return s * scale if scale is not None else s
+        pair = q[:, :, None, :] + k[:, None, :, :]
+        return w[0] * np.tanh(scale * pair if scale is not None else pair).sum(axis=-1)
+
+
+@layer("AdditiveAttention", use_scale=Bool(True), dropout=Float(0.0), seed=Ignored())
+class AdditiveAttention(_ListAttention):
+    """AdditiveAttention(use_scale=True)([query, value(, key)]): (batch, T_q, d), (batch, T_k, d_v)
+    -> (batch, T_q, d_v); scores Σ_d scale[d]·tanh(q[d] + k[d]) (Bahdanau), softmax over keys."""
+
+    def weights(self, x):
+        return [Weight("scale", (x[0][2],))] if self.use_scale else []
+
+    def scores(self, q, k, w):
+        t = np.tanh(q[:, :, None, :] + k[:, None, :, :])
+        return (t * w[0] if self.use_scale else t).sum(axis=-1)
+
+
+# --- Dot: the batched dot product of two tensors along one axis each ---------------------------------
+
+
+class DotAxes(Kind):
+    """Dot's `axes`: an integer, or a pair (one axis of each input); axis 0 (batch) is not allowed."""
+
+    describe = "an integer or a pair of integers"
+
+    def convert(self, value):
+        values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+        if len(values) != 2 or not all(isinstance(v, (int, sympy.Integer)) for v in values):
+            raise self.wrong(value)
+        return tuple(int(v) for v in values)
+
+
+@layer("Dot", axes=DotAxes(), normalize=Bool(False))
+class Dot(Layer):
+    """Dot(axes, normalize=False)([a, b]): Keras's batch_dot of two inputs of rank 2 or 3, summing over
+    axis axes[0] of a and axes[1] of b: the output is a's other axes, then b's others but the batch
+    (a result of rank 1 becomes (batch, 1)). normalize=True L2-normalises both along those axes first
+    (x·min(1/‖x‖, 1e7), as keras.ops.normalize)."""
+
+    inputs = "many"
+
+    def resolved(self, x) -> tuple[int, int]:
+        ranks = [len(getattr(s, "shape", s)) for s in x]  # shapes, or arrays (reference)
+        return tuple(a % r if a < 0 else a for a, r in zip(self.axes, ranks))
+
+    def check_input(self, x):
+        if len(x) != 2:
+            raise self.error(f"Dot takes exactly 2 inputs, got {len(x)}", hint="write `Dot(axes=1)([a, b])`")
+        for shape in x:
+            if len(shape) not in (2, 3):
+                raise self.error(f"Dot takes inputs of rank 2 or 3 here, got rank {len(shape)}",
+                                 hint="Reshape higher-rank inputs first")
+        for a, shape in zip(self.axes, x):
+            if not -len(shape) <= a < len(shape) or a % len(shape) == 0:
+                raise self.error(f"Dot axis {a} is not a non-batch axis of a rank-{len(shape)} input", "axes")
+
+    def output_shape(self, x):
+        a0, a1 = self.resolved(x)
+        out = [d for i, d in enumerate(x[0]) if i != a0] + [d for i, d in enumerate(x[1]) if i not in (0, a1)]
+        return tuple(out) if len(out) > 1 else (*out, sympy.Integer(1))
+
+    def constraints(self, x):
+        a0, a1 = self.resolved(x)
+        out, hint = [], "Dot sums over axes[0] of the first input and axes[1] of the second: their sizes must match"
+        require_equal(self, x[0][0], x[1][0], x, 0, out, "both inputs share the batch axis")
+        require_equal(self, x[0][a0], x[1][a1], x, a0, out, hint)
+        return out
+
+    def weights(self, x):
+        return []
+
+    def macs(self, x):
+        """One product per output element and summed position."""
+        a0, a1 = self.resolved(x)
+        return sympy.Mul(*x[0]) * sympy.Mul(*(d for i, d in enumerate(x[1]) if i not in (0, a1)))
+
+    def merge_receptive_fields(self, x, states):
+        from ..receptive import RF
+
+        return RF.merge([rf.mix(a) for rf, a in zip(states, self.resolved(x))])
+
+    def element(self, x, w, idx, output=0):
+        """out[b, i.., j..] = Σ_k a[b, .., k, ..]·b[b, .., k, ..] (normalize: no formula)."""
+        from .. import indexing as ix
+
+        if self.normalize:
+            raise ix.NoElement("Dot(normalize=True) divides by the norm of a whole row")
+        shapes = [a.shape for a in x]
+        a0, a1 = self.resolved(shapes)
+        k = x[0].index("k")
+        batch, rest = idx[0], list(idx[1:])
+        r0 = len(shapes[0]) - 2
+        if r0 + len(shapes[1]) - 2 == 0:
+            rest = []  # (batch, 1): the appended axis
+        first, second = rest[:r0], rest[r0:]
+        i0 = [batch, *first]
+        i0.insert(a0, k)
+        i1 = [batch, *second]
+        i1.insert(a1, k)
+        return ix.Sum(x[0](*i0) * x[1](*i1), (k, 0, shapes[0][a0] - 1))
+
+    def reference(self, x, w):
+        a0, a1 = self.resolved(x)
+        a, b = x
+        dtype = a.dtype.type
+        if self.normalize:
+            a, b = (v * np.minimum(1 / np.sqrt((v * v).sum(axis=ax, keepdims=True)), dtype(1e7))
+                    for v, ax in ((a, a0), (b, a1)))
+        letters = "cdefgh"
+        sa = ["b"] + [letters[i] for i in range(a.ndim - 1)]
+        sb = ["b"] + [letters[a.ndim - 1 + i] for i in range(b.ndim - 1)]
+        sa[a0] = sb[a1] = "k"
+        out = [c for c in sa if c != "k"] + [c for c in sb[1:] if c != "k"]
+        y = np.einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out)}", a, b).astype(dtype)
+        return y.reshape(y.shape[0], 1) if y.ndim == 1 else y

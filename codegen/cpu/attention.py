@@ -1,4 +1,4 @@
-"""CPU kernel of MultiHeadAttention: projections as GEMM loops, then the attention core fused with an
+"""CPU kernels of MultiHeadAttention: projections as GEMM loops, then the attention core fused with an
 online softmax.
 
 Note: the fused core. One task per (batch, head, block of QUERY_BLOCK query rows) walks the keys in
@@ -10,11 +10,14 @@ matrix, and every sum is taken relative to the row's maximum, so long rows lose 
 use_causal_mask, key blocks wholly after the task's last query row are never visited. A row that
 attends to no key (a mask of zeros) is zeros, as Keras's masked softmax makes it. With
 return_attention_scores the softmax weights are written in a second pass from the final max and sum.
+
+Attention, AdditiveAttention and Dot: direct loops, at the end.
 """
 from __future__ import annotations
 
 import math
 
+from ..lowering import attention_score
 from ..writer import Writer
 from .base import Site, kernel
 
@@ -144,3 +147,86 @@ def _score(w: Writer, site: Site, layer, arrays: dict, kd: int, target: str):
     w.line(f"{target} = dot")
     if conditions:
         w.close()
+
+
+def _list_scores(w: Writer, layer, d: int, target: str, q: str = "x0", k: str = "kx"):
+    """`target` = the score of query row i and key j of batch b (Attention, AdditiveAttention)."""
+    attention_score(w, layer, d, target, lambda c: f"{q}[b, i, {c}]", lambda c: f"{k}[b, j, {c}]",
+                    lambda c: "sv" if c is None else f"scale[{c}]", "cw", "j > i")
+
+
+@kernel("Attention", "AdditiveAttention")
+def list_attention(site: Site, w: Writer):
+    """One task per (batch, query row): the row of scores (causal: minus 1e9 after the row, as Keras),
+    its softmax, then the weighted sum of the value rows."""
+    layer = site.layer
+    k = "x2" if len(site.inputs) == 3 else "x1"
+    batch, t_q, t_k = site.xd(0, 0), site.xd(1, 0), site.xd(1, 1)
+    d, dv = int(site.inputs[0][2]), int(site.inputs[1][2])
+    out = "out0" if len(site.outputs) > 1 else "out"
+    w.line(f"kx = {k}")
+    if layer.kind == "Attention" and layer.use_scale:
+        w.line("sv = scale[()]")
+    if layer.kind == "Attention" and layer.score_mode == "concat":
+        w.line("cw = concat_score_weight[()]")
+    with w.block(f"for task in prange({batch} * {t_q})"):
+        w.line(f"b = task // {t_q}")
+        w.line(f"i = task % {t_q}")
+        w.line(f"s = np.empty({t_k}, dtype=DT)")
+        w.line("top = -np.inf")
+        with w.block(f"for j in range({t_k})"):
+            _list_scores(w, layer, d, "s[j]")
+            w.line("top = max(top, s[j])")
+        w.line("total = ZERO")
+        with w.block(f"for j in range({t_k})"):
+            w.line("s[j] = math.exp(s[j] - top)")
+            w.line("total += s[j]")
+        w.line("inv = ONE / total")
+        with w.block(f"for c in range({dv})"):
+            w.line(f"{out}[b, i, c] = ZERO")
+        with w.block(f"for j in range({t_k})"):
+            w.line("p = s[j] * inv")
+            if len(site.outputs) > 1:
+                w.line("out1[b, i, j] = p")
+            with w.block(f"for c in range({dv})"):
+                w.line(f"{out}[b, i, c] += p * x1[b, j, c]")
+
+
+@kernel("Dot")
+def dot(site: Site, w: Writer):
+    """One task per batch row: every output element is a sum over the dotted axis (normalize: each
+    input's L2 norms along that axis first, x·min(1/‖x‖, 1e7) as keras.ops.normalize)."""
+    layer = site.layer
+    a0, a1 = layer.resolved(site.inputs)
+    r0, r1 = len(site.inputs[0]), len(site.inputs[1])
+    n = site.xd(a0, 0)
+    batch = site.xd(0, 0)
+    # the other axes of each input: loop variables u0 (input 0) and u1 (input 1), size 1 when absent
+    o0 = site.xd(3 - a0, 0) if r0 == 3 else "1"
+    o1 = site.xd(3 - a1, 1) if r1 == 3 else "1"
+
+    def at(name: str, rank: int, axis: int, other: str) -> str:
+        idx = ["b", "k", other] if axis == 1 else ["b", other, "k"]
+        return f"{name}[{', '.join(idx[:rank])}]"
+
+    out_idx = ["b"] + (["u0"] if r0 == 3 else []) + (["u1"] if r1 == 3 else [])
+    if len(out_idx) == 1:
+        out_idx.append("0")
+    with w.block(f"for b in prange({batch})"):
+        if layer.normalize:
+            for name, rank, axis, other, size in (("x0", r0, a0, "u0", o0), ("x1", r1, a1, "u1", o1)):
+                w.line(f"inv_{name} = np.empty({size}, dtype=DT)")
+                with w.block(f"for {other} in range({size})"):
+                    w.line("ss = ZERO")
+                    with w.block(f"for k in range({n})"):
+                        w.line(f"v = {at(name, rank, axis, other)}")
+                        w.line("ss += v * v")
+                    w.line(f"inv_{name}[{other}] = min(ONE / math.sqrt(ss), DT(1e7)) if ss > ZERO else DT(1e7)")
+        with w.block(f"for u0 in range({o0})"):
+            with w.block(f"for u1 in range({o1})"):
+                w.line("acc = ZERO")
+                with w.block(f"for k in range({n})"):
+                    w.line(f"acc += {at('x0', r0, a0, 'u0')} * {at('x1', r1, a1, 'u1')}")
+                if layer.normalize:
+                    w.line("acc *= inv_x0[u0] * inv_x1[u1]")
+                w.line(f"out[{', '.join(out_idx)}] = acc")

@@ -6,6 +6,8 @@ blocks of KEY_BLOCK scores kept in registers, with its row's running max, sum an
 so the T_q x T_k score matrix is never stored (O(T) memory per head: the projections); causal
 masking stops at the row's own position. A first version: the keys and values are read from global
 memory by every thread of a block, not staged in shared-memory tiles.
+
+Attention, AdditiveAttention and Dot: direct kernels, at the end.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import math
 
 from shapeproof.analyzer.exprs import shape
 
+from ..lowering import attention_score
 from ..writer import Writer
 from .base import CudaSite, kernel
 from .templates import pointwise, wrap
@@ -120,3 +123,88 @@ def _score(w: Writer, site: CudaSite, layer, index: dict, kd: int, b: str, hd: s
     w.line(f"{target} = dot")
     if conditions:
         w.close()
+
+
+def _list_score(w: Writer, layer, d: int, b: str, i: str, target: str):
+    """`target` = the score of query row i and key j of batch b (Attention, AdditiveAttention); the
+    scalar weights come in as one-element arrays."""
+    attention_score(w, layer, d, target, lambda c: f"q[{b}, {i}, {c}]", lambda c: f"kk[{b}, j, {c}]",
+                    lambda c: "scale[0]" if c is None else f"scale[{c}]", "cw[0]", f"j > {i}")
+
+
+@kernel("Attention", "AdditiveAttention")
+def list_attention(site: CudaSite, k: Writer, f: Writer):
+    """One thread per (batch, query row), three passes over the keys recomputing the scores: their
+    maximum, the softmax's sum, then the weighted value rows (and the scores output). A direct first
+    version: no score row is stored, the value rows are read from global memory."""
+    layer = site.layer
+    batch, t_q, t_k = site.xd(0, 0), site.xd(1, 0), site.xd(1, 1)
+    d, dv = int(site.inputs[0][2]), int(site.inputs[1][2])
+    scores = len(site.outputs) > 1
+    names = [w.name for w in site.weights]
+    params = ["q", "v", "kk", *(["scale"] if "scale" in names else []),
+              *(["cw"] if "concat_score_weight" in names else []), "out", *(["att"] if scores else [])]
+    weights = [site.weight(n) if n != "scale" or layer.kind == "AdditiveAttention" else f"{site.weight(n)}.reshape(1)"
+               for n in names]
+    weights = [f"{a}.reshape(1)" if n == "concat_score_weight" else a for a, n in zip(weights, names)]
+    args = [site.ins[0], site.ins[1], site.ins[len(site.ins) - 1 if len(site.ins) == 3 else 1], *weights, *site.outs]
+
+    def body(w: Writer, idx: list[str]):
+        b, i = idx
+        w.line("top = NEG_INF")
+        with w.block(f"for j in range({t_k})"):
+            _list_score(w, layer, d, b, i, "s")
+            w.line("top = max(top, s)")
+        w.line("total = ZERO")
+        with w.block(f"for j in range({t_k})"):
+            _list_score(w, layer, d, b, i, "s")
+            w.line("total += math.exp(s - top)")
+        w.line("inv = ONE / total")
+        with w.block(f"for c in range({dv})"):
+            w.line(f"out[{b}, {i}, c] = ZERO")
+        with w.block(f"for j in range({t_k})"):
+            _list_score(w, layer, d, b, i, "s")
+            w.line("p = math.exp(s - top) * inv")
+            if scores:
+                w.line(f"att[{b}, {i}, j] = p")
+            with w.block(f"for c in range({dv})"):
+                w.line(f"out[{b}, {i}, c] += p * v[{b}, j, c]")
+
+    pointwise(site, k, f, site.fn, params, args, [batch, t_q], body)
+
+
+@kernel("Dot")
+def dot(site: CudaSite, k: Writer, f: Writer):
+    """One thread per output element: the sum over the dotted axis (normalize: each side's L2 norm
+    along that axis too, x·min(1/‖x‖, 1e7) as keras.ops.normalize)."""
+    layer = site.layer
+    a0, a1 = layer.resolved(site.inputs)
+    r0, r1 = len(site.inputs[0]), len(site.inputs[1])
+    n = site.xd(a0, 0)
+    dims = [site.yd(a) for a in range(len(site.y))]
+
+    def at(name: str, rank: int, axis: int, other: str) -> str:
+        idx = ["b", "kk", other] if axis == 1 else ["b", other, "kk"]
+        return f"{name}[{', '.join(idx[:rank])}]"
+
+    def body(w: Writer, idx: list[str]):
+        w.line(f"b = {idx[0]}")
+        rest = idx[1:]
+        w.line(f"u0 = {rest[0]}" if r0 == 3 else "u0 = 0")
+        w.line(f"u1 = {rest[-1]}" if r1 == 3 else "u1 = 0")
+        w.line("acc = ZERO")
+        w.line("s0 = ZERO")
+        w.line("s1 = ZERO")
+        with w.block(f"for kk in range({n})"):
+            w.line(f"p0 = {at('a', r0, a0, 'u0')}")
+            w.line(f"p1 = {at('c', r1, a1, 'u1')}")
+            w.line("acc += p0 * p1")
+            if layer.normalize:
+                w.line("s0 += p0 * p0")
+                w.line("s1 += p1 * p1")
+        if layer.normalize:
+            for s in ("s0", "s1"):
+                w.line(f"acc *= min(ONE / math.sqrt({s}), DT(1e7)) if {s} > ZERO else DT(1e7)")
+        w.line(f"out[{', '.join(idx)}] = acc")
+
+    pointwise(site, k, f, site.fn, ["a", "c", "out"], [site.ins[0], site.ins[1], site.outs[0]], dims, body)
