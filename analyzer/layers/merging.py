@@ -21,7 +21,7 @@ def require_equal(layer: Layer, a, b, shapes, axis: int, constraints: list, hint
     condition = sympy.Eq(a, b)
     if condition is sympy.true:
         return a
-    name = getattr(layer, "keras_class", layer.kind)
+    name = layer.keras_class
     if condition is sympy.false:
         raise layer.error(f"{name} cannot combine shapes {' and '.join(format_shape(s) for s in shapes)}: "
                           f"axis {axis} is {a} in one and {b} in the other", hint=hint)
