@@ -122,7 +122,7 @@ class Model:
     @property
     def layer_kinds(self) -> list[tuple[str, str]]:
         """(name, Keras class) of every layer, in order: where a Keras weight file keeps its arrays."""
-        return [(n.name, n.type) for n in self.nodes]
+        return [(n.name, n.layer.keras_class) for n in self.nodes]
 
     @property
     def weight_shapes(self) -> list[tuple[str, str, tuple]]:
@@ -333,13 +333,22 @@ def _call_values(layer: Layer, stmt: ir.LayerStmt, first, scope: _Scope, ctx: _C
     elif stmt.more:
         raise ShapeproofError(f"{layer.kind} is applied to one value, got {1 + len(stmt.more)}", stmt.more[0].span,
                               f"write `{layer.kind}(...)([a, b])`" if layer.inputs == "many" else None)
-    options = {}
+    options, spans, lists = {}, [stmt.applied_to, *stmt.more], set()
     for kw in stmt.keywords:
-        if kw.name in signature.tensors or kw.name in signature.keyword_tensors:
+        if kw.name in signature.tensor_lists:
+            if kw.name in lists:
+                raise ShapeproofError(f"{layer.kind}'s {kw.name!r} is given twice", kw.span)
+            lists.add(kw.name)
+            for name, item in _tensor_list(layer, kw, signature.tensor_lists[kw.name]):
+                names.append(name)
+                values.append(_operand(item, scope, ctx))
+                spans.append(item)
+        elif kw.name in signature.tensors or kw.name in signature.keyword_tensors:
             if kw.name in names:
                 raise ShapeproofError(f"{layer.kind}'s {kw.name!r} is given twice", kw.span)
             names.append(kw.name)
             values.append(_operand(kw.value, scope, ctx))
+            spans.append(kw.value)
         elif kw.name in signature.options:
             kind = signature.options[kw.name]
             try:
@@ -360,11 +369,28 @@ def _call_values(layer: Layer, stmt: ir.LayerStmt, first, scope: _Scope, ctx: _C
                               + (" (self-attention: the same value twice)" if signature.required > 1 else ""))
     layer.bind_call(tuple(names), {name: options.get(name, kind.default) for name, kind in signature.options.items()},
                     tuple(options))
-    if not signature.tensors:
-        return first
-    spans = [stmt.applied_to, *stmt.more, *(kw.value for kw in stmt.keywords
-                                            if kw.name in signature.tensors or kw.name in signature.keyword_tensors)]
+    if not signature.tensors:  # a list-taking layer (Attention): its tensor keywords follow the list
+        if not names or not isinstance(first, list):
+            return first
+        return [*first, *(_single(v, node.span) for v, node in zip(values, spans[1 + len(stmt.more):]))]
     return [_single(v, node.span) for v, node in zip(values, spans)]
+
+
+def _tensor_list(layer: Layer, kw: ir.Keyword, items: tuple) -> list:
+    """[(call_inputs name, value)] of a keyword given as a list of tensors or None
+    (`mask=[query_mask, None]`), the None items left out."""
+    form = f"[{', '.join(items)}]"
+    if not isinstance(kw.value, ir.List):
+        raise ShapeproofError(f"{layer.kind}'s {kw.name}= is a list of {len(items)}, {form}", kw.value.span,
+                              f"write `{kw.name}={form}`, None for an item not given")
+    if len(kw.value.items) != len(items):
+        where = kw.value.items[len(items)].span if len(kw.value.items) > len(items) else kw.value.span
+        raise ShapeproofError(f"{layer.kind}'s {kw.name}= is a list of {len(items)}, {form}, got "
+                              f"{len(kw.value.items)} item{'s' * (len(kw.value.items) != 1)}", where,
+                              f"write `{kw.name}={form}`, None for an item not given"
+                              + (" (Keras ignores a third, the key's)" if len(kw.value.items) == 3 else ""))
+    return [(name, item) for name, item in zip(items, kw.value.items)
+            if not (isinstance(item, ir.Const) and item.value is None)]
 
 
 def _operand(value, scope: _Scope, ctx: _Context):

@@ -167,11 +167,13 @@ INTERPOLATED = {"bilinear": 2, "bicubic": 4, "lanczos3": 7, "lanczos5": 11}
 # --- Attention's and AdditiveAttention's score of one (query, key) pair, printed by both targets -------------
 
 
-def attention_score(w, layer, d: int, target: str, query, key, scale, weight: str, later: str):
+def attention_score(w, layer, d: int, target: str, query, key, scale, weight: str, later: str,
+                    dropped: str | None = None):
     """Lines setting `target` to the score of one query row and one key (Keras's Attention: dot or concat,
-    times the scalar scale; AdditiveAttention: Σ scale·tanh(q + k)), minus 1e9 for a later key under a causal
-    mask. query(c) and key(c) print feature c of each, scale(c) the per-feature scale (scale(None): the
-    scalar one), `weight` the concat score weight, `later` the test of a key after the query row."""
+    times the scalar scale; AdditiveAttention: Σ scale·tanh(q + k)), minus 1e9 (once) for a later key under a
+    causal mask or a key the value mask drops. query(c) and key(c) print feature c of each, scale(c) the
+    per-feature scale (scale(None): the scalar one), `weight` the concat score weight, `later` the test of
+    a key after the query row, `dropped` the test of a key whose value mask is zero (None: no value mask)."""
     w.line("sc = ZERO")
     with w.block(f"for c in range({d})"):
         pair = f"({query('c')} + {key('c')})"
@@ -186,4 +188,5 @@ def attention_score(w, layer, d: int, target: str, query, key, scale, weight: st
         w.line(f"sc *= {weight}")
     elif layer.kind == "Attention" and layer.use_scale:
         w.line(f"sc *= {scale(None)}")
-    w.line(f"{target} = sc - DT(1e9) if {later} else sc" if layer.use_causal_mask else f"{target} = sc")
+    masked = ([later] if layer.use_causal_mask else []) + ([dropped] if dropped else [])
+    w.line(f"{target} = sc - DT(1e9) if {' or '.join(masked)} else sc" if masked else f"{target} = sc")

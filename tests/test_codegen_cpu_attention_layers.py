@@ -1,5 +1,6 @@
 """Generated CPU kernels of Attention, AdditiveAttention and Dot vs the NumPy reference: free
-lengths, a key input, causal masking, concat scores with the scores output, Dot on ranks 2 and 3."""
+lengths, a key input, causal masking, concat scores with the scores output, mask=[query_mask,
+value_mask] on free lengths (either None), Dot on ranks 2 and 3."""
 from codegen_harness import check_generated
 
 ATTENTION = """
@@ -18,6 +19,19 @@ model M(batch, T):
     v = input (batch, T, 2)
     a = AdditiveAttention()([x, v, x], use_causal_mask=True)
     output a + AdditiveAttention(use_scale=False)([x, v, x])
+"""
+
+MASKED = """
+model M(batch, T, S):
+    q = input (batch, T, 4)
+    v = input (batch, S, 3)
+    k = input (batch, S, 4)
+    qm = input (batch, T) int32
+    vm = input (batch, S) int32
+    a = Attention(use_scale=True)([q, v, k], mask=[qm, vm])
+    y, s = AdditiveAttention()([q, v, k], mask=[None, vm], use_causal_mask=True, return_attention_scores=True)
+    c = Attention(score_mode="concat")([q, q], mask=[qm, None])
+    output a, y, s, c
 """
 
 DOT = """
@@ -39,6 +53,10 @@ def test_attention_kernels():
 
 def test_additive_attention_kernels():
     check_generated(ADDITIVE, sizes=[{"T": 4}])
+
+
+def test_masked_attention_kernels():
+    check_generated(MASKED, sizes=[{"T": 3, "S": 5}, {"T": 1, "S": 2, "batch": 1}])
 
 
 def test_dot_kernels():

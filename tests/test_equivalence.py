@@ -44,6 +44,7 @@ MUST_PROVE = [
     ("Named", "Unnamed"),
     ("WithDropout", "Unnamed"),
     ("SeparateActivation", "Unnamed"),
+    ("EinsumSequenceDense", "SequenceDense"),
 ]
 
 # (A, B, level, the inclusion proved (or None), the inclusion refuted (or None))
@@ -262,7 +263,7 @@ def test_json_of_a_refutation(capsys):
 def test_check_uses_the_prover(capsys):
     assert main(["check", EXAMPLES]) == 0
     out = capsys.readouterr().out
-    assert out.count("holds (proved") == 13 and out.count("holds (refuted") == 4
+    assert out.count("holds (proved") == 14 and out.count("holds (refuted") == 4
 
 
 def test_assertion_verdicts_come_from_decide(monkeypatch):
@@ -401,6 +402,9 @@ LAYERS = {
     "bidirectional_ave": ("(2, 3, 2)", 'Bidirectional(SimpleRNN(2), merge_mode="ave")'),
     "time_distributed_conv": ("(2, 3, 4, 2)", "TimeDistributed(Conv1D(2, 2))"),
     "time_distributed_dense": ("(2, 3, 4)", "TimeDistributed(Dense(2))"),
+    "einsum_projection": ("(2, 3, 4)", 'EinsumDense("abc,cde->abde", (None, 2, 3), bias_axes="e", activation="relu")'),
+    "einsum_ellipsis_softmax": ("(2, 3, 4)", 'EinsumDense("...b,bc->...c", 3, bias_axes="c", activation="softmax")'),
+    "einsum_general": ("(2, 3, 4)", 'EinsumDense("abc,bcd->adb", (2, 3), bias_axes="db")'),
     "embedding": ("(2, 3) int32", "Embedding(5, 3)"),
 }
 GRAPHS = {

@@ -36,14 +36,44 @@ model M(batch):
     output y, s
 """
 
+SLIDING_WINDOW = """
+model M(batch):
+    x = input (batch, 7, 8)
+    output MultiHeadAttention(2, 4, sliding_window=2)(x, x, use_causal_mask=True)
+"""
+
+GROUPED = """
+model M(batch, T=5):
+    x = input (batch, T, 8)
+    a = GroupQueryAttention(4, 4, 2)(x, x)
+    output LayerNormalization()(x + a)
+"""
+
+GROUPED_CROSS = """
+model M(batch):
+    q = input (batch, 3, 6)
+    v = input (batch, 5, 6)
+    k = input (batch, 5, 7)
+    output GroupQueryAttention(3, 4, 1, use_bias=False)(q, v, k)
+"""
+
+GROUPED_MASKED_SCORES = """
+model M(batch):
+    x = input (batch, 6, 6)
+    m = input (batch, 6, 6) int32
+    y, s = GroupQueryAttention(2, 6, 3, sliding_window=3)(x, x, attention_mask=m, return_attention_scores=True)
+    output y, s
+"""
+
 CASES = {"self_attention": SELF_ATTENTION, "cross_attention": CROSS_ATTENTION, "causal": CAUSAL,
-         "masked_scores": MASKED_SCORES}
+         "masked_scores": MASKED_SCORES, "sliding_window": SLIDING_WINDOW, "grouped": GROUPED,
+         "grouped_cross": GROUPED_CROSS, "grouped_masked_scores": GROUPED_MASKED_SCORES}
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_shapes_and_weights_equal_keras(name):
     ours = crosscheck(CASES[name])
-    assert any(n.type == "MultiHeadAttention" for n in ours.nodes)
+    assert any(n.type in ("MultiHeadAttention", "GroupQueryAttention") for n in ours.nodes)
 
 
 def test_counts_are_formulas_in_the_sizes():
@@ -56,7 +86,7 @@ def test_counts_are_formulas_in_the_sizes():
     assert str(node.receptive_field[0]) == "oo"  # every output reads every position
 
 
-@pytest.mark.parametrize("name", ["self_attention", "masked_scores"])  # the others: reference + CPU tests
+@pytest.mark.parametrize("name", ["self_attention", "masked_scores", "grouped", "grouped_masked_scores"])  # others: reference + CPU tests
 def test_generated_kernels_equal_keras(name):
     codegen_crosscheck(CASES[name], set={"batch": 3})
 

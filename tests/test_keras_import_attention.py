@@ -1,6 +1,7 @@
 """`shapeproof import` of Keras models with MultiHeadAttention: a causal self-attention block
-(residual `+`, LayerNormalization, Dense feed-forward) and cross-attention between two inputs with a
-key, an attention_mask input and the scores as a second output. The written spec calls the layer as
+(residual `+`, LayerNormalization, Dense feed-forward), cross-attention between two inputs with a
+key, an attention_mask input and the scores as a second output, and GroupedQueryAttention with a
+causal sliding window. The written spec calls the layer as
 Keras did, reports Keras's shapes and counts, and its generated kernels equal model.predict with
 the archive's weights."""
 from __future__ import annotations
@@ -35,7 +36,13 @@ def cross_attention():
     return keras.Model([q, v, k, m], [y, s])
 
 
-MODELS = {f.__name__: f for f in (causal_block, cross_attention)}
+def grouped_window():
+    x = keras.Input((7, 8), name="tokens")
+    a = L.GroupQueryAttention(4, 4, 2, sliding_window=3, name="gqa")(x, x, use_causal_mask=True)
+    return keras.Model(x, L.LayerNormalization(name="norm")(x + a))
+
+
+MODELS = {f.__name__: f for f in (causal_block, cross_attention, grouped_window)}
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -50,7 +57,9 @@ def test_attention_models_round_trip(name, tmp_path, capsys):
     assert code == 0, err
     text = nn.read_text()
     assert {"causal_block": "MultiHeadAttention(2, 4, name=\"attn\")(tokens, tokens, use_causal_mask=True)",
-            "cross_attention": "(q, v, k, attention_mask=m, return_attention_scores=True)"}[name] in text, text
+            "cross_attention": "(q, v, k, attention_mask=m, return_attention_scores=True)",
+            "grouped_window": "GroupQueryAttention(4, 4, 2, sliding_window=3, name=\"gqa\")(tokens, tokens, "
+                              "use_causal_mask=True)"}[name] in text, text
     if name == "cross_attention":
         # Keras's symbolic scores shape is (batch, heads, T_q, T_q) whatever T_k (compute_output_spec uses
         # the query length twice); predict returns (batch, heads, T_q, T_k), which check_outputs compares.

@@ -118,14 +118,14 @@ def supports(model, names: Names) -> list:
     comp = Composition(model, "S", names, bases)
     shape = tuple(int(d) for d in model.output_shapes[0])
     in_shapes = {bases[s.name]: tuple(int(d) for d in s.shape) for s in model.inputs}
-    result = []
+    result, memo = [], {}
     for flat in range(int(np.prod(shape))):
         idx = tuple(int(i) for i in np.unravel_index(flat, shape))
         expr = comp.output(0, tuple(sympy.Integer(i) for i in idx))
         if comp.recurrences:
             raise NoSupport
         reads: set = set()
-        _collect(expr, {}, reads, in_shapes)
+        _collect(expr, {}, reads, in_shapes, memo)
         result.append(reads)
     return result
 
@@ -140,35 +140,53 @@ def _valid(a_model, b_model, sizes) -> bool:
     return True
 
 
-def _collect(e, env: dict, reads: set, inputs: dict):
+def _collect(e, env: dict, reads: set, inputs: dict, memo: dict | None = None):
+    """Add to `reads` the flat input positions `e` reads with its free indices bound by `env`.
+    `memo` keeps each (subformula, values of its free indices)'s positions: attention's softmax
+    denominators and projections do not depend on most enclosing sums' indices, and without it
+    they would be walked again for every value of each (exponential in the nesting)."""
     if not isinstance(e, sympy.Basic) or not e.args:
         return
+    memo = {} if memo is None else memo
+    free = memo.get(e)
+    if free is None:
+        free = memo[e] = e.free_symbols  # SymPy computes it anew on every call
+    bound = tuple(sorted(((k, v) for k, v in env.items() if k in free), key=lambda kv: kv[0].name))
+    key = (e, bound)
+    if key not in memo:
+        found: set = set()
+        _walk(e, dict(bound), found, inputs, memo)
+        memo[key] = frozenset(found)
+    reads |= memo[key]
+
+
+def _walk(e, env: dict, reads: set, inputs: dict, memo: dict):
     if isinstance(e, sympy.Indexed):
         if e.base in inputs:
             idx = tuple(int(sympy.sympify(i).xreplace(env)) for i in e.indices)
             reads.add(int(np.ravel_multi_index(idx, inputs[e.base])))
         for i in e.indices:
-            _collect(i, env, reads, inputs)
+            _collect(i, env, reads, inputs, memo)
         return
     if isinstance(e, sympy.Sum):
         v, lo, hi = e.limits[-1]
         inner = Sum(e.function, *e.limits[:-1]) if len(e.limits) > 1 else e.function
         for value in range(int(lo.xreplace(env)), int(hi.xreplace(env)) + 1):
-            _collect(inner, {**env, v: sympy.Integer(value)}, reads, inputs)
+            _collect(inner, {**env, v: sympy.Integer(value)}, reads, inputs, memo)
         return
     if isinstance(e, sympy.Piecewise):
         for expr, cond in e.args:
             decided = cond.xreplace(env) if cond is not sympy.true else cond
             if decided is sympy.true:
-                _collect(expr, env, reads, inputs)
+                _collect(expr, env, reads, inputs, memo)
                 return
             if decided is not sympy.false:
-                _collect(expr, env, reads, inputs)  # undecided: count it (a superset is safe)
+                _collect(expr, env, reads, inputs, memo)  # undecided: count it (a superset is safe)
         return
     if isinstance(e, sympy.Function) and type(e).__name__.startswith("S."):
         raise NoSupport
     for a in e.args:
-        _collect(a, env, reads, inputs)
+        _collect(a, env, reads, inputs, memo)
 
 
 def dependencies(model, weights: list, x: np.ndarray) -> list:

@@ -1,5 +1,5 @@
 """Every layer kind shapeproof knows, one family per module, registered by name in REGISTRY."""
-from . import activations, attention, conv, core, merging, normalization, ops, pooling, recurrent, reshaping, wrappers  # noqa: F401  (registers)
+from . import activations, attention, conv, core, einsum, merging, normalization, ops, pooling, recurrent, reshaping, wrappers  # noqa: F401  (registers)
 from .base import alias
 
 # Keras's own aliases: the same classes under a second name.

@@ -1,5 +1,6 @@
 """Attention layers: MultiHeadAttention, with Keras 3's weights, call arguments and masking; Attention,
-AdditiveAttention (a list [query, value(, key)], call options, no mask=) and Dot (batch_dot).
+AdditiveAttention (a list [query, value(, key)], call options, mask=[query_mask, value_mask]) and Dot
+(batch_dot).
 
 Note: the call. `MultiHeadAttention(4, 16)(q, v)` (cross-attention), `(x, x)` (self-attention),
 `(q, v, k)`, and keyword call arguments: `attention_mask=m` (a tensor (batch, T_q, T_k), nonzero =
@@ -20,7 +21,7 @@ import sympy
 
 from ..errors import ShapeproofError
 from ..lazy import np
-from .base import Anything, Bool, CallSignature, Float, Ignored, Int, Kind, Layer, OptionalInt, Weight, layer
+from .base import Anything, Bool, CallSignature, Float, Ignored, Int, Kind, Layer, OptionalInt, Weight, alias, layer
 from .merging import require_equal
 
 
@@ -59,8 +60,6 @@ class MultiHeadAttention(Layer):
     return_attention_scores = use_causal_mask = False  # call options, set by bind_call
     call_signature = CallSignature(("query", "value", "key"), 2, ("attention_mask",),
                                    {"return_attention_scores": Bool(False), "use_causal_mask": Bool(False)})
-    no_element_formula = ("the softmax over keys divides by a sum of exponentials of a whole score row, "
-                          "which the prover's index notation does not compose")
 
     def validate(self):
         if not 0 <= self.dropout <= 1:
@@ -71,15 +70,21 @@ class MultiHeadAttention(Layer):
             raise self.error(f"attention_axes={self.attention_axes!r} is not supported: shapeproof attends over "
                              "axis 1 of rank-3 inputs (batch, T, features), Keras's default", "attention_axes",
                              "leave attention_axes out, or Reshape the axes to attend over into one first")
-        if self.sliding_window is not None:
-            raise self.error("sliding_window is not supported yet", "sliding_window",
-                             "use attention_mask=m with a banded mask input instead")
+        window = self.sliding_window
+        if window is not None and (not isinstance(window, (int, sympy.Integer)) or isinstance(window, bool)
+                                   or window <= 0):
+            raise self.error(f"sliding_window must be None or a positive integer, got {window!r}", "sliding_window")
         if self.use_gate:
             raise self.error("use_gate=True is not supported yet", "use_gate")
 
     @property
     def head_value_dim(self):
         return self.value_dim if self.value_dim is not None else self.key_dim
+
+    @property
+    def kv_heads(self):
+        """Heads of the key and value projections (GroupQueryAttention shares each among query heads)."""
+        return self.num_heads
 
     def parts(self, x) -> dict:
         """{call argument: its shape (or array)}: `key` is `value` when not given."""
@@ -124,13 +129,14 @@ class MultiHeadAttention(Layer):
 
     def weights(self, x):
         p = self.parts(x)
-        h, k, v = self.num_heads, self.key_dim, self.head_value_dim
+        h, k, v, g = self.num_heads, self.key_dim, self.head_value_dim, self.kv_heads
         d_out = self.output_dims(x)[2]
         out = []
-        for name, d_in, width in (("query", p["query"][2], k), ("key", p["key"][2], k), ("value", p["value"][2], v)):
-            out.append(Weight(f"{name}_kernel", (d_in, h, width)))
+        for name, d_in, heads, width in (("query", p["query"][2], h, k), ("key", p["key"][2], g, k),
+                                         ("value", p["value"][2], g, v)):
+            out.append(Weight(f"{name}_kernel", (d_in, heads, width)))
             if self.use_bias:
-                out.append(Weight(f"{name}_bias", (h, width)))
+                out.append(Weight(f"{name}_bias", (heads, width)))
         out.append(Weight("attention_output_kernel", (h, v, d_out)))
         if self.use_bias:
             out.append(Weight("attention_output_bias", (d_out,)))
@@ -139,9 +145,9 @@ class MultiHeadAttention(Layer):
     def macs(self, x):
         """Projections (q, k, v, output) plus the two T_q·T_k products per head: scores and weighted sum."""
         p = self.parts(x)
-        h, k, v = self.num_heads, self.key_dim, self.head_value_dim
+        h, k, v, g = self.num_heads, self.key_dim, self.head_value_dim, self.kv_heads
         batch, (t_q, t_k, d_out) = p["query"][0], self.output_dims(x)
-        projections = t_q * p["query"][2] * h * k + t_k * p["key"][2] * h * k + t_k * p["value"][2] * h * v
+        projections = t_q * p["query"][2] * h * k + t_k * p["key"][2] * g * k + t_k * p["value"][2] * g * v
         return batch * (projections + h * t_q * t_k * (k + v) + t_q * h * v * d_out)
 
     def merge_receptive_fields(self, x, states):
@@ -153,6 +159,53 @@ class MultiHeadAttention(Layer):
             merged.append(rf.mix(2) if name == "query" else rf.mix(2).reduce({1, 2}))
         return RF.merge(merged)
 
+    def element(self, x, w, idx, output=0):
+        """out[b, t, o] = Σ_h Σ_v Σ_s P[b, h, t, s]·V[b, s, h', v]·Wo[h, v, o] + bo[o], with
+        P = exp(S[s]) / Σ_s' exp(S[s']), S[s] = Σ_c Q[b, t, h, c]·K[b, s, h', c], Q the query
+        projection scaled by 1/sqrt(key_dim), K and V the key and value projections, h' = h // (heads //
+        kv_heads); the second output (return_attention_scores) is P. Masks have no formula here."""
+        from .. import indexing as ix
+
+        if self.use_causal_mask or self.sliding_window is not None or "attention_mask" in self.call_inputs:
+            raise ix.NoElement("masked attention (causal, sliding window or attention_mask) has no formula here")
+        given = self.parts(x)
+        query, key, value = given["query"], given["key"], given["value"]
+        weights = list(w)
+        if self.use_bias:
+            wq, bq, wk, bk, wv, bv, wo, bo = weights
+        else:
+            (wq, wk, wv, wo), bq = weights, None
+        repeats = int(self.num_heads) // int(self.kv_heads)
+        scale = sympy.Float(1.0 / math.sqrt(float(self.key_dim)))  # Keras's Python float, as `x * 0.25` is
+
+        def project(operand, kernel, bias, b, t, head, c):
+            d = operand.index("d")
+            total = ix.Sum(operand(b, t, d) * kernel[d, head, c], (d, 0, operand.shape[2] - 1))
+            return total + bias[head, c] if bq is not None else total
+
+        def kv_head(h):
+            return h if repeats == 1 else sympy.floor(h / repeats)
+
+        def score(b, t, s, h):
+            c = query.index("c")
+            q = project(query, wq, bq, b, t, h, c) * scale
+            return ix.Sum(q * project(key, wk, bk if bq is not None else None, b, s, kv_head(h), c),
+                          (c, 0, self.key_dim - 1))
+
+        def probability(b, t, s, h):
+            r = query.index("s")
+            return sympy.exp(score(b, t, s, h)) / ix.Sum(sympy.exp(score(b, t, r, h)), (r, 0, key.shape[1] - 1))
+
+        if output == 1:
+            b, h, t, s = idx
+            return probability(b, t, s, h)
+        b, t, o = idx
+        h, v, s = query.index("h"), query.index("v"), query.index("s")
+        attended = ix.Sum(probability(b, t, s, h) * project(value, wv, bv if bq is not None else None, b, s,
+                                                            kv_head(h), v), (s, 0, key.shape[1] - 1))
+        total = ix.Sum(attended * wo[h, v, o], (h, 0, self.num_heads - 1), (v, 0, self.head_value_dim - 1))
+        return total + bo[o] if bq is not None else total
+
     def allowed(self, t_q: int, t_k: int, mask=None):
         """The (batch or 1, 1, T_q, T_k) boolean mask of attended positions, or None."""
         allowed = None
@@ -161,6 +214,10 @@ class MultiHeadAttention(Layer):
         if self.use_causal_mask:
             causal = np.tril(np.ones((t_q, t_k), dtype=bool))[None, None]
             allowed = causal if allowed is None else allowed & causal
+        if self.sliding_window is not None:
+            i, j = np.arange(t_q)[:, None], np.arange(t_k)[None, :]
+            band = (np.abs(i - j) < int(self.sliding_window))[None, None]
+            allowed = band if allowed is None else allowed & band
         return allowed
 
     def reference(self, x, w):
@@ -172,8 +229,10 @@ class MultiHeadAttention(Layer):
         wq, bq, wk, bk, wv, bv, wo, bo = weights
         dtype = p["query"].dtype.type
         q = (np.einsum("btd,dhk->bthk", p["query"], wq) + bq) * dtype(1.0 / math.sqrt(float(self.key_dim)))
-        k = np.einsum("bsd,dhk->bshk", p["key"], wk) + bk
-        v = np.einsum("bsd,dhv->bshv", p["value"], wv) + bv
+        # a key/value head serves num_heads // kv_heads query heads in turn (Keras: ops.repeat on axis 2)
+        repeats = int(self.num_heads) // int(self.kv_heads)
+        k = np.repeat(np.einsum("bsd,dhk->bshk", p["key"], wk) + bk, repeats, axis=2)
+        v = np.repeat(np.einsum("bsd,dhv->bshv", p["value"], wv) + bv, repeats, axis=2)
         scores = np.einsum("bshk,bthk->bhts", k, q)
         allowed = self.allowed(scores.shape[2], scores.shape[3], p.get("attention_mask"))
         if allowed is not None:
@@ -187,40 +246,101 @@ class MultiHeadAttention(Layer):
         return [y, probs] if self.return_attention_scores else y
 
 
+@layer("GroupQueryAttention", head_dim=Int(), num_query_heads=Int(), num_key_value_heads=Int(), dropout=Float(0.0),
+       use_bias=Bool(True), sliding_window=Anything(None), flash_attention=Ignored(), kernel_initializer=Ignored(),
+       bias_initializer=Ignored(), kernel_regularizer=Ignored(), bias_regularizer=Ignored(),
+       activity_regularizer=Ignored(), kernel_constraint=Ignored(), bias_constraint=Ignored(),
+       use_gate=Bool(False), seed=Ignored())
+class GroupQueryAttention(MultiHeadAttention):
+    """GroupQueryAttention(head_dim, num_query_heads, num_key_value_heads)(query, value[, key]):
+    MultiHeadAttention whose key and value projections have num_key_value_heads heads, each shared
+    by num_query_heads // num_key_value_heads consecutive query heads; the output has the query's
+    features. Keras's class is GroupedQueryAttention, exported under both names."""
+
+    keras_class = "GroupedQueryAttention"
+    attention_axes = output_dim = value_dim = None  # MultiHeadAttention's arguments this layer lacks
+
+    def validate(self):
+        super().validate()
+        if self.num_query_heads % self.num_key_value_heads:
+            raise self.error(f"num_query_heads ({self.num_query_heads}) must be divisible by num_key_value_heads "
+                             f"({self.num_key_value_heads})", "num_key_value_heads",
+                             "each key/value head serves the same number of query heads")
+
+    def constraints(self, x):
+        p = self.parts(x)
+        out = super().constraints(x)
+        require_equal(self, p["query"][2], p["value"][2], [p["query"], p["value"]], 2, out,
+                      "Keras's GroupedQueryAttention takes query and value of the same feature size")
+        return out
+
+    @property
+    def num_heads(self):
+        return self.num_query_heads
+
+    @property
+    def key_dim(self):
+        return self.head_dim
+
+    @property
+    def kv_heads(self):
+        return self.num_key_value_heads
+
+
+alias("GroupedQueryAttention", "GroupQueryAttention")
+
+
 # --- Attention, AdditiveAttention: Luong- and Bahdanau-style attention over a list [query, value(, key)] ---
 
-_CALL = CallSignature((), 0, ("mask",), {"return_attention_scores": Bool(False), "use_causal_mask": Bool(False)})
+_CALL = CallSignature((), 0, ("mask",), {"return_attention_scores": Bool(False), "use_causal_mask": Bool(False)},
+                      {"mask": ("query_mask", "value_mask")})
 
 
 class _ListAttention(Layer):
     """Shared by Attention and AdditiveAttention (Keras's AdditiveAttention subclasses Attention):
     `([query, value])` or `([query, value, key])`, rank 3 each, softmax over the keys of the scores,
-    then the weighted sum of the value rows. Keras's causal mask subtracts 1e9 from the scores of
-    keys j > i (every row keeps key 0, so no row is empty); Keras's `mask=` is not supported."""
+    then the weighted sum of the value rows.
+
+    Note: masks, as Keras 3 (keras/src/layers/attention/attention.py). `mask=[query_mask, value_mask]`
+    (either may be None): tensors (batch, T_q) and (batch, T_k) of any dtype, nonzero = keep, handed in
+    after the list, in the order `call_inputs` names them. A key is masked when value_mask is zero at
+    it or, with use_causal_mask, when j > i: its score becomes score - 1e9 (once, in float32: a row
+    with every key masked is then a softmax over equally shifted scores, near uniform, not zeros);
+    softmax; weighted sum; then output rows whose query_mask is zero are zeros. The scores output
+    (return_attention_scores) is the softmax weights, query_mask not applied. Keras's compute_mask
+    also gives the output the query mask as its implicit Keras mask: the .nn language has no
+    implicit masks, and `shapeproof import` refuses a model where a later layer consumes that mask."""
 
     inputs = "many"
     return_attention_scores = use_causal_mask = False  # call options, set by bind_call
     call_signature = _CALL
-    no_element_formula = ("the softmax over keys divides by a sum of exponentials of a whole score row, "
-                          "which the prover's index notation does not compose")
 
     def validate(self):
         if not 0 <= self.dropout <= 1:
             raise self.error(f"dropout must be between 0 and 1, got {self.dropout}", "dropout")
 
     def parts(self, x) -> dict:
-        return dict(zip(("query", "value", "key"), [*x, x[1]] if len(x) == 2 else x))
+        """{query, value, key, and the masks given: their shapes (or arrays)}: `key` is `value` when not given."""
+        n = len(x) - len(self.call_inputs)
+        listed = list(x[:n])
+        p = dict(zip(("query", "value", "key"), [*listed, listed[1]] if n == 2 else listed))
+        p.update(zip(self.call_inputs, x[n:]))
+        return p
 
     def check_input(self, x):
-        if "mask" in self.call_inputs:
-            raise self.error(f"{self.kind}'s mask= call argument is not supported yet",
-                             hint="leave mask= out; use_causal_mask=True is supported")
-        if len(x) not in (2, 3):
+        n = len(x) - len(self.call_inputs)
+        if n not in (2, 3):
             raise self.error(f"{self.kind} takes a list of 2 or 3 inputs, [query, value] or [query, value, key], "
-                             f"got {len(x)}", hint=f"write `{self.kind}()([q, v])`")
-        for name, shape in zip(("query", "value", "key"), x):
+                             f"got {n}", hint=f"write `{self.kind}()([q, v])`")
+        for name, shape in zip(("query", "value", "key"), x[:n]):
             if len(shape) != 3:
                 raise self.error(f"{self.kind} takes rank-3 {name} (batch, T, features) here, got rank {len(shape)}")
+        for name, shape in zip(self.call_inputs, x[n:]):
+            if len(shape) != 2:
+                t = "T_q" if name == "query_mask" else "T_k"
+                raise self.error(f"{self.kind}'s {name} is (batch, {t}), got rank {len(shape)}",
+                                 hint=f"one flag per {'query' if name == 'query_mask' else 'key'} position, "
+                                      "nonzero = keep")
 
     def output_shape(self, x):
         p = self.parts(x)
@@ -235,6 +355,12 @@ class _ListAttention(Layer):
             require_equal(self, p["query"][0], p[name][0], [p["query"], p[name]], 0, out, hint)
         require_equal(self, p["value"][1], p["key"][1], [p["value"], p["key"]], 1, out, hint)
         require_equal(self, p["query"][2], p["key"][2], [p["query"], p["key"]], 2, out, hint)
+        for name, of in (("query_mask", "query"), ("value_mask", "value")):
+            if name in p:
+                t = "T_q" if of == "query" else "T_k"
+                mask_hint = f"{name} is (batch, {t}): the {of}'s batch and sequence axes"
+                for axis in (0, 1):
+                    require_equal(self, p[of][axis], p[name][axis], [p[of], p[name]], axis, out, mask_hint)
         return out
 
     def macs(self, x):
@@ -243,26 +369,71 @@ class _ListAttention(Layer):
         return p["query"][0] * p["query"][1] * p["key"][1] * (p["query"][2] + p["value"][2])
 
     def merge_receptive_fields(self, x, states):
-        """An output row reads its query row (features mixed) and every key and value position."""
+        """An output row reads its query row (features mixed) and every key and value position; the
+        query mask at its own position, the whole value mask row."""
         from ..receptive import RF
 
-        return RF.merge([rf.mix(2) if i == 0 else rf.mix(2).reduce({1, 2}) for i, rf in enumerate(states)])
+        n = len(x) - len(self.call_inputs)
+        names = [*(("query", "value", "key")[:n]), *self.call_inputs]
+        merged = []
+        for name, rf in zip(names, states):
+            if name == "query":
+                merged.append(rf.mix(2))
+            elif name == "query_mask":
+                merged.append(rf)
+            elif name == "value_mask":
+                merged.append(rf.reduce({1}))
+            else:
+                merged.append(rf.mix(2).reduce({1, 2}))
+        return RF.merge(merged)
 
     def scores(self, q, k, w):
         """(batch, T_q, T_k) scores before masking."""
         raise NotImplementedError
 
+    def score_element(self, query, key, w, b, t, s):
+        """The score of query row t and key s of batch b, as a formula."""
+        raise NotImplementedError
+
+    def element(self, x, w, idx, output=0):
+        """out[b, t, c] = Σ_s P[b, t, s]·value[b, s, c], P = exp(S[s]) / Σ_s' exp(S[s']) with the
+        kind's score S; the scores output is P. Masks (mask=, use_causal_mask) have no formula here."""
+        from .. import indexing as ix
+
+        if self.call_inputs or self.use_causal_mask:
+            raise ix.NoElement("masked attention (mask= or use_causal_mask) has no formula here")
+        p = self.parts(x)
+        query, key, value = p["query"], p["key"], p["value"]
+
+        def probability(b, t, s):
+            r = query.index("s")
+            total = ix.Sum(sympy.exp(self.score_element(query, key, w, b, t, r)), (r, 0, key.shape[1] - 1))
+            return sympy.exp(self.score_element(query, key, w, b, t, s)) / total
+
+        if output == 1:
+            return probability(*idx)
+        b, t, c = idx
+        s = query.index("s")
+        return ix.Sum(probability(b, t, s) * value(b, s, c), (s, 0, key.shape[1] - 1))
+
     def reference(self, x, w):
         p = self.parts(x)
         dtype = p["query"].dtype.type
         scores = self.scores(p["query"], p["key"], w).astype(dtype)
+        t_q, t_k = scores.shape[1:]
+        allowed = None  # Keras's scores_mask: the value mask (batch, 1, T_k) and the causal mask (1, T_q, T_k)
+        if "value_mask" in p:
+            allowed = (np.asarray(p["value_mask"]) != 0)[:, None, :]
         if self.use_causal_mask:
-            t_q, t_k = scores.shape[1:]
-            allowed = np.tril(np.ones((t_q, t_k), dtype=bool))[None]
-            scores = np.where(allowed, scores, scores - dtype(1e9))
+            causal = np.tril(np.ones((t_q, t_k), dtype=bool))[None]
+            allowed = causal if allowed is None else allowed & causal
+        if allowed is not None:
+            scores = np.where(allowed, scores, scores - dtype(1e9)).astype(dtype)
         e = np.exp(scores - scores.max(axis=-1, keepdims=True))
         probs = (e / e.sum(axis=-1, keepdims=True)).astype(dtype)
         y = np.einsum("bts,bsd->btd", probs, p["value"]).astype(dtype)
+        if "query_mask" in p:
+            y = np.where((np.asarray(p["query_mask"]) != 0)[:, :, None], y, dtype(0)).astype(dtype)
         return [y, probs] if self.return_attention_scores else y
 
 
@@ -290,6 +461,15 @@ class Attention(_ListAttention):
         pair = q[:, :, None, :] + k[:, None, :, :]
         return w[0] * np.tanh(scale * pair if scale is not None else pair).sum(axis=-1)
 
+    def score_element(self, query, key, w, b, t, s):
+        """Σ_c q[b, t, c]·k[b, s, c] (dot scores without a scale: the scalar weights have no formula)."""
+        from .. import indexing as ix
+
+        if self.use_scale or self.score_mode != "dot":
+            raise ix.NoElement("Attention's scalar scale weights (use_scale, score_mode='concat') have no formula here")
+        c = query.index("c")
+        return ix.Sum(query(b, t, c) * key(b, s, c), (c, 0, query.shape[2] - 1))
+
 
 @layer("AdditiveAttention", use_scale=Bool(True), dropout=Float(0.0), seed=Ignored())
 class AdditiveAttention(_ListAttention):
@@ -302,6 +482,14 @@ class AdditiveAttention(_ListAttention):
     def scores(self, q, k, w):
         t = np.tanh(q[:, :, None, :] + k[:, None, :, :])
         return (t * w[0] if self.use_scale else t).sum(axis=-1)
+
+    def score_element(self, query, key, w, b, t, s):
+        """Σ_c scale[c]·tanh(q[b, t, c] + k[b, s, c])."""
+        from .. import indexing as ix
+
+        c = query.index("c")
+        term = ix.function("tanh")(query(b, t, c) + key(b, s, c))
+        return ix.Sum(term * w[0][c] if self.use_scale else term, (c, 0, query.shape[2] - 1))
 
 
 # --- Dot: the batched dot product of two tensors along one axis each ---------------------------------

@@ -106,6 +106,9 @@ class CallSignature:
     required: int = 0  # how many of the first `tensors` must be given
     keyword_tensors: tuple = ()  # tensor arguments given only by keyword
     options: dict = field(default_factory=dict)  # name -> Kind: the call's non-tensor arguments, in Keras's order
+    # keyword tensors given as a list of tensors or None (Attention's mask=[query_mask, value_mask]):
+    # name -> the call_inputs name of each item; the None items are left out
+    tensor_lists: dict = field(default_factory=dict)
 
     @property
     def keywords(self) -> tuple:
@@ -425,7 +428,8 @@ def build_layer(call: ir.Call, symbols: dict, names) -> "Layer":
     instance = cls.__new__(cls)
     instance.__dict__.update({cls.args[k].attribute or k: v for k, v in values.items()})
     instance.call, instance.arg_spans = call, spans
-    instance.name = names.claim(values["name"] or to_snake_case(cls.kind), explicit=values["name"] is not None,
+    keras_class = cls.keras_class if isinstance(cls.keras_class, str) else cls.kind  # Keras names layers after it
+    instance.name = names.claim(values["name"] or to_snake_case(keras_class), explicit=values["name"] is not None,
                                 span=spans.get("name"))
     instance.validate()
     return instance

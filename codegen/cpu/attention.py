@@ -41,7 +41,7 @@ def _projection(w: Writer, x: str, rows: str, d_in: int, kernel: str, bias: str 
                 w.line(f"{out}[r, o] *= DT({scale!r})")
 
 
-@kernel("MultiHeadAttention")
+@kernel("MultiHeadAttention", "GroupQueryAttention")
 def multi_head_attention(site: Site, w: Writer):
     layer = site.layer
     names = list(layer.call_inputs)
@@ -49,7 +49,7 @@ def multi_head_attention(site: Site, w: Writer):
     arrays.setdefault("key", arrays["value"])
     index = {name: i for i, name in enumerate(names)}
     index.setdefault("key", index["value"])
-    heads, kd, vd = int(layer.num_heads), int(layer.key_dim), int(layer.head_value_dim)
+    heads, kd, vd, kv = int(layer.num_heads), int(layer.key_dim), int(layer.head_value_dim), int(layer.kv_heads)
     d_q, d_k, d_v = (int(site.inputs[index[n]][2]) for n in ("query", "key", "value"))
     d_out = int(site.y[2])
     batch = site.xd(0, index["query"])
@@ -59,10 +59,10 @@ def multi_head_attention(site: Site, w: Writer):
     w.line(f"n_q = {batch} * {t_q}")
     w.line(f"n_k = {batch} * {t_k}")
     for name, d_in, width, rows, scale in (("query", d_q, heads * kd, "n_q", 1.0 / math.sqrt(kd)),
-                                          ("key", d_k, heads * kd, "n_k", None),
-                                          ("value", d_v, heads * vd, "n_k", None)):
+                                          ("key", d_k, kv * kd, "n_k", None),
+                                          ("value", d_v, kv * vd, "n_k", None)):
         short = name[0]
-        w.line(f"# {name} projection, (rows, {d_in}) @ ({d_in}, {heads} * {width // heads})"
+        w.line(f"# {name} projection, (rows, {d_in}) @ ({d_in}, heads x head size = {width})"
                + (" + bias" if bias else "") + (", scaled by 1/sqrt(key_dim)" if scale else ""))
         w.line(f"{short}p = np.empty(({rows}, {width}), dtype=DT)")
         w.line(f"{short}w = {name}_kernel.reshape({d_in}, {width})")
@@ -71,8 +71,8 @@ def multi_head_attention(site: Site, w: Writer):
         w.line(f"{short}x = {arrays[name]}.reshape({rows}, {d_in})")
         _projection(w, f"{short}x", rows, d_in, f"{short}w", f"{short}b" if bias else None, width, f"{short}p", scale)
     w.line(f"qp3 = qp.reshape({batch}, {t_q}, {heads * kd})")
-    w.line(f"kp3 = kp.reshape({batch}, {t_k}, {heads * kd})")
-    w.line(f"vp3 = vp.reshape({batch}, {t_k}, {heads * vd})")
+    w.line(f"kp3 = kp.reshape({batch}, {t_k}, {kv * kd})")
+    w.line(f"vp3 = vp.reshape({batch}, {t_k}, {kv * vd})")
     w.line(f"ctx = np.empty(({batch}, {t_q}, {heads * vd}), dtype=DT)")
     w.line(f"n_qb = ({t_q} + {QUERY_BLOCK - 1}) // {QUERY_BLOCK}")
     w.line("# attention core: online softmax over key blocks, one task per (batch, head, query block)")
@@ -81,15 +81,21 @@ def multi_head_attention(site: Site, w: Writer):
         w.line(f"hd = (task // n_qb) % {heads}")
         w.line(f"i0 = (task % n_qb) * {QUERY_BLOCK}")
         w.line(f"i1 = min(i0 + {QUERY_BLOCK}, {t_q})")
+        # GroupQueryAttention: query head hd reads key/value head hd // (heads // kv_heads)
+        w.line(f"kh = hd // {heads // kv}" if kv != heads else "kh = hd")
         w.line(f"mx = np.empty({QUERY_BLOCK}, dtype=DT)")
         w.line(f"total = np.zeros({QUERY_BLOCK}, dtype=DT)")
         w.line(f"acc = np.zeros(({QUERY_BLOCK}, {vd}), dtype=DT)")
         w.line(f"s = np.empty({KEY_BLOCK}, dtype=DT)")
         with w.block(f"for a in range({QUERY_BLOCK})"):
             w.line("mx[a] = -np.inf")
-        # causal: keys j <= i < i1 only, so the blocks from i1 on are never visited
-        w.line(f"j_end = min({t_k}, i1)" if layer.use_causal_mask else f"j_end = {t_k}")
-        with w.block(f"for j0 in range(0, j_end, {KEY_BLOCK})"):
+        # causal: keys j <= i < i1 only, so the blocks from i1 on are never visited; a sliding window
+        # of w: keys |i - j| < w only, so neither are those before i0 - w + 1 or from i1 + w - 1 on
+        window = layer.sliding_window
+        ends = ([] if not layer.use_causal_mask else ["i1"]) + ([] if window is None else [f"i1 + {int(window) - 1}"])
+        w.line(f"j_end = min({t_k}, {', '.join(ends)})" if ends else f"j_end = {t_k}")
+        w.line(f"j_begin = max(0, i0 - {int(window) - 1})" if window is not None else "j_begin = 0")
+        with w.block(f"for j0 in range(j_begin, j_end, {KEY_BLOCK})"):
             w.line(f"j1 = min(j0 + {KEY_BLOCK}, j_end)")
             with w.block("for a in range(i1 - i0)"):
                 w.line("i = i0 + a")
@@ -108,7 +114,7 @@ def multi_head_attention(site: Site, w: Writer):
                     w.line("p = math.exp(s[j - j0] - top)")
                     w.line("total[a] += p")
                     with w.block(f"for c in range({vd})"):
-                        w.line(f"acc[a, c] += p * vp3[b, j, hd * {vd} + c]")
+                        w.line(f"acc[a, c] += p * vp3[b, j, kh * {vd} + c]")
         with w.block("for a in range(i1 - i0)"):
             w.line("inv = ONE / total[a] if total[a] > ZERO else ZERO  # no key attended: zeros, as Keras")
             with w.block(f"for c in range({vd})"):
@@ -131,6 +137,8 @@ def multi_head_attention(site: Site, w: Writer):
 def _score(w: Writer, site: Site, layer, arrays: dict, kd: int, target: str):
     """`target` = the scaled score of query row i and key j for head hd, or -inf where masked."""
     conditions = ["j > i"] if layer.use_causal_mask else []
+    if layer.sliding_window is not None:
+        conditions.append(f"abs(i - j) >= {int(layer.sliding_window)}")
     if "attention_mask" in arrays:
         i = layer.call_inputs.index("attention_mask")
         m = arrays["attention_mask"]
@@ -143,24 +151,29 @@ def _score(w: Writer, site: Site, layer, arrays: dict, kd: int, target: str):
         w.open("else")
     w.line("dot = ZERO")
     with w.block(f"for c in range({kd})"):
-        w.line(f"dot += qp3[b, i, hd * {kd} + c] * kp3[b, j, hd * {kd} + c]")
+        w.line(f"dot += qp3[b, i, hd * {kd} + c] * kp3[b, j, kh * {kd} + c]")
     w.line(f"{target} = dot")
     if conditions:
         w.close()
 
 
-def _list_scores(w: Writer, layer, d: int, target: str, q: str = "x0", k: str = "kx"):
-    """`target` = the score of query row i and key j of batch b (Attention, AdditiveAttention)."""
+def _list_scores(w: Writer, layer, d: int, target: str, q: str = "x0", k: str = "kx", vmask: str | None = None):
+    """`target` = the score of query row i and key j of batch b (Attention, AdditiveAttention); `vmask`
+    the value mask's array, if given."""
     attention_score(w, layer, d, target, lambda c: f"{q}[b, i, {c}]", lambda c: f"{k}[b, j, {c}]",
-                    lambda c: "sv" if c is None else f"scale[{c}]", "cw", "j > i")
+                    lambda c: "sv" if c is None else f"scale[{c}]", "cw", "j > i",
+                    f"{vmask}[b, j] == 0" if vmask else None)
 
 
 @kernel("Attention", "AdditiveAttention")
 def list_attention(site: Site, w: Writer):
-    """One task per (batch, query row): the row of scores (causal: minus 1e9 after the row, as Keras),
-    its softmax, then the weighted sum of the value rows."""
+    """One task per (batch, query row): the row of scores (causal or value mask: minus 1e9 at the masked
+    keys, as Keras), its softmax, then the weighted sum of the value rows (zeros where the query mask is
+    zero; the scores output keeps the softmax)."""
     layer = site.layer
-    k = "x2" if len(site.inputs) == 3 else "x1"
+    n = len(site.inputs) - len(layer.call_inputs)  # [query, value(, key)], then the masks given
+    masks = {name: f"x{n + i}" for i, name in enumerate(layer.call_inputs)}
+    k = "x2" if n == 3 else "x1"
     batch, t_q, t_k = site.xd(0, 0), site.xd(1, 0), site.xd(1, 1)
     d, dv = int(site.inputs[0][2]), int(site.inputs[1][2])
     out = "out0" if len(site.outputs) > 1 else "out"
@@ -175,7 +188,7 @@ def list_attention(site: Site, w: Writer):
         w.line(f"s = np.empty({t_k}, dtype=DT)")
         w.line("top = -np.inf")
         with w.block(f"for j in range({t_k})"):
-            _list_scores(w, layer, d, "s[j]")
+            _list_scores(w, layer, d, "s[j]", vmask=masks.get("value_mask"))
             w.line("top = max(top, s[j])")
         w.line("total = ZERO")
         with w.block(f"for j in range({t_k})"):
@@ -190,6 +203,10 @@ def list_attention(site: Site, w: Writer):
                 w.line("out1[b, i, j] = p")
             with w.block(f"for c in range({dv})"):
                 w.line(f"{out}[b, i, c] += p * x1[b, j, c]")
+        if "query_mask" in masks:
+            with w.block(f"if {masks['query_mask']}[b, i] == 0"):
+                with w.block(f"for c in range({dv})"):
+                    w.line(f"{out}[b, i, c] = ZERO")
 
 
 @kernel("Dot")

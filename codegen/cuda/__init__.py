@@ -3,6 +3,7 @@ from . import (  # noqa: F401  (each family module registers its emitters)
     attention,
     conv,
     core,
+    einsum,
     elementwise,
     merging,
     normalization,

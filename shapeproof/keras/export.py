@@ -87,8 +87,14 @@ def call_arguments(layer, given: list) -> tuple[list, dict]:
     the spec wrote as keywords."""
     signature = layer.call_signature
     if signature is None or not signature.tensors:
-        args = [given if layer.inputs == "many" else given[0]]
-        return args, {name: layer.call_options[name] for name in layer.call_given}
+        n = len(given) - len(layer.call_inputs)  # Attention: [query, value(, key)], then the masks given
+        kwargs = {}
+        for key, items in (signature.tensor_lists if signature is not None else {}).items():
+            got = dict(zip(layer.call_inputs, given[n:]))
+            if any(item in got for item in items):
+                kwargs[key] = [got.get(item) for item in items]  # mask=[None, value_mask]
+        args = [given[:n] if layer.inputs == "many" else given[0]]
+        return args, {**kwargs, **{name: layer.call_options[name] for name in layer.call_given}}
     args, kwargs = [], {}
     for i, (name, tensor) in enumerate(zip(layer.call_inputs, given)):
         if not kwargs and i < len(signature.tensors) and signature.tensors[i] == name:
@@ -168,13 +174,20 @@ def python_source(model: analyzer.Model, source_file: str = "") -> str:
             continue
         args, kwargs = call_arguments(node.layer, given)
         applied = ", ".join([f"[{', '.join(a)}]" if isinstance(a, list) else a for a in args] +
-                            [f"{k}={v if isinstance(v, str) else repr(v)}" for k, v in kwargs.items()])
+                            [f"{k}={_source(v)}" for k, v in kwargs.items()])
         lines.append(f"    {', '.join(outs)} = {_call_text(node.layer.call, node.values, node.name)}({applied})")
     ins = ", ".join(var((i.name, 0)) for i in model.inputs)
     outs = ", ".join(var(ref) for ref in model.output_refs)
     lines.append(f"    return keras.Model([{ins}], [{outs}], name={model.name!r})")
     lines += ["", "", f"model = build_{_identifier(model.name).lower()}()", ""]
     return "\n".join(lines)
+
+
+def _source(value) -> str:
+    """A call argument in the Python source: a tensor's variable as is, a list of them (mask=[None, vm])."""
+    if isinstance(value, list):
+        return f"[{', '.join(_source(v) for v in value)}]"
+    return value if isinstance(value, str) else repr(value)
 
 
 def _call_text(call: ir.Call, values: dict, name: str | None) -> str:

@@ -21,8 +21,12 @@ Initializers, regularizers, constraints and the registry's Ignored arguments are
 dropped; `trainable=False` is kept (it moves weights to the non-trainable count).
 
 Note: nothing is dropped silently. A layer kind, an argument or a value the registry does not
-take, a shared layer, a call with extra tensors (`initial_state=`, `mask=`): each is collected,
-with its place in the config, and the import fails with the whole list (one ShapeproofError).
+take, a shared layer, a call with extra tensors (`initial_state=`, a `mask=` other than Attention's
+and AdditiveAttention's explicit [query_mask, value_mask]), an implicit Keras mask
+(`Embedding(mask_zero=True)`): each is collected, with its place in the config, and the import fails
+with the whole list (one ShapeproofError). Keras 3 records a mask a layer receives implicitly (from
+an earlier layer's compute_mask) as that call's `mask=` argument, so an Attention output carrying its
+query mask into a layer that consumes it is refused there.
 
 Note: --symbolic. Names are matched to an input's axes by position, the batch axis first; `_` keeps
 an axis as Keras has it. `batch,T` on a Keras input (None, 100, 8) gives `input (batch, T, 8)` and
@@ -393,8 +397,9 @@ class Converter:
                         tensors[(name, 0, 0)] = out
                     continue
                 signature = getattr(REGISTRY.get(layer["class_name"]), "call_signature", None)
-                if signature is not None and signature.tensors and isinstance(nodes[0], dict):
-                    # MultiHeadAttention(q, v, key=k, use_causal_mask=True): several tensors and options
+                if signature is not None and isinstance(nodes[0], dict):
+                    # MultiHeadAttention(q, v, key=k, use_causal_mask=True): several tensors and options;
+                    # Attention([q, v], mask=[qm, vm], use_causal_mask=True): a list, tensor lists, options
                     parsed = _signature_inbound(nodes[0], REGISTRY[layer["class_name"]], here, Problems())
                     if parsed is not None and any(k not in tensors for k in parsed[0]):
                         later.append((i, layer))
@@ -547,6 +552,13 @@ class Converter:
                 self.problems.add(where, f"argument {key}={_show_json(value)} is not supported by {kind_name}")
                 continue
             if isinstance(kind, Ignored):
+                continue
+            if key == "mask_zero" and value is True:
+                self.problems.add(where, "mask_zero=True: implicit Keras masks are not supported; the mask Keras "
+                                  "attaches to the output changes later layers (attention, recurrent layers, "
+                                  "pooling) that the .nn model computes unmasked: save the model with "
+                                  "mask_zero=False, or give masks explicitly (Attention's mask=[query_mask, "
+                                  "value_mask], MultiHeadAttention's attention_mask=)")
                 continue
             if isinstance(kind, LayerArg):
                 if value is None:
@@ -715,16 +727,42 @@ def _signature_inbound(node: dict, cls, where: str, problems: Problems):
         history = (t.get("config") or {}).get("keras_history") if isinstance(t, dict) else None
         return (history[0], int(history[1]), int(history[2])) if history else None
 
-    if len(args) > len(signature.tensors):
+    keys, names, options = [], [], {}
+    if not signature.tensors:  # a list-taking layer (Attention): [query, value(, key)] first
+        if len(args) != 1 or not isinstance(args[0], list):
+            problems.add(where, f"a {cls.kind} call that is not on one list of tensors: {_show_json(args)}")
+            return None
+        for t in args[0]:
+            found = key_of(t)
+            if found is None:
+                problems.add(where, f"a call argument that is not a tensor: {_show_json(t)}")
+                return None
+            keys.append(found)
+    elif len(args) > len(signature.tensors):
         problems.add(where, f"a {cls.kind} call with {len(args)} positional arguments: only "
                      f"{', '.join(signature.tensors)} are supported positionally")
         return None
-    keys, names, options = [], [], {}
     given = [*zip(signature.tensors, args), *((k, v) for k, v in kwargs.items())]
     for key, value in given:
         if key == "training" or value is None or (isinstance(value, list) and all(v is None for v in value)):
             continue
-        if key in signature.tensors or key in signature.keyword_tensors:
+        if key in signature.tensor_lists:  # mask=[query_mask, value_mask]: each a tensor or None
+            items = signature.tensor_lists[key]
+            if not isinstance(value, list) or len(value) < len(items):
+                problems.add(where, f"call argument {key}={_show_json(value)}: expected a list "
+                             f"[{', '.join(items)}]")
+                return None
+            # Keras reads only these (Attention accepts a third mask, the key's, and ignores it)
+            for item, v in zip(items, value):
+                if v is None:
+                    continue
+                found = key_of(v)
+                if found is None:
+                    problems.add(where, f"call argument {key}: {item} is not a tensor: {_show_json(v)}")
+                    return None
+                keys.append(found)
+                names.append(item)
+        elif key in signature.tensors or key in signature.keyword_tensors:
             found = key_of(value)
             if found is None:
                 problems.add(where, f"call argument {key} is not a tensor: {_show_json(value)}")
@@ -755,6 +793,13 @@ def call_arguments_text(spec: Spec, given: list[str]) -> str:
     """The arguments a layer with a call signature is applied to: `q, v, key=k, use_causal_mask=True`
     (the tensors in Keras's positional order while they follow it, then keywords)."""
     signature = REGISTRY[spec.kind].call_signature
+    if not signature.tensors:  # Attention: `[q, v], mask=[None, vm], use_causal_mask=True`
+        n = len(given) - len(spec.call_inputs)
+        parts, got = ["[" + ", ".join(given[:n]) + "]"], dict(zip(spec.call_inputs, given[n:]))
+        for key, items in signature.tensor_lists.items():
+            if any(item in got for item in items):
+                parts.append(f"{key}=[{', '.join(got.get(item, 'None') for item in items)}]")
+        return ", ".join(parts + [f"{key}={value_text(value)}" for key, value in spec.call_options.items()])
     parts, keyword = [], False
     for i, (name, value) in enumerate(zip(spec.call_inputs, given, strict=True)):
         keyword = keyword or i >= len(signature.tensors) or signature.tensors[i] != name
@@ -795,6 +840,12 @@ def _check_kwargs(kwargs: dict, where: str, problems: Problems):
     for key, value in kwargs.items():
         if key == "training" or (key == "mask" and (value is None or isinstance(value, list) and
                                                     all(v is None for v in value))):
+            continue
+        if key == "mask":  # Keras 3 records a mask a layer receives implicitly as this call argument
+            problems.add(where, f"called with mask={_show_json(value)}: implicit Keras masks are not supported "
+                         "(an earlier Embedding(mask_zero=True), or Attention's output, which carries its query "
+                         "mask): only Attention's and AdditiveAttention's explicit mask=[query_mask, value_mask] "
+                         "and MultiHeadAttention's attention_mask= are")
             continue
         problems.add(where, f"called with {key}={_show_json(value)}: only the input tensor(s) are supported")
 
@@ -1059,7 +1110,7 @@ def emit(graph: Graph, symbolic: dict, header: list[str], model_name: str | None
         for t, target in enumerate(targets):
             values[("node", k, t)] = target
         given = [values[r] for r in node.inputs]
-        if node.spec.call_inputs:
+        if node.spec.call_inputs or node.spec.call_options:
             arg = call_arguments_text(node.spec, given)
         else:
             arg = "[" + ", ".join(given) + "]" if node.many else given[0]

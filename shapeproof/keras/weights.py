@@ -23,6 +23,9 @@ import numpy as np
 from shapeproof.analyzer.layers.base import to_snake_case
 
 CONTAINERS = ("Sequential", "Functional", "Model")
+# a config's class_name is the name Keras exports a class under; its weight group is named after the
+# Python class, which differs for these
+PYTHON_CLASSES = {"GroupQueryAttention": "GroupedQueryAttention"}
 
 
 def class_groups(layers) -> dict:
@@ -47,7 +50,7 @@ def keras_groups(config: dict) -> dict:
             cls = entry.get("class_name", "")
             if model.get("class_name") == "Sequential" and cls == "InputLayer":
                 continue  # Sequential.layers leaves its InputLayer out
-            base = to_snake_case(cls)
+            base = to_snake_case(PYTHON_CLASSES.get(cls, cls))
             used[base] = used.get(base, -1) + 1
             group = f"{prefix}/{base}" + (f"_{used[base]}" if used[base] else "")
             if cls in CONTAINERS:
@@ -137,7 +140,8 @@ def _lora_zeros(arrays, names, shapes):
 
 
 def _group_arrays(group):
-    # MultiHeadAttention's sublayers in its get_weights() order (their groups sort otherwise)
+    # the attention layers' sublayers in get_weights() order (their groups sort otherwise; Keras names
+    # GroupedQueryAttention's `_query_dense`, MultiHeadAttention's `query_dense`)
     order = {"vars": 0, "forward_layer": 1, "backward_layer": 2, "query_dense": 3, "key_dense": 4,
              "value_dense": 5, "output_dense": 6}
     found = []
@@ -147,7 +151,7 @@ def _group_arrays(group):
 
 
 def _h5_order(path, order):
-    return [(order.get(p, 9), int(p) if p.isdigit() else 0, p) for p in path.split("/")]
+    return [(order.get(p.lstrip("_"), 9), int(p) if p.isdigit() else 0, p) for p in path.split("/")]
 
 
 def _legacy_arrays(root, layer):

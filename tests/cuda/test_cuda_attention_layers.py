@@ -1,6 +1,7 @@
 """CUDA kernels of Attention, AdditiveAttention and Dot vs the NumPy reference, tiny shapes (the
 simulator is slow): scaled dot and concat scores with causal masking and the scores output, a key
-input, additive scores, Dot on ranks 2 and 3 with and without normalize."""
+input, additive scores, mask=[query_mask, value_mask] (either None, with causal masking and the scores
+output), Dot on ranks 2 and 3 with and without normalize."""
 import pytest
 from cuda_harness import check_case
 
@@ -20,6 +21,17 @@ model M(batch):
     k = input (batch, 3, 2)
     output AdditiveAttention()([q, v, k], use_causal_mask=True)
 """, "", {}, [{"batch": 2}]),
+    "masked": ("""
+model M(batch):
+    q = input (batch, 3, 2)
+    v = input (batch, 3, 1)
+    qm = input (batch, 3) int32
+    vm = input (batch, 3) int8
+    y, s = Attention(score_mode="concat")([q, v, q], mask=[qm, vm], use_causal_mask=True, return_attention_scores=True)
+    a = AdditiveAttention()([q, v, q], mask=[None, vm])
+    d = Attention()([q, q], mask=[qm, None])
+    output y, s, a, d
+""", "", {}, [{"batch": 4}]),
     "dot": ("""
 model M(batch):
     a = input (batch, 2, 3)

@@ -31,6 +31,17 @@ KERNEL_CASES = {  # name: (layers, input shape, --set, bindings of the free size
     "repeat_vector": ("RepeatVector(3)", "(batch, 4)", {}, [{}]),
     "embedding": ("Embedding(11, 4)\n    Dense(2)", "(batch, T) int32", {}, [{"T": 5}]),
     "embedding_lora": ("Embedding(7, 3, lora_rank=2)", "(batch, 4) int32", {}, [{}]),
+    "einsum_dense_gemm": ('EinsumDense("abc,cde->abde", output_shape=(None, 2, 3), bias_axes="de", '
+                          'activation="softmax")\n    EinsumDense("...b,bc->...c", output_shape=2, bias_axes="c")',
+                          "(batch, T, 3)", {}, [{"T": 2}]),
+    "einsum_dense_loops": ("""
+model M(batch, T):
+    x = input (batch, T, 3)
+    a = EinsumDense("abc,cd->adb", output_shape=(2, None), bias_axes="d", activation="relu")(x)
+    b = EinsumDense("abc,bcd->abd", output_shape=(2, 2), bias_axes="bd")(x)
+    c = EinsumDense("ab...,bc->ac...", output_shape=(2,), bias_axes="c", activation="log_softmax")(x)
+    output a, b, c
+""", "", {"T": 2}, [{}]),
 }
 
 
