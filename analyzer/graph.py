@@ -102,6 +102,7 @@ class Model:
     source: ir.Model
     line: int = 0
     extra: dict = field(default_factory=dict)
+    fused_peak_bytes: sympy.Expr | None = None  # the peak with the generated kernels' own intermediates
 
     @property
     def trainable_params(self):
@@ -226,9 +227,11 @@ def analyze_model(model: ir.Model, overrides: dict | None = None) -> Model:
     nodes, inputs = ctx.nodes, ctx.inputs
     constraints = _dedupe([c for n in nodes for c in n.constraints])
     named = [(t.producer, t.shape) for t in outputs]
-    peak = _peak_activation_bytes(inputs, nodes, named, lower_bounds([c.condition for c in constraints]))
+    bounds = lower_bounds([c.condition for c in constraints])
+    peak = _peak_activation_bytes(inputs, nodes, named, bounds, lambda layer, x: layer.intermediate_shapes(x))
+    fused = _peak_activation_bytes(inputs, nodes, named, bounds, lambda layer, x: layer.fused_intermediate_shapes(x))
     return Model(model.name, symbols, values, inputs, nodes, named, [(t.producer, t.index) for t in outputs],
-                 constraints, peak, model, model.span.line, {"blocks": ctx.block_calls})
+                 constraints, peak, model, model.span.line, {"blocks": ctx.block_calls}, fused)
 
 
 def _run(body: tuple, scope: _Scope, ctx: _Context, previous=None):
@@ -693,9 +696,10 @@ def _dedupe(constraints: list[Constraint]) -> list[Constraint]:
     return [Constraint(c, reason[c]) for c in strongest([c.condition for c in constraints])]
 
 
-def _peak_activation_bytes(inputs: list[Input], nodes: list[Node], outputs, bounds: dict) -> sympy.Expr:
-    """The largest sum of live activations while one layer runs: its inputs, its outputs and every
-    earlier value still needed later (model inputs included, weights excluded)."""
+def _peak_activation_bytes(inputs: list[Input], nodes: list[Node], outputs, bounds: dict, inside) -> sympy.Expr:
+    """The largest sum of live activations while one layer runs: its inputs, its outputs, the
+    tensors it holds inside (`inside(layer, input shapes)`: attention's scores) and every earlier
+    value still needed later (model inputs included, weights excluded)."""
     # Every axis of a valid model is at least 1 long, so each axis formula with a floor in it is
     # stood in for by a positive symbol, which the polynomial comparison of max_of can handle.
     standins: dict = {}
@@ -719,7 +723,7 @@ def _peak_activation_bytes(inputs: list[Input], nodes: list[Node], outputs, boun
     for step, node in enumerate(nodes):
         size[node.name] = nbytes(node.output_shapes, node.dtype)
         live += size[node.name]
-        peaks.append(live)
+        peaks.append(live + nbytes(inside(node.layer, node.input_shapes), node.dtype))
         live -= sympy.Add(*(size[n] for n in freed_at.get(step, ())))
     return max_of(peaks, bounds).xreplace({v: k for k, v in standins.items()})
 

@@ -71,6 +71,7 @@ def model_json(model: Model) -> dict:
         "macs": json_value(model.macs),
         "param_bytes": json_value(model.total_params * DTYPE_BYTES["float32"]),
         "peak_activation_bytes": json_value(model.peak_activation_bytes),
+        "fused_peak_bytes": json_value(model.fused_peak_bytes),
         "constraints": [str(c.condition) for c in model.constraints],
     }
 
@@ -196,6 +197,9 @@ def model_summary(model: Model, training=None) -> Text:
     macs = model.macs
     t.append(f"MACs: {pretty(macs)}  (FLOPs = 2·MACs = {pretty(2 * macs)})\n")
     t.append(f"Peak activation memory: {nbytes(model.peak_activation_bytes)}\n")
+    if model.fused_peak_bytes is not None and model.fused_peak_bytes != model.peak_activation_bytes:
+        # attention: Keras materialises the T_q x T_k scores, the generated kernels do not
+        t.append(f"Peak with shapeproof's fused kernels: {nbytes(model.fused_peak_bytes)}\n")
     if model.constraints:
         t.append("Valid when: ", style="bold")
         t.append(",  ".join(conditions_text(model.constraints)) + "\n")

@@ -150,6 +150,21 @@ class MultiHeadAttention(Layer):
         projections = t_q * p["query"][2] * h * k + t_k * p["key"][2] * g * k + t_k * p["value"][2] * g * v
         return batch * (projections + h * t_q * t_k * (k + v) + t_q * h * v * d_out)
 
+    def intermediate_shapes(self, x):
+        """Keras's einsum path: the projections Q, K, V, the scores and their softmax (batch, heads,
+        T_q, T_k) each, and the attention output per head before the output projection."""
+        p = self.parts(x)
+        (t_q, t_k, _), batch = self.output_dims(x), p["query"][0]
+        h, k, v, g = self.num_heads, self.key_dim, self.head_value_dim, self.kv_heads
+        scores = (batch, h, t_q, t_k)
+        return [(batch, t_q, h, k), (batch, t_k, g, k), (batch, t_k, g, v), scores, scores, (batch, t_q, h, v)]
+
+    def fused_intermediate_shapes(self, x):
+        """The fused kernels: the projections and the attention output per head, O(T); the online
+        softmax keeps only a block of scores per task (a few KiB, left out), never the T_q x T_k tensor."""
+        q, k, v, _scores, _weights, context = self.intermediate_shapes(x)
+        return [q, k, v, context]
+
     def merge_receptive_fields(self, x, states):
         """An output row reads its query row (features mixed) and every key and value position."""
         from ..receptive import RF
@@ -367,6 +382,18 @@ class _ListAttention(Layer):
         """Scores (one product per feature of each query-key pair) and the weighted sum of values."""
         p = self.parts(x)
         return p["query"][0] * p["query"][1] * p["key"][1] * (p["query"][2] + p["value"][2])
+
+    def intermediate_shapes(self, x):
+        """Keras: the scores and their softmax, (batch, T_q, T_k) each (AdditiveAttention also the
+        tanh(q + k) tensor (batch, T_q, T_k, d) its scores sum)."""
+        p = self.parts(x)
+        scores = (p["query"][0], p["query"][1], p["key"][1])
+        pairs = [(*scores, p["query"][2])] if self.kind == "AdditiveAttention" or self.score_mode == "concat" else []
+        return [scores, scores, *pairs]
+
+    def fused_intermediate_shapes(self, x):
+        """The generated kernels: one row of T_k scores per task (per query row)."""
+        return [(self.parts(x)["key"][1],)]
 
     def merge_receptive_fields(self, x, states):
         """An output row reads its query row (features mixed) and every key and value position; the

@@ -485,6 +485,16 @@ class Layer:
         """Multiply-accumulates of one forward pass with weights (see README: cost convention)."""
         return sympy.Integer(0)
 
+    def intermediate_shapes(self, x) -> list[tuple]:
+        """Tensors the layer computed as written (Keras's own code) holds while it runs, beyond its
+        inputs and outputs: attention's score tensor. Counted in the peak activation memory."""
+        return []
+
+    def fused_intermediate_shapes(self, x) -> list[tuple]:
+        """The same for shapeproof's generated kernels, where they fuse what Keras materialises
+        (the attention core never holds the score tensor). Counted in the fused peak."""
+        return self.intermediate_shapes(x)
+
     @property
     def keras_class(self) -> str:
         """The class `model.summary()` shows (an operation's differs from its kind: `add` is Add)."""

@@ -15,6 +15,7 @@ Attention, AdditiveAttention and Dot: direct loops, at the end.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 
 from ..lowering import attention_score
@@ -74,13 +75,40 @@ def multi_head_attention(site: Site, w: Writer):
     w.line(f"kp3 = kp.reshape({batch}, {t_k}, {kv * kd})")
     w.line(f"vp3 = vp.reshape({batch}, {t_k}, {kv * vd})")
     w.line(f"ctx = np.empty(({batch}, {t_q}, {heads * vd}), dtype=DT)")
-    w.line(f"n_qb = ({t_q} + {QUERY_BLOCK - 1}) // {QUERY_BLOCK}")
-    w.line("# attention core: online softmax over key blocks, one task per (batch, head, query block)")
-    with w.block(f"for task in prange({batch} * {heads} * n_qb)"):
+    core = _core(layer, "attention_mask" in arrays, bool(layer.return_attention_scores))
+    if core not in site.helpers:
+        site.helpers.append(core)
+    args = ["qp3", "kp3", "vp3", *([arrays["attention_mask"]] if "attention_mask" in arrays else []), "ctx",
+            *(["out1"] if layer.return_attention_scores else [])]
+    w.line(f"{core_name(core)}({', '.join(args)})  # the fused core: online softmax over key blocks")
+    w.line(f"# output projection, (rows, {heads} * {vd}) @ ({heads * vd}, {d_out})" + (" + bias" if bias else ""))
+    w.line(f"ow = attention_output_kernel.reshape({heads * vd}, {d_out})")
+    w.line(f"cx = ctx.reshape(n_q, {heads * vd})")
+    w.line(f"yr = {out}.reshape(n_q, {d_out})")
+    _projection(w, "cx", "n_q", heads * vd, "ow", "attention_output_bias" if bias else None, d_out, "yr")
+
+
+def core_name(text: str) -> str:
+    """The name of a core helper's function (its first definition)."""
+    return text.split("def ", 1)[1].split("(", 1)[0]
+
+
+def _core(layer, mask: bool, scores: bool) -> str:
+    """The fused attention core as a module-level function of (qp3, kp3, vp3[, mask], ctx[, att]),
+    its sizes read from the arrays: one compiled function per head configuration, whatever the
+    sequence lengths (and benchmarks/attention.py times it alone). One task per (batch, head,
+    block of QUERY_BLOCK query rows)."""
+    heads, kd, vd, kv = int(layer.num_heads), int(layer.key_dim), int(layer.head_value_dim), int(layer.kv_heads)
+    window = None if layer.sliding_window is None else int(layer.sliding_window)
+    w = Writer()
+    w.level = 1
+    w.line("batch, t_q, t_k = qp3.shape[0], qp3.shape[1], kp3.shape[1]")
+    w.line(f"n_qb = (t_q + {QUERY_BLOCK - 1}) // {QUERY_BLOCK}")
+    with w.block(f"for task in prange(batch * {heads} * n_qb)"):
         w.line(f"b = task // ({heads} * n_qb)")
         w.line(f"hd = (task // n_qb) % {heads}")
         w.line(f"i0 = (task % n_qb) * {QUERY_BLOCK}")
-        w.line(f"i1 = min(i0 + {QUERY_BLOCK}, {t_q})")
+        w.line(f"i1 = min(i0 + {QUERY_BLOCK}, t_q)")
         # GroupQueryAttention: query head hd reads key/value head hd // (heads // kv_heads)
         w.line(f"kh = hd // {heads // kv}" if kv != heads else "kh = hd")
         w.line(f"mx = np.empty({QUERY_BLOCK}, dtype=DT)")
@@ -91,17 +119,16 @@ def multi_head_attention(site: Site, w: Writer):
             w.line("mx[a] = -np.inf")
         # causal: keys j <= i < i1 only, so the blocks from i1 on are never visited; a sliding window
         # of w: keys |i - j| < w only, so neither are those before i0 - w + 1 or from i1 + w - 1 on
-        window = layer.sliding_window
-        ends = ([] if not layer.use_causal_mask else ["i1"]) + ([] if window is None else [f"i1 + {int(window) - 1}"])
-        w.line(f"j_end = min({t_k}, {', '.join(ends)})" if ends else f"j_end = {t_k}")
-        w.line(f"j_begin = max(0, i0 - {int(window) - 1})" if window is not None else "j_begin = 0")
+        ends = ([] if not layer.use_causal_mask else ["i1"]) + ([] if window is None else [f"i1 + {window - 1}"])
+        w.line(f"j_end = min(t_k, {', '.join(ends)})" if ends else "j_end = t_k")
+        w.line(f"j_begin = max(0, i0 - {window - 1})" if window is not None else "j_begin = 0")
         with w.block(f"for j0 in range(j_begin, j_end, {KEY_BLOCK})"):
             w.line(f"j1 = min(j0 + {KEY_BLOCK}, j_end)")
             with w.block("for a in range(i1 - i0)"):
                 w.line("i = i0 + a")
                 w.line("top = mx[a]")
                 with w.block("for j in range(j0, j1)"):
-                    _score(w, site, layer, arrays, kd, "s[j - j0]")
+                    _score(w, layer, mask, kd, "s[j - j0]")
                     w.line("top = max(top, s[j - j0])")
                 with w.block("if top == -np.inf"):
                     w.line("continue  # every key of the block masked for this row")
@@ -119,31 +146,30 @@ def multi_head_attention(site: Site, w: Writer):
             w.line("inv = ONE / total[a] if total[a] > ZERO else ZERO  # no key attended: zeros, as Keras")
             with w.block(f"for c in range({vd})"):
                 w.line(f"ctx[b, i0 + a, hd * {vd} + c] = acc[a, c] * inv")
-        if layer.return_attention_scores:
+        if scores:
             w.line("# the softmax weights, from each row's final max and sum")
             with w.block("for a in range(i1 - i0)"):
                 w.line("i = i0 + a")
                 w.line("inv = ONE / total[a] if total[a] > ZERO else ZERO")
-                with w.block(f"for j in range({t_k})"):
-                    _score(w, site, layer, arrays, kd, "sc")
-                    w.line("out1[b, hd, i, j] = math.exp(sc - mx[a]) * inv if sc != -np.inf else ZERO")
-    w.line(f"# output projection, (rows, {heads} * {vd}) @ ({heads * vd}, {d_out})" + (" + bias" if bias else ""))
-    w.line(f"ow = attention_output_kernel.reshape({heads * vd}, {d_out})")
-    w.line(f"cx = ctx.reshape(n_q, {heads * vd})")
-    w.line(f"yr = {out}.reshape(n_q, {d_out})")
-    _projection(w, "cx", "n_q", heads * vd, "ow", "attention_output_bias" if bias else None, d_out, "yr")
+                with w.block("for j in range(t_k)"):
+                    _score(w, layer, mask, kd, "sc")
+                    w.line("att[b, hd, i, j] = math.exp(sc - mx[a]) * inv if sc != -np.inf else ZERO")
+    params = ["qp3", "kp3", "vp3", *(["mask"] if mask else []), "ctx", *(["att"] if scores else [])]
+    body = "\n".join(w.lines)
+    name = "attention_core_" + hashlib.sha1(body.encode()).hexdigest()[:10]
+    return (f"@njit(cache=True, parallel=PARALLEL, fastmath=FASTMATH)\ndef {name}({', '.join(params)}):\n"
+            f"    \"\"\"Fused attention: {heads} heads ({kv} key/value heads), key_dim {kd}, value_dim {vd}.\"\"\"\n{body}")
 
 
-def _score(w: Writer, site: Site, layer, arrays: dict, kd: int, target: str):
-    """`target` = the scaled score of query row i and key j for head hd, or -inf where masked."""
+def _score(w: Writer, layer, mask: bool, kd: int, target: str):
+    """`target` = the scaled score of query row i and key j for head hd, or -inf where masked (a mask
+    axis of size 1 is broadcast)."""
     conditions = ["j > i"] if layer.use_causal_mask else []
     if layer.sliding_window is not None:
         conditions.append(f"abs(i - j) >= {int(layer.sliding_window)}")
-    if "attention_mask" in arrays:
-        i = layer.call_inputs.index("attention_mask")
-        m = arrays["attention_mask"]
-        at = [("0" if site.xd(axis, i) == "1" else var) for axis, var in ((0, "b"), (1, "i"), (2, "j"))]
-        conditions.append(f"{m}[{', '.join(at)}] == 0")
+    if mask:
+        conditions.append("mask[b if mask.shape[0] > 1 else 0, i if mask.shape[1] > 1 else 0, "
+                          "j if mask.shape[2] > 1 else 0] == 0")
     if conditions:
         w.open(f"if {' or '.join(conditions)}")
         w.line(f"{target} = -np.inf")
