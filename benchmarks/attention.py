@@ -9,10 +9,9 @@ d_model 256, 4 heads of 64, for each sequence length T, batch and causal/not:
   torch.nn.MultiheadAttention (need_weights=False: its fused fast path), weights copied from ours;
 - block: a post-norm encoder block (attention, residual, LayerNormalization, Dense 1024 relu,
   Dense 256, residual, LayerNormalization) vs the same block written in PyTorch.
+First the growth of the process's peak RSS while the core runs at each T (before anything else).
 Each row: median milliseconds of REPEAT calls, ours / PyTorch (below 1: faster), the largest error
-relative to the output's magnitude. Then the causal speed-up (unmasked / causal core time) and the
-core's peak memory beyond its inputs and output (tracemalloc of NumPy allocations cannot see Numba's,
-so the process's peak RSS growth over a run at each T is reported).
+relative to the output's magnitude. Then the causal speed-up (unmasked / causal core time).
 """
 from __future__ import annotations
 
@@ -156,6 +155,25 @@ def rows(t: int, batch: int, causal: bool, repeat: int, rng) -> list[tuple]:
     return out
 
 
+def memory_growth(lengths: list[int], rng):
+    """The growth of this process's peak RSS while the core runs at each T, batch 1, in increasing T
+    and before anything else (the peak only rises): a T x T score matrix would show."""
+    print("peak RSS growth while the fused core runs (batch 1, first thing in this process):")
+    for t in sorted(lengths):
+        program = shapeproof.loads(SPEC.format(d=D, heads=HEADS, head=HEAD, ff=FF, causal=False),
+                                   set={"T": t, "batch": 1})
+        core = core_function(shapeproof.build(program.models["Layer"], target="cpu"))
+        q = rng.standard_normal((1, t, D)).astype(np.float32)
+        ctx = np.empty_like(q)
+        core(q[:, :1], q[:, :1], q[:, :1], ctx[:, :1])  # compiled and its thread pool up before measuring
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        core(q, q, q, ctx)
+        grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+        print(f"  T={t:>5}: +{grown} KiB (the {HEADS} heads' T x T float32 scores would be "
+              f"{HEADS * 4 * t * t // 1024} KiB)")
+    print()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=10)
@@ -166,8 +184,9 @@ def main():
     torch.set_num_threads(threads)
     print(f"threads: {threads} (Numba {numba.__version__}, PyTorch {torch.__version__}); d_model {D}, "
           f"{HEADS} heads of {HEAD}; median of {args.repeat} calls")
-    print(f"{'T':>5} {'batch':>5} {'causal':>6} {'part':>6} {'ours ms':>9} {'torch ms':>9} {'ratio':>6} {'error':>8}")
     rng = np.random.default_rng(0)
+    memory_growth([int(v) for v in args.lengths.split(",")], rng)
+    print(f"{'T':>5} {'batch':>5} {'causal':>6} {'part':>6} {'ours ms':>9} {'torch ms':>9} {'ratio':>6} {'error':>8}")
     cores: dict = {}
     for t in (int(v) for v in args.lengths.split(",")):
         for batch in (int(v) for v in args.batches.split(",")):
@@ -181,18 +200,6 @@ def main():
     for (t, batch, causal), ms in cores.items():
         if causal:
             print(f"  T={t:>5} batch={batch}: {cores[t, batch, False] / ms:.2f}x")
-    print("\npeak memory of the fused core beyond its inputs and output (batch 1, one process per T would be")
-    print("exact; here: the growth of this process's peak RSS, which only rises):")
-    for t in (int(v) for v in args.lengths.split(",")):
-        program = shapeproof.loads(SPEC.format(d=D, heads=HEADS, head=HEAD, ff=FF, causal=False),
-                                   set={"T": t, "batch": 1})
-        core = core_function(shapeproof.build(program.models["Layer"], target="cpu"))
-        q = rng.standard_normal((1, t, D)).astype(np.float32)
-        ctx = np.empty_like(q)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        core(q, q, q, ctx)
-        grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-        print(f"  T={t:>5}: +{grown} KiB (a T x T float32 score matrix per head would be {4 * t * t // 1024} KiB)")
 
 
 if __name__ == "__main__":
