@@ -229,7 +229,9 @@ def analyze_model(model: ir.Model, overrides: dict | None = None) -> Model:
     named = [(t.producer, t.shape) for t in outputs]
     bounds = lower_bounds([c.condition for c in constraints])
     peak = _peak_activation_bytes(inputs, nodes, named, bounds, lambda layer, x: layer.intermediate_shapes(x))
-    fused = _peak_activation_bytes(inputs, nodes, named, bounds, lambda layer, x: layer.fused_intermediate_shapes(x))
+    fused = peak  # the same unless a layer holds tensors inside (attention): then a second pass
+    if any(n.layer.intermediate_shapes(n.input_shapes) for n in nodes):
+        fused = _peak_activation_bytes(inputs, nodes, named, bounds, lambda layer, x: layer.fused_intermediate_shapes(x))
     return Model(model.name, symbols, values, inputs, nodes, named, [(t.producer, t.index) for t in outputs],
                  constraints, peak, model, model.span.line, {"blocks": ctx.block_calls}, fused)
 
