@@ -190,3 +190,28 @@ def attention_score(w, layer, d: int, target: str, query, key, scale, weight: st
         w.line(f"sc *= {scale(None)}")
     masked = ([later] if layer.use_causal_mask else []) + ([dropped] if dropped else [])
     w.line(f"{target} = sc - DT(1e9) if {' or '.join(masked)} else sc" if masked else f"{target} = sc")
+
+
+def online_softmax_step(w: Writer, keys: str, slot: str, score, row: tuple, value, vd: int, neg_inf: str):
+    """One block of keys of FlashAttention's online softmax for one query row (MultiHeadAttention's
+    fused core, both targets). `keys` is the loop over the block's keys, `slot` a key's place in the
+    score buffer, score(slot) writes the lines setting it (neg_inf where masked); `row` is (running
+    maximum, running sum, acc(c): value accumulator c) of the row, value(c) feature c of the key's
+    value row. The block's scores first; then, unless every one is masked, the row's sums rescaled
+    by exp(old max - new max) and the block's exp(score - max) added in."""
+    mx, total, acc = row
+    w.line(f"top = {mx}")
+    with w.block(keys):
+        score(slot)
+        w.line(f"top = max(top, {slot})")
+    with w.block(f"if top != {neg_inf}"):  # else every key of the block is masked for this row
+        w.line(f"fix = math.exp({mx} - top)")
+        w.line(f"{mx} = top")
+        w.line(f"{total} *= fix")
+        with w.block(f"for c in range({vd})"):
+            w.line(f"{acc('c')} *= fix")
+        with w.block(keys):
+            w.line(f"p = math.exp({slot} - top)")
+            w.line(f"{total} += p")
+            with w.block(f"for c in range({vd})"):
+                w.line(f"{acc('c')} += p * {value('c')}")

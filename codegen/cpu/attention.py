@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 
-from ..lowering import attention_score
+from ..lowering import attention_score, online_softmax_step
 from ..writer import Writer
 from .base import Site, kernel
 
@@ -126,22 +126,10 @@ def _core(layer, mask: bool, scores: bool) -> str:
             w.line(f"j1 = min(j0 + {KEY_BLOCK}, j_end)")
             with w.block("for a in range(i1 - i0)"):
                 w.line("i = i0 + a")
-                w.line("top = mx[a]")
-                with w.block("for j in range(j0, j1)"):
-                    _score(w, layer, mask, kd, "s[j - j0]")
-                    w.line("top = max(top, s[j - j0])")
-                with w.block("if top == -np.inf"):
-                    w.line("continue  # every key of the block masked for this row")
-                w.line("fix = math.exp(mx[a] - top)")
-                w.line("mx[a] = top")
-                w.line("total[a] *= fix")
-                with w.block(f"for c in range({vd})"):
-                    w.line("acc[a, c] *= fix")
-                with w.block("for j in range(j0, j1)"):
-                    w.line("p = math.exp(s[j - j0] - top)")
-                    w.line("total[a] += p")
-                    with w.block(f"for c in range({vd})"):
-                        w.line(f"acc[a, c] += p * vp3[b, j, kh * {vd} + c]")
+                online_softmax_step(w, "for j in range(j0, j1)", "s[j - j0]",
+                                    lambda slot: _score(w, layer, mask, kd, slot),
+                                    ("mx[a]", "total[a]", lambda c: f"acc[a, {c}]"),
+                                    lambda c: f"vp3[b, j, kh * {vd} + {c}]", vd, "-np.inf")
         with w.block("for a in range(i1 - i0)"):
             w.line("inv = ONE / total[a] if total[a] > ZERO else ZERO  # no key attended: zeros, as Keras")
             with w.block(f"for c in range({vd})"):

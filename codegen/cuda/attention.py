@@ -32,7 +32,7 @@ import math
 
 from shapeproof.analyzer.exprs import shape
 
-from ..lowering import attention_score
+from ..lowering import attention_score, online_softmax_step
 from ..writer import Writer
 from .base import CudaSite, kernel
 from .templates import header, pointwise, wrap
@@ -167,21 +167,8 @@ def _tiled_core(site: CudaSite, k: Writer, f: Writer, params: list[str], args: l
         k.line(f"n = min({keys}, j_hi - j0)")
         load(True)
         with k.block("if live"):
-            k.line("top = mx")
-            with k.block("for jj in range(n)"):
-                score("s[jj]")
-                k.line("top = max(top, s[jj])")
-            with k.block("if top != NEG_INF"):  # else every key of the tile is masked for this row
-                k.line("fix = math.exp(mx - top)")
-                k.line("mx = top")
-                k.line("total *= fix")
-                with k.block(f"for c in range({vd})"):
-                    k.line("acc[c] *= fix")
-                with k.block("for jj in range(n)"):
-                    k.line("p = math.exp(s[jj] - top)")
-                    k.line("total += p")
-                    with k.block(f"for c in range({vd})"):
-                        k.line("acc[c] += p * vs[jj, c]")
+            online_softmax_step(k, "for jj in range(n)", "s[jj]", score, ("mx", "total", lambda c: f"acc[{c}]"),
+                                lambda c: f"vs[jj, {c}]", vd, "NEG_INF")
         k.line("cuda.syncthreads()  # the tile is read by all before the next one overwrites it")
     k.line("inv = ONE / total if total > ZERO else ZERO  # no key attended: zeros, as Keras")
     with k.block("if live"):
@@ -234,21 +221,9 @@ def _global_core(site: CudaSite, k: Writer, f: Writer, params: list[str], args: 
 
         with w.block(f"for j0 in range(j_lo, j_end, {KEY_BLOCK})"):
             w.line(f"j1 = min(j0 + {KEY_BLOCK}, j_end)")
-            w.line("top = mx")
-            with w.block("for j in range(j0, j1)"):
-                score("s[j - j0]")
-                w.line("top = max(top, s[j - j0])")
-            with w.block("if top != NEG_INF"):  # else every key of the block is masked for this row
-                w.line("fix = math.exp(mx - top)")
-                w.line("mx = top")
-                w.line("total *= fix")
-                with w.block(f"for c in range({vd})"):
-                    w.line("acc[c] *= fix")
-                with w.block("for j in range(j0, j1)"):
-                    w.line("p = math.exp(s[j - j0] - top)")
-                    w.line("total += p")
-                    with w.block(f"for c in range({vd})"):
-                        w.line(f"acc[c] += p * vp[{b}, j, kvh * {vd} + c]")
+            online_softmax_step(w, "for j in range(j0, j1)", "s[j - j0]", score,
+                                ("mx", "total", lambda c: f"acc[{c}]"), lambda c: f"vp[{b}, j, kvh * {vd} + {c}]",
+                                vd, "NEG_INF")
         w.line("inv = ONE / total if total > ZERO else ZERO  # no key attended: zeros, as Keras")
         with w.block(f"for c in range({vd})"):
             w.line(f"ctx[{b}, {row}, {hd} * {vd} + c] = acc[c] * inv")
