@@ -215,3 +215,19 @@ def online_softmax_step(w: Writer, keys: str, slot: str, score, row: tuple, valu
             w.line(f"{total} += p")
             with w.block(f"for c in range({vd})"):
                 w.line(f"{acc('c')} += p * {value('c')}")
+
+
+def einsum_element(layer, x, names: list[str]) -> tuple[str, str, str | None]:
+    """(input index, kernel index, bias index or None) of EinsumDense's output element whose axes are
+    the loop variables `names`, its summed letters named s_<letter> (both targets)."""
+    elided = layer._elided(x)
+    left = layer.ellipsis == "left"
+    ell = names[:elided] if left else names[len(names) - elided:] if elided else []
+    index = dict(zip(layer.spec_out, names[elided:] if left else names[:len(layer.spec_out)]))
+    index.update({c: f"s_{c}" for c in layer.summed()})
+    xs = [index[c] for c in layer.spec_in]
+    at_bias = None
+    if layer.bias_axes:
+        at = [index[c] if c in layer.bias_axes else "0" for c in layer.bias_letters()]
+        at_bias = ", ".join(at + ["0"] * (elided if layer.ellipsis == "right" else 0))
+    return ", ".join(ell + xs if left else xs + ell), ", ".join(index[c] for c in layer.spec_kernel), at_bias

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import sympy
 
+from ..lowering import einsum_element
 from ..writer import Writer
 from .activations import element, last_axis_pass
 from .base import Site, kernel
@@ -46,31 +47,19 @@ def _as_dense(site: Site, w: Writer, lead: int, k: sympy.Expr, n: sympy.Expr):
 def _loops(site: Site, w: Writer):
     """out[o] = act(Σ x[...]·kernel[...] + bias[...]): one task per position of the output's leading axes."""
     layer, x, y = site.layer, site.x, site.y
-    rank, elided = len(y), layer._elided(x)
-    left = layer.ellipsis == "left"
-    w.line(f"n_outer = {' * '.join(site.yd(a) for a in range(rank - 1)) or '1'}")
+    w.line(f"n_outer = {' * '.join(site.yd(a) for a in range(len(y) - 1)) or '1'}")
     with w.block("for q in prange(n_outer)"):
         names = outer_positions(site, w, y, "out") + ["j"]
-        ell = names[:elided] if left else names[len(names) - elided:] if elided else []
-        index = dict(zip(layer.spec_out, names[elided:] if left else names[:len(layer.spec_out)]))
+        at_x, at_k, at_b = einsum_element(layer, x, names)
         summed = layer.summed()
-        for c in summed:
-            index[c] = f"s_{c}"
-        xs = [index[c] for c in layer.spec_in]
-        at_x = ", ".join(ell + xs if left else xs + ell)
-        at_k = ", ".join(index[c] for c in layer.spec_kernel)
         with w.block(f"for j in range({site.yd(-1)})"):
             w.line("v = ZERO")
-            opened = 0
             for c in summed:  # the input's order: its last (contiguous) axis innermost
                 w.open(f"for s_{c} in range({site.xd(layer._in_position(x, c))})")
-                opened += 1
             w.line(f"v += x[{at_x}] * kernel[{at_k}]")
-            w.close(opened)
-            if layer.bias_axes:
-                at_b = [index[c] if c in layer.bias_axes else "0" for c in layer.bias_letters()]
-                at_b += ["0"] * (elided if layer.ellipsis == "right" else 0)
-                w.line(f"v += bias[{', '.join(at_b)}]")
+            w.close(len(summed))
+            if at_b is not None:
+                w.line(f"v += bias[{at_b}]")
             act = element(layer.activation, "v")
             if act not in ("v", "(v)"):
                 w.line(f"v = {act}")

@@ -7,6 +7,7 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 from ..activations import LAST_AXIS
+from ..lowering import einsum_element
 from ..writer import Writer
 from .base import CudaSite, kernel
 from .core import dense, finish
@@ -34,27 +35,18 @@ def einsum_dense(site: CudaSite, k: Writer, f: Writer):
 
 def _threads(site: CudaSite, k: Writer, f: Writer):
     layer, x, y = site.layer, site.x, site.y
-    elided = layer._elided(x)
-    left = layer.ellipsis == "left"
     bias = bool(layer.bias_axes)
 
     def body(w: Writer, names: list[str]):
-        ell = names[:elided] if left else names[len(names) - elided:] if elided else []
-        index = dict(zip(layer.spec_out, names[elided:] if left else names[:len(layer.spec_out)]))
+        at_x, at_k, at_b = einsum_element(layer, x, names)
         summed = layer.summed()
-        for c in summed:
-            index[c] = f"s_{c}"
-        xs = [index[c] for c in layer.spec_in]
-        at_x = ", ".join(ell + xs if left else xs + ell)
         w.line("v = ZERO")
         for c in summed:
             w.open(f"for s_{c} in range({site.xd(layer._in_position(x, c))})")
-        w.line(f"v += x[{at_x}] * kernel[{', '.join(index[c] for c in layer.spec_kernel)}]")
+        w.line(f"v += x[{at_x}] * kernel[{at_k}]")
         w.close(len(summed))
         if bias:
-            at_b = [index[c] if c in layer.bias_axes else "0" for c in layer.bias_letters()]
-            at_b += ["0"] * (elided if layer.ellipsis == "right" else 0)
-            w.line(f"v += bias[{', '.join(at_b)}]")
+            w.line(f"v += bias[{at_b}]")
         for line in finish(layer, None, ""):
             w.line(line)
         w.line(f"out[{', '.join(names)}] = v")
