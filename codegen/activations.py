@@ -55,6 +55,30 @@ ELEMENTWISE = {
     "soft_shrink": "{v} - HALF if {v} > HALF else ({v} + HALF if {v} < -HALF else ZERO)",
     "hard_shrink": "{v} if abs({v}) > HALF else ZERO",
 }
+# Keras's sparsemax of row r of a 2-D array `rows`, in place, without the sort: element j sits at
+# sorted position p (ties in index order), after the elements before it, whose sum with it is the
+# cumulative sum c there. The body of both preludes' sparsemax (a CPU task, a CUDA thread per row).
+SPARSEMAX_ROW = """\
+n = rows.shape[1]
+k = ZERO
+total = ZERO
+for j in range(n):
+    zj = rows[r, j]
+    c = ZERO
+    p = 0
+    for i in range(n):
+        zi = rows[r, i]
+        if zi > zj or (zi == zj and i <= j):
+            c += zi
+            p += 1
+    if zj - (c - ONE) / DT(p) > ZERO:
+        k += ONE
+        total += c
+tau = (total - ONE) / k
+for j in range(n):
+    rows[r, j] = max(rows[r, j] - tau, ZERO)
+"""
+
 LAST_AXIS = ("softmax", "log_softmax", "sparsemax")  # read a whole axis: applied by a pass after the kernel
 
 

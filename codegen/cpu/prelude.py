@@ -1,5 +1,9 @@
 """Fixed text at the top of every generated CPU module: imports, constants, shared helpers."""
 
+import textwrap
+
+from ..activations import SPARSEMAX_ROW
+
 # {constants}: codegen/activations.py CONSTANTS, filled in by the module writer
 PRELUDE = '''\
 import math
@@ -44,26 +48,7 @@ def log_softmax_last_axis(a):
 
 @njit(cache=True, parallel=PARALLEL, fastmath=FASTMATH)
 def sparsemax_last_axis(a):
-    # Keras's sparsemax without the sort: element j sits at sorted position p (ties in index order),
-    # after the elements before it, whose sum with it is the cumulative sum c there.
     rows = a.reshape(-1, a.shape[-1])
-    n = rows.shape[1]
     for r in prange(rows.shape[0]):
-        k = ZERO
-        total = ZERO
-        for j in range(n):
-            zj = rows[r, j]
-            c = ZERO
-            p = 0
-            for i in range(n):
-                zi = rows[r, i]
-                if zi > zj or (zi == zj and i <= j):
-                    c += zi
-                    p += 1
-            if zj - (c - ONE) / DT(p) > ZERO:
-                k += ONE
-                total += c
-        tau = (total - ONE) / k
-        for j in range(n):
-            rows[r, j] = max(rows[r, j] - tau, ZERO)
-'''
+''' + textwrap.indent(SPARSEMAX_ROW, " " * 8)
+

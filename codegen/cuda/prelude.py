@@ -1,5 +1,9 @@
 """Fixed text at the top of every generated CUDA module: imports, constants, allocation, shared kernels."""
 
+import textwrap
+
+from ..activations import SPARSEMAX_ROW
+
 # {constants}: codegen/activations.py CONSTANTS, filled in by the module writer
 PRELUDE = '''\
 import math
@@ -86,28 +90,10 @@ def log_softmax_rows(a):
 
 
 @cuda.jit(cache=True)
-def sparsemax_rows(a):
-    """Keras's sparsemax over the last axis of a 2-D array, in place: one thread per row, no sort
-    (element j at sorted position p, ties in index order, with cumulative sum c there)."""
+def sparsemax_rows(rows):
+    """Keras's sparsemax over the last axis of a 2-D array, in place: one thread per row."""
     r = cuda.grid(1)
-    if r >= a.shape[0]:
+    if r >= rows.shape[0]:
         return
-    n = a.shape[1]
-    k = ZERO
-    total = ZERO
-    for j in range(n):
-        zj = a[r, j]
-        c = ZERO
-        p = 0
-        for i in range(n):
-            zi = a[r, i]
-            if zi > zj or (zi == zj and i <= j):
-                c += zi
-                p += 1
-        if zj - (c - ONE) / DT(p) > ZERO:
-            k += ONE
-            total += c
-    tau = (total - ONE) / k
-    for j in range(n):
-        a[r, j] = max(a[r, j] - tau, ZERO)
-'''
+''' + textwrap.indent(SPARSEMAX_ROW, " " * 4)
+
