@@ -189,14 +189,14 @@ class MultiHeadAttention(Layer):
         if self.use_bias:
             wq, bq, wk, bk, wv, bv, wo, bo = weights
         else:
-            (wq, wk, wv, wo), bq = weights, None
+            (wq, wk, wv, wo), (bq, bk, bv, bo) = weights, (None,) * 4
         repeats = int(self.num_heads) // int(self.kv_heads)
         scale = sympy.Float(1.0 / math.sqrt(float(self.key_dim)))  # Keras's Python float, as `x * 0.25` is
 
         def project(operand, kernel, bias, b, t, head, c):
             d = operand.index("d")
             total = ix.Sum(operand(b, t, d) * kernel[d, head, c], (d, 0, operand.shape[2] - 1))
-            return total + bias[head, c] if bq is not None else total
+            return total + bias[head, c] if bias is not None else total
 
         def kv_head(h):
             return h if repeats == 1 else sympy.floor(h / repeats)
@@ -204,8 +204,7 @@ class MultiHeadAttention(Layer):
         def score(b, t, s, h):
             c = query.index("c")
             q = project(query, wq, bq, b, t, h, c) * scale
-            return ix.Sum(q * project(key, wk, bk if bq is not None else None, b, s, kv_head(h), c),
-                          (c, 0, self.key_dim - 1))
+            return ix.Sum(q * project(key, wk, bk, b, s, kv_head(h), c), (c, 0, self.key_dim - 1))
 
         def probability(b, t, s, h):
             r = query.index("s")
@@ -216,10 +215,10 @@ class MultiHeadAttention(Layer):
             return probability(b, t, s, h)
         b, t, o = idx
         h, v, s = query.index("h"), query.index("v"), query.index("s")
-        attended = ix.Sum(probability(b, t, s, h) * project(value, wv, bv if bq is not None else None, b, s,
-                                                            kv_head(h), v), (s, 0, key.shape[1] - 1))
+        attended = ix.Sum(probability(b, t, s, h) * project(value, wv, bv, b, s, kv_head(h), v),
+                          (s, 0, key.shape[1] - 1))
         total = ix.Sum(attended * wo[h, v, o], (h, 0, self.num_heads - 1), (v, 0, self.head_value_dim - 1))
-        return total + bo[o] if bq is not None else total
+        return total + bo[o] if bo is not None else total
 
     def allowed(self, t_q: int, t_k: int, mask=None):
         """The (batch or 1, 1, T_q, T_k) boolean mask of attended positions, or None."""

@@ -145,8 +145,9 @@ def _core(layer, mask: bool, scores: bool) -> str:
     params = ["qp3", "kp3", "vp3", *(["mask"] if mask else []), "ctx", *(["att"] if scores else [])]
     body = "\n".join(w.lines)
     name = "attention_core_" + hashlib.sha1(body.encode()).hexdigest()[:10]
+    doc = f"Fused attention: {heads} heads ({kv} key/value heads), key_dim {kd}, value_dim {vd}."
     return (f"@njit(cache=True, parallel=PARALLEL, fastmath=FASTMATH)\ndef {name}({', '.join(params)}):\n"
-            f"    \"\"\"Fused attention: {heads} heads ({kv} key/value heads), key_dim {kd}, value_dim {vd}.\"\"\"\n{body}")
+            f'    """{doc}"""\n{body}')
 
 
 def _score(w: Writer, layer, mask: bool, kd: int, target: str):
