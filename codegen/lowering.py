@@ -231,3 +231,19 @@ def einsum_element(layer, x, names: list[str]) -> tuple[str, str, str | None]:
         at = [index[c] if c in layer.bias_axes else "0" for c in layer.bias_letters()]
         at_bias = ", ".join(at + ["0"] * (elided if layer.ellipsis == "right" else 0))
     return ", ".join(ell + xs if left else xs + ell), ", ".join(index[c] for c in layer.spec_kernel), at_bias
+
+
+def reduction_lines(w: Writer, layer, at: dict, dims: list[str], neg_inf: str) -> str:
+    """The lines reducing x over `layer.axes` (sum, mean, max, min) into `acc`, at the kept axes'
+    indices `at` ({axis: index}), the reduced ones looped over r<axis> (the last innermost); returns
+    the output value (the mean divides by the count). Both targets."""
+    rank = len(dims)
+    inf = neg_inf[1:] if neg_inf.startswith("-") else f"-{neg_inf}"
+    start = {"max": neg_inf, "min": inf}.get(layer.kind, "ZERO")
+    w.line(f"acc = {start}")
+    for a in layer.axes:
+        w.open(f"for r{a} in range({dims[a]})")
+    read = f"x[{', '.join(at.get(a, f'r{a}') for a in range(rank))}]"
+    w.line(f"acc = {layer.kind}(acc, {read})" if layer.kind in ("max", "min") else f"acc += {read}")
+    w.close(len(layer.axes))
+    return f"acc / DT({' * '.join(dims[a] for a in layer.axes)})" if layer.kind == "mean" else "acc"

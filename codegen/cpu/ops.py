@@ -9,7 +9,7 @@ of `b` into the output row, so that the inner loop runs along contiguous memory 
 """
 from __future__ import annotations
 
-from ..lowering import unravel
+from ..lowering import reduction_lines, unravel
 from ..writer import Writer
 from .base import Site, kernel
 
@@ -25,18 +25,7 @@ def reduction(site: Site, w: Writer):
     w.line("n_out = " + " * ".join(dims[a] for a in kept))
     with w.block("for o in prange(n_out)"):
         names = unravel(w, "o", [dims[a] for a in kept], [f"k{a}" for a in kept])
-        at = dict(zip(kept, names))
-        first = layer.kind in ("max", "min")
-        w.line("acc = " + ("-np.inf" if layer.kind == "max" else "np.inf" if layer.kind == "min" else "ZERO"))
-        for a in layer.axes:
-            w.open(f"for r{a} in range({dims[a]})")
-        read = f"x[{', '.join(at.get(a, f'r{a}') for a in range(rank))}]"
-        w.line(f"acc = {layer.kind}(acc, {read})" if first else f"acc += {read}")
-        w.close(len(layer.axes))
-        if layer.kind == "mean":
-            w.line("flat_out[o] = acc / DT(" + " * ".join(dims[a] for a in layer.axes) + ")")
-        else:
-            w.line("flat_out[o] = acc")
+        w.line(f"flat_out[o] = {reduction_lines(w, layer, dict(zip(kept, names)), dims, '-np.inf')}")
 
 
 @kernel("matmul")

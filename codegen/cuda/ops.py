@@ -5,6 +5,7 @@ transpose and concatenate share the Reshape, Permute and Concatenate kernels.
 """
 from __future__ import annotations
 
+from ..lowering import reduction_lines
 from ..writer import Writer
 from .base import CudaSite, kernel
 from .templates import pointwise, wrap
@@ -19,17 +20,8 @@ def reduction(site: CudaSite, k: Writer, f: Writer):
     dims = [site.xd(a) for a in range(rank)]
 
     def body(w: Writer, idx: list[str]):
-        at = dict(zip(kept, idx))
-        extremum = layer.kind in ("max", "min")
-        w.line("acc = " + ("NEG_INF" if layer.kind == "max" else "-NEG_INF" if layer.kind == "min" else "ZERO"))
-        for a in layer.axes:
-            w.open(f"for r{a} in range({wrap(dims[a])})")
-        read = f"x[{', '.join(at.get(a, f'r{a}') for a in range(rank))}]"
-        w.line(f"acc = {layer.kind}(acc, {read})" if extremum else f"acc += {read}")
-        w.close(len(layer.axes))
-        count = " * ".join(wrap(dims[a]) for a in layer.axes)
-        w.line(f"out_flat[{_flat(idx, [dims[a] for a in kept])}] = " + (f"acc / DT({count})" if layer.kind == "mean"
-                                                                          else "acc"))
+        value = reduction_lines(w, layer, dict(zip(kept, idx)), [wrap(d) for d in dims], "NEG_INF")
+        w.line(f"out_flat[{_flat(idx, [dims[a] for a in kept])}] = {value}")
 
     pointwise(site, k, f, site.fn, ["x", "out_flat"], [site.ins[0], f"{site.outs[0]}.reshape(-1)"],
               [dims[a] for a in kept], body)
