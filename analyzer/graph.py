@@ -197,6 +197,7 @@ class _Scope:
     env: dict  # value names -> Tensor (or a tuple of them)
     block: str | None = None  # the block call the layers belong to
     depth: int = 0
+    feeds: list | None = None  # a called model's body: the values its `input` statements take, in order
 
 
 @dataclass
@@ -205,7 +206,7 @@ class _Context:
 
     model: ir.Model
     names: Names
-    blocks: dict  # name -> ir.Block
+    blocks: dict  # name -> ir.Block, or ir.Model for another model of the file used as a layer
     nodes: list
     inputs: list
     ranks: list
@@ -242,7 +243,9 @@ def _run(body: tuple, scope: _Scope, ctx: _Context, previous=None):
     for stmt in body:
         if outputs is not None:
             raise ShapeproofError("statements after `output`", stmt.span, "`output` ends a body")
-        if isinstance(stmt, ir.InputStmt):
+        if isinstance(stmt, ir.InputStmt) and scope.feeds is not None:
+            previous = _feed(stmt, scope)
+        elif isinstance(stmt, ir.InputStmt):
             if scope.block is not None:
                 raise ShapeproofError("a block takes its inputs as parameters, not with `input`", stmt.span,
                                       "write `block NAME(x, ...):` and use x")
@@ -294,7 +297,9 @@ def _layer_statement(stmt: ir.LayerStmt, scope: _Scope, ctx: _Context, previous)
         if stmt.more:  # `Block(...)(a, b)` is `Block(...)([a, b])`
             given = [_single(_operand(v, scope, ctx) if i else given, v.span)
                      for i, v in enumerate([stmt.applied_to, *stmt.more])]
-        produced = _expand(ctx.blocks[stmt.call.name], stmt, given, scope, ctx)
+        callee = ctx.blocks[stmt.call.name]
+        expand = _call_model if isinstance(callee, ir.Model) else _expand
+        produced = expand(callee, stmt, given, scope, ctx)
         return _bind_targets(stmt, stmt.call.name, produced, scope.env)
     layer = build_layer(stmt.call, scope.values, ctx.names)
     if isinstance(layer, Operation):
@@ -552,6 +557,77 @@ def _expand(block: ir.Block, stmt: ir.LayerStmt, given, scope: _Scope, ctx: _Con
     if scope.block is None:
         ctx.block_calls[label] = (block.name, [(t.producer, t.index) for t in produced])
     return produced
+
+
+def _call_model(called: ir.Model, stmt: ir.LayerStmt, given, scope: _Scope, ctx: _Context) -> list:
+    """Another model of the file used as a layer (Keras's nested model): its `input` statements take the
+    given values, and its sizes are bound from their shapes (`Encoder()(x)`), from the call's keywords
+    (`Encoder(n=64)(x)`) or from their defaults. It sees none of the caller's names; its layers are
+    named model-wide and shown as one report row, as a block's."""
+    call = stmt.call
+    if called.name == ctx.model.name:
+        raise ShapeproofError(f"model {called.name} uses itself as a layer", call.span)
+    if scope.depth >= MAX_BLOCK_DEPTH:
+        raise ShapeproofError(f"models nested more than {MAX_BLOCK_DEPTH} deep (do two models use each other?)",
+                              call.span)
+    tensors = given if isinstance(given, list) else [_single(given, stmt.span)]
+    inputs = [s for s in called.body if isinstance(s, ir.InputStmt)]
+    if len(tensors) != len(inputs):
+        raise ShapeproofError(f"model {called.name} has {len(inputs)} input(s), and is applied to "
+                              f"{len(tensors)} value(s)", call.span)
+    names = [p.name for p in called.params]
+    if call.args:
+        raise ShapeproofError(f"model {called.name} takes its sizes as keywords", call.args[0].span,
+                              f"e.g. {called.name}({names[-1] if names else 'n'}=...)(x); sizes read from the "
+                              "input's shape need not be given")
+    values = {}
+    for kw in call.keywords:
+        if kw.name not in names:
+            raise ShapeproofError(f"model {called.name} has no parameter {kw.name!r}", kw.span,
+                                  did_you_mean(kw.name, names) or f"its parameters are {', '.join(names) or 'none'}")
+        values[kw.name] = sympy.sympify(evaluate(kw.value, scope.values))
+    for input_stmt, tensor in zip(inputs, tensors):  # a size named by an input axis is that axis
+        items = input_stmt.shape.items if isinstance(input_stmt.shape, ir.Tuple) else (input_stmt.shape,)
+        if len(items) != len(tensor.shape):
+            raise ShapeproofError(f"model {called.name}'s input (line {input_stmt.span.line}) has {len(items)} axes, "
+                                  f"and it is applied to {format_shape(tensor.shape)}", call.span)
+        for item, dim in zip(items, tensor.shape):
+            if isinstance(item, ir.Name) and item.name in names and item.name not in values:
+                values[item.name] = dim
+    for p in called.params:
+        if p.name not in values:
+            if p.default is None:
+                raise ShapeproofError(f"model {called.name} needs its size {p.name!r}: no input axis is {p.name}",
+                                      call.span, f"give it: {called.name}({p.name}=...)")
+            values[p.name] = sympy.sympify(evaluate(p.default, values))
+    label = scope.block or ctx.names.claim(to_snake_case(called.name))
+    inner = _Scope(values, {}, label, scope.depth + 1, feeds=list(tensors))
+    try:
+        last, outputs = _run(called.body, inner, ctx)
+    except ShapeproofError as e:
+        if "(in model " not in e.message and "(in block " not in e.message:
+            e.message += f" (in model {called.name}, used at line {call.span.line})"
+        raise
+    produced = outputs or [_single(last, called.span)]
+    if scope.block is None:
+        ctx.block_calls[label] = (called.name, [(t.producer, t.index) for t in produced])
+    return produced
+
+
+def _feed(stmt: ir.InputStmt, scope: _Scope) -> Tensor:
+    """A called model's `input` statement: the next given value, which must have its shape and dtype."""
+    tensor = scope.feeds.pop(0)
+    shape, dtype = _shape_of(stmt, scope.values), _dtype_of(stmt)
+    if len(shape) != len(tensor.shape) or any(sympy.simplify(a - b) != 0 for a, b in zip(shape, tensor.shape)):
+        raise ShapeproofError(f"this input takes {format_shape(shape)}, and the model is applied to "
+                              f"{format_shape(tensor.shape)}", stmt.shape.span,
+                              "an input axis written as one of the model's sizes takes any length, e.g. "
+                              "`model M(batch, T):` with `input (batch, T, 16)`")
+    if dtype != tensor.dtype:
+        raise ShapeproofError(f"this input takes {dtype}, and the model is applied to {tensor.dtype}", stmt.span)
+    if stmt.target:
+        scope.env[stmt.target] = tensor
+    return tensor
 
 
 def _shape_of(stmt: ir.InputStmt, values: dict) -> tuple:

@@ -166,7 +166,7 @@ class Model:
     body: tuple  # of statements
     span: Span
     name_span: Span
-    blocks: tuple = ()  # of Block: the file's blocks, which its body may call
+    blocks: tuple = ()  # of Block and Model: the file's blocks and models, which its body may call
 
 
 @dataclass(frozen=True)

@@ -270,9 +270,21 @@ def parse(source: str, file: str = "<input>") -> ir.Program:
         raise _with_file(e, file) from None
     except UnexpectedInput as e:
         raise _with_file(_syntax_error(e, text), file) from None
-    if blocks:  # each model carries the blocks it may call (re-analysed alone by analyzer/reference.py)
-        models = tuple(dataclasses.replace(m, blocks=blocks) for m in models)
+    _check_unique((*models, *blocks), file)
+    if blocks or len(models) > 1:  # each model carries the blocks and the other models it may use as layers
+        models = tuple(dataclasses.replace(m, blocks=blocks + models) for m in models)
     return ir.Program(file, source, models, assertions, blocks)
+
+
+def _check_unique(definitions, file: str):
+    """Blocks and models share one namespace: either may be used as a layer of a model."""
+    seen = {}
+    for d in sorted(definitions, key=lambda d: (d.span.line, d.span.column)):
+        kind = "model" if isinstance(d, ir.Model) else "block"
+        if d.name in seen:
+            raise _with_file(ShapeproofError(f"{kind} {d.name!r} is defined twice", d.name_span,
+                                             f"rename one: {d.name} is also defined at line {seen[d.name]}"), file)
+        seen[d.name] = d.name_span.line
 
 
 def _with_file(error: ShapeproofError, file: str) -> ShapeproofError:

@@ -32,8 +32,6 @@ def analyze(syntax: ir.Program, overrides: dict | None = None) -> Program:
                                       hint=f"parameters: {', '.join(sorted(known)) or 'none'}")
         models: dict[str, Model] = {}
         for m in syntax.models:
-            if m.name in models:
-                raise ShapeproofError(f"model {m.name!r} is defined twice", m.name_span)
             models[m.name] = analyze_model(m, overrides)
     except ShapeproofError as e:
         e.file = syntax.file

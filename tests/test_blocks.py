@@ -99,3 +99,64 @@ def test_resnet50_in_blocks_is_keras_resnet50():
     assert int(ours.total_params) == theirs.count_params()
     assert int(ours.non_trainable_params) == sum(int(w.numpy().size) for w in theirs.non_trainable_weights)
     assert len(open("examples/resnet50.nn").read().splitlines()) < 40
+
+
+NESTED = """
+model Encoder(batch, T, d=16, width=32):
+    input (batch, T, d)
+    Dense(width, activation="relu")
+    Dense(8)
+
+model Classifier(batch, T):
+    x = input (batch, T, 16)
+    h = Encoder(width=24)(x)
+    g = GlobalAveragePooling1D()(h)
+    Dense(2)(g)
+
+model Flat(batch, T):
+    x = input (batch, T, 16)
+    h = Dense(24, activation="relu")(x)
+    h = Dense(8)(h)
+    g = GlobalAveragePooling1D()(h)
+    Dense(2)(g)
+"""
+
+
+def test_a_model_used_as_a_layer_expands_with_sizes_from_its_input():
+    """`Encoder(width=24)(x)`: T from x's shape, d checked against it (16), width from the keyword."""
+    program = analyzer.loads(NESTED)
+    nested, flat = program.models["Classifier"], program.models["Flat"]
+    assert [(n.type, n.output_shapes, n.params) for n in nested.nodes] == \
+        [(n.type, n.output_shapes, n.params) for n in flat.nodes]
+    assert [n.block for n in nested.nodes] == ["encoder", "encoder", None, None]
+    assert nested.extra["blocks"]["encoder"][0] == "Encoder"
+    assert program.models["Encoder"].total_params == 16 * 32 + 32 + 32 * 8 + 8  # still a model of its own
+
+
+def test_report_shows_a_nested_model_as_one_row(tmp_path, capsys):
+    spec = tmp_path / "n.nn"
+    spec.write_text(NESTED)
+    assert main(["report", str(spec), "--model", "Classifier"]) == 0
+    out = capsys.readouterr().out
+    assert "encoder (Encoder)" in out and "(batch, T, 8)" in out and "dense (Dense)" not in out
+
+
+@pytest.mark.parametrize("call, message", [
+    ("Encoder(width=24)(g)", "model Encoder's input (line 3) has 3 axes, and it is applied to (batch, 8)"),
+    ("Encoder(24)(x)", "model Encoder takes its sizes as keywords"),
+    ("Encoder(widht=24)(x)", "did you mean 'width'"),
+    ("Encoder(d=8)(x)", "this input takes (batch, T, 8)"),
+    ("Classifier()(x)", "model Classifier uses itself as a layer"),
+])
+def test_model_call_errors_are_located(call, message):
+    source = NESTED.replace("g = GlobalAveragePooling1D()(h)\n    Dense(2)(g)\n\nmodel Flat",
+                            f"g = GlobalAveragePooling1D()(h)\n    {call}\n\nmodel Flat")
+    with pytest.raises(ShapeproofError) as e:
+        analyzer.loads(source)
+    assert message in e.value.message + (e.value.hint or "")
+
+
+def test_a_block_and_a_model_may_not_share_a_name():
+    with pytest.raises(ShapeproofError) as e:
+        analyzer.loads(NESTED + "\nblock Encoder(x):\n    output Dense(2)(x)\n")
+    assert "block 'Encoder' is defined twice" in e.value.message and e.value.span.line == 20
