@@ -139,6 +139,64 @@ class Model:
         return [shape for _, shape in self.outputs]
 
 
+def keras_order(nodes: list[Node], output_refs: list, calls: dict) -> list[Node]:
+    """The layers in the order Keras's functional model lists them (model.layers, get_weights(), the
+    summary): by depth from the outputs, deepest first, ties in the order a depth-first walk from the
+    outputs meets them (keras/src/ops/function.py map_graph). A block call is one nested model: ordered
+    as a unit here, its own layers by the same rule inside it."""
+    units: dict = {}  # a layer's name or a block call's label -> its layers, in statement order
+    for n in nodes:
+        units.setdefault(n.block or n.name, []).append(n)
+    producer = {(n.name, k): n.block or n.name for n in nodes for k in range(len(n.output_shapes))}
+    reads = {u: block_inputs(members) for u, members in units.items()}
+    ordered = []
+    for unit in _depth_order(reads, producer, output_refs):
+        members = units[unit]
+        if members[0].block is None:
+            ordered += members
+        else:
+            inner_reads = {m.name: m.input_refs for m in members}
+            inner = {(m.name, k): m.name for m in members for k in range(len(m.output_shapes))}
+            by_name = {m.name: m for m in members}
+            ordered += [by_name[u] for u in _depth_order(inner_reads, inner, calls[unit][1])]
+    return ordered
+
+
+def _depth_order(reads: dict, producer: dict, output_refs: list) -> list:
+    """Keras's map_graph order of the units (`reads`: unit -> the refs it reads; `producer`: ref ->
+    its unit, refs of no unit are inputs)."""
+    index, post = {}, []  # Keras's _build_map_helper: a traversal index on entry, post-order on exit
+    for ref in output_refs:
+        if ref not in producer or producer[ref] in index:
+            continue
+        index[producer[ref]] = len(index)
+        stack = [(producer[ref], iter(reads[producer[ref]]))]
+        while stack:  # depth-first without recursion: a 1,000-layer chain is deeper than Python's stack
+            unit, pending = stack[-1]
+            for read in pending:
+                if read in producer and producer[read] not in index:
+                    index[producer[read]] = len(index)
+                    stack.append((producer[read], iter(reads[producer[read]])))
+                    break
+            else:
+                stack.pop()
+                post.append(unit)
+    depth: dict = {}
+    for unit in reversed(post):
+        d = depth.setdefault(unit, 0)
+        for ref in reads[unit]:
+            if ref in producer:
+                depth[producer[ref]] = max(depth.get(producer[ref], 0), d + 1)
+    order = sorted(post, key=lambda u: (-depth[u], index[u]))
+    return order + [u for u in reads if u not in index]  # layers no output needs: last, in statement order
+
+
+def block_inputs(members: list[Node]) -> list:
+    """The values a block call (its layers: `members`) reads from outside it, in order."""
+    inside = {m.name for m in members}
+    return list(dict.fromkeys(r for m in members for r in m.input_refs if r[0] not in inside))
+
+
 class Names:
     """Hands out Keras-style unique names within a model: dense, dense_1, dense_2, ..."""
 
@@ -225,7 +283,7 @@ def analyze_model(model: ir.Model, overrides: dict | None = None) -> Model:
     previous, outputs = _run(model.body, _Scope(values, {}), ctx)
     if outputs is None:
         outputs = [_single(previous, model.body[-1].span)]
-    nodes, inputs = ctx.nodes, ctx.inputs
+    nodes, inputs = keras_order(ctx.nodes, [(t.producer, t.index) for t in outputs], ctx.block_calls), ctx.inputs
     constraints = _dedupe([c for n in nodes for c in n.constraints])
     named = [(t.producer, t.shape) for t in outputs]
     bounds = lower_bounds([c.condition for c in constraints])

@@ -15,7 +15,7 @@ from .assertions import Verdict
 from .explain import explain
 from .formatting import condition_text, pretty
 from .inequalities import least_values
-from .graph import DTYPE_BYTES, Model, Node
+from .graph import DTYPE_BYTES, Model, Node, block_inputs
 from .program import Program
 
 # --- numbers and formulas --------------------------------------------------------------------
@@ -138,12 +138,13 @@ def model_table(model: Model, expand: bool = False) -> Table:
             shapes = "\n".join(shape_text(by_name[name].output_shapes[k]) for name, k in outputs)
             table.add_row(Text(_label(n.block, kind), style="bold"), shapes,
                           pretty(sympy.Add(*(m.params for m in members))), pretty(sympy.Add(*(m.macs for m in members))),
-                          rf_text(last.receptive_field), *([connected_to(n)] if graph else []))
+                          rf_text(last.receptive_field), *([connected_to(block_inputs(members), calls, by_name,
+                                                                         expand)] if graph else []))
         if n.block is not None and not expand:
             continue
         shapes = "\n".join(shape_text(s) for s in n.output_shapes)
         table.add_row(("  " if n.block else "") + _label(n.name, n.layer.keras_class), shapes, pretty(n.params), pretty(n.macs),
-                      rf_text(n.receptive_field), *([connected_to(n)] if graph else []))
+                      rf_text(n.receptive_field), *([connected_to(n.input_refs, calls, by_name, expand)] if graph else []))
     return table
 
 
@@ -161,9 +162,16 @@ def is_chain(model: Model) -> bool:
     return len(model.output_refs) == 1
 
 
-def connected_to(node) -> str:
-    """The values a layer reads, as Keras's summary lists them (`dense`, `lstm[2]` for a later output)."""
-    return ", ".join(name if k == 0 else f"{name}[{k}]" for name, k in node.input_refs)
+def connected_to(refs, calls: dict, by_name: dict, expand: bool) -> str:
+    """The values a layer reads, as Keras's summary lists them (`dense`, `lstm[2]` for a later output);
+    a value made inside a block call is that call's output (`encoder`, `encoder[1]`) unless expanded."""
+    shown = []
+    for name, k in refs:
+        block = None if expand or name not in by_name else by_name[name].block
+        if block is not None:
+            name, k = block, calls[block][1].index((name, k))
+        shown.append(name if k == 0 else f"{name}[{k}]")
+    return ", ".join(shown)
 
 
 def _title(model: Model) -> str:

@@ -90,11 +90,12 @@ def test_resnet50_in_blocks_is_keras_resnet50():
     theirs = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=10,
                                          classifier_activation=None)
     layers = [layer for layer in theirs.layers if not isinstance(layer, keras.layers.InputLayer)]
-    # Keras lists a functional model's layers in topological order (a block's shortcut convolution
-    # after its branch's first layers); the spec in statement order: the same layers, compared as sets.
-    keras_rows = sorted((type(layer).__name__, tuple(tuple(w.shape) for w in layer.weights)) for layer in layers)
-    our_rows = sorted((n.type, tuple(tuple(int(d) for d in w.shape) for w in n.weights)) for n in ours.nodes)
+    # in Keras's order (by depth from the output: a block's shortcut convolution after its branch's
+    # first layer, though the spec writes it last), so that get_weights() arrays load in order
+    keras_rows = [(type(layer).__name__, tuple(tuple(w.shape) for w in layer.weights)) for layer in layers]
+    our_rows = [(n.type, tuple(tuple(int(d) for d in w.shape) for w in n.weights)) for n in ours.nodes]
     assert keras_rows == our_rows
+    assert [tuple(w.shape) for w in theirs.weights] == [s for _, _, s in ours.weight_shapes]
     assert tuple(theirs.output.shape) == (None, 10) and ours.output_shapes[0][1:] == (10,)
     assert int(ours.total_params) == theirs.count_params()
     assert int(ours.non_trainable_params) == sum(int(w.numpy().size) for w in theirs.non_trainable_weights)
@@ -160,3 +161,18 @@ def test_a_block_and_a_model_may_not_share_a_name():
     with pytest.raises(ShapeproofError) as e:
         analyzer.loads(NESTED + "\nblock Encoder(x):\n    output Dense(2)(x)\n")
     assert "block 'Encoder' is defined twice" in e.value.message and e.value.span.line == 20
+
+
+def test_blocks_export_as_nested_keras_models_with_the_same_weight_order():
+    """A block call is a nested Keras model; get_weights() of the exported model is in our order."""
+    pytest.importorskip("keras")
+    from shapeproof.keras.export import build_keras
+
+    cases = ((BLOCKS, "Net", {"H": 8, "W": 8}, ["Functional"] * 3 + ["GlobalAveragePooling2D", "Dense"]),
+             (NESTED, "Classifier", {"T": 5}, ["Functional", "GlobalAveragePooling1D", "Dense"]))
+    for source, name, sizes, classes in cases:
+        ours = analyzer.loads(source, set=sizes).models[name]
+        theirs, _ = build_keras(ours)
+        assert [type(layer).__name__ for layer in theirs.layers[1:]] == classes
+        assert [(w.path, tuple(w.shape)) for w in theirs.weights] == \
+            [(f"{layer}/{weight}", shape) for layer, weight, shape in ours.weight_shapes]

@@ -127,6 +127,8 @@ def test_report_equals_keras(name, imported):
         assert got == expected, f"{op.name}: {got} != Keras {expected}"
         weights = sum(int(np.prod(w.shape)) for w in getattr(op, "weights", []))
         assert int(by_name[op.name].params) == weights, op.name
+    # our layer order is Keras's (model.layers, get_weights()): an .npz of get_weights() loads in order
+    assert [s for _, _, s in ours.weight_shapes] == [tuple(w.shape) for w in model.weights]
 
 
 @pytest.mark.parametrize("name", bounded(CATALOGUE, FIRST_OF_FAMILY.values()))

@@ -403,6 +403,24 @@ def test_keras_archive_round_trip(name, tmp_path, capsys):
     check_outputs(model, nn, path)
 
 
+def test_nested_models_import_as_blocks(tmp_path, capsys):
+    """Each nested Keras model becomes a block called where Keras calls it (a block calling a block for
+    a Sequential inside a Sequential); the report shows each call as one row, as Keras's summary."""
+    texts = {}
+    for name in ("nested", "nested_functional"):
+        build(name).save(tmp_path / f"{name}.keras")
+        code, _, err = run_cli(["import", str(tmp_path / f"{name}.keras"), "-o", str(tmp_path / f"{name}.nn")], capsys)
+        assert code == 0, err
+        texts[name] = (tmp_path / f"{name}.nn").read_text()
+    assert "block Block(x):\n    Dense(8, activation=\"relu\")\n    Dense(8)\n" in texts["nested"]
+    assert "block Inner(x):\n    Block()\n    Activation(\"tanh\")\n" in texts["nested"]
+    assert "    inner = Inner()(x)\n" in texts["nested"] and "    frozen = Frozen()(add)\n" in texts["nested"]
+    assert "block Sub(a, b):" in texts["nested_functional"] and "    output concatenate\n" in texts["nested_functional"]
+    assert "    sub = Sub()(x, dense_7)\n    tail = Tail()(sub)\n" in texts["nested_functional"]
+    code, out, _ = run_cli(["report", str(tmp_path / "nested_functional.nn")], capsys)
+    assert "sub (Sub)" in out and "x, dense_7" in out and "dense_4 (Dense)" not in out
+
+
 @pytest.mark.parametrize("name", JSON_H5)
 def test_json_and_weights_h5_round_trip(name, tmp_path, capsys):
     model = build(name, seed=3)

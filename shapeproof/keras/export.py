@@ -16,6 +16,7 @@ import sympy
 from shapeproof import analyzer
 from shapeproof.analyzer import ir
 from shapeproof.analyzer.errors import ShapeproofError
+from shapeproof.analyzer.graph import block_inputs
 from shapeproof.analyzer.layers.ops import Operation
 from shapeproof.analyzer.values import evaluate
 
@@ -121,7 +122,8 @@ def keras_shape(shape, free_as_none: bool = False) -> tuple:
 
 
 def build_keras(model: analyzer.Model, free_as_none: bool = False):
-    """(keras.Model, {layer name: keras layer}) built from the analysed model's calls."""
+    """(keras.Model, {layer name: keras layer}) built from the analysed model's calls; each block call
+    (and each model used as a layer) a nested Keras model, as Keras users nest them."""
     import keras
 
     tensors = {}
@@ -129,30 +131,49 @@ def build_keras(model: analyzer.Model, free_as_none: bool = False):
         tensors[(inp.name, 0)] = keras.Input(shape=keras_shape(inp.shape, free_as_none)[1:], dtype=inp.dtype,
                                              name=inp.name)
     layers = {}
+    calls = model.extra.get("blocks", {})
     for node in model.nodes:
-        given = [tensors[ref] for ref in node.input_refs]
-        if isinstance(node.layer, Operation):
-            layer = keras_operation(node.layer, node.values, node.name)
-            out = layer(*operands(node.layer, given))
-        else:
-            layer = keras_layer(node.layer.call, node.values, node.name)
-            args, kwargs = call_arguments(node.layer, given)
-            out = layer(*args, **kwargs)
-        outs = out if isinstance(out, (list, tuple)) else [out]
-        for i, t in enumerate(outs):
-            tensors[(node.name, i)] = t
-        layers[node.name] = (layer, outs)
+        if node.block is None:
+            _build_node(node, tensors, layers)
+        elif node.block not in layers:  # a block call's first layer: the whole call, once
+            members = [n for n in model.nodes if n.block == node.block]
+            outer = block_inputs(members)
+            inner = {ref: keras.Input(shape=tensors[ref].shape[1:], dtype=tensors[ref].dtype,
+                                      name=f"{node.block}_input_{i}") for i, ref in enumerate(outer)}
+            for member in members:
+                _build_node(member, inner, layers)
+            outputs = calls[node.block][1]
+            nested = keras.Model([inner[r] for r in outer], [inner[r] for r in outputs], name=node.block)
+            outs = nested([tensors[r] for r in outer])
+            for ref, t in zip(outputs, outs if isinstance(outs, (list, tuple)) else [outs], strict=True):
+                tensors[ref] = t
+            layers[node.block] = (nested, outs)
     outputs = [tensors[ref] for ref in model.output_refs]
     return keras.Model([tensors[(i.name, 0)] for i in model.inputs], outputs, name=model.name), layers
 
 
+def _build_node(node, tensors: dict, layers: dict):
+    """Call one node's Keras layer (or operation) on its inputs in `tensors`, adding its outputs there."""
+    given = [tensors[ref] for ref in node.input_refs]
+    if isinstance(node.layer, Operation):
+        layer = keras_operation(node.layer, node.values, node.name)
+        out = layer(*operands(node.layer, given))
+    else:
+        layer = keras_layer(node.layer.call, node.values, node.name)
+        args, kwargs = call_arguments(node.layer, given)
+        out = layer(*args, **kwargs)
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    for i, t in enumerate(outs):
+        tensors[(node.name, i)] = t
+    layers[node.name] = (layer, outs)
+
+
 def python_source(model: analyzer.Model, source_file: str = "") -> str:
-    """The Keras code that builds the model: one line per layer, Keras's names kept."""
+    """The Keras code that builds the model: one line per layer, Keras's names kept; a block call a
+    nested keras.Model (its inputs, its layers, then the model applied where the spec calls it)."""
     names: dict = {}
-
-    def var(ref) -> str:
-        return names[ref]
-
+    shapes = {(i.name, 0): (i.shape, i.dtype) for i in model.inputs}
+    shapes.update({(n.name, k): (s, n.dtype) for n in model.nodes for k, s in enumerate(n.output_shapes)})
     lines = [f'"""Keras 3 model {model.name}, exported by shapeproof' + (f" from {source_file}" if source_file else "")
              + '."""', "import keras", "from keras import layers", "", "",
              f"def build_{_identifier(model.name).lower()}():"]
@@ -163,24 +184,51 @@ def python_source(model: analyzer.Model, source_file: str = "") -> str:
         names[(inp.name, 0)] = v = _identifier(inp.name)
         shape = keras_shape(inp.shape, free_as_none=True)[1:]
         lines.append(f"    {v} = keras.Input(shape={shape!r}, dtype={inp.dtype!r}, name={inp.name!r})")
+    calls = model.extra.get("blocks", {})
+    done = set()
     for node in model.nodes:
-        outs = [_identifier(node.name) + (f"_{k}" if len(node.output_shapes) > 1 else "")
-                for k in range(len(node.output_shapes))]
-        for k, v in enumerate(outs):
-            names[(node.name, k)] = v
-        given = [var(ref) for ref in node.input_refs]
-        if isinstance(node.layer, Operation):
-            lines.append(f"    {', '.join(outs)} = {_operation_text(node.layer, node.values, given)}")
-            continue
-        args, kwargs = call_arguments(node.layer, given)
-        applied = ", ".join([f"[{', '.join(a)}]" if isinstance(a, list) else a for a in args] +
-                            [f"{k}={_source(v)}" for k, v in kwargs.items()])
-        lines.append(f"    {', '.join(outs)} = {_call_text(node.layer.call, node.values, node.name)}({applied})")
-    ins = ", ".join(var((i.name, 0)) for i in model.inputs)
-    outs = ", ".join(var(ref) for ref in model.output_refs)
+        if node.block is None:
+            lines.append(_node_source(node, names))
+        elif node.block not in done:  # a block call's first layer: the whole nested model, once
+            done.add(node.block)
+            label, kind = node.block, calls[node.block][0]
+            members = [n for n in model.nodes if n.block == label]
+            outer = block_inputs(members)
+            inner = dict(names)
+            lines.append(f"    # {label}: block {kind}, a nested model")
+            for i, ref in enumerate(outer):
+                shape, dtype = shapes[ref]
+                inner[ref] = v = f"{_identifier(label)}_input_{i}"
+                lines.append(f"    {v} = keras.Input(shape={keras_shape(shape, free_as_none=True)[1:]!r}, "
+                             f"dtype={dtype!r}, name={v!r})")
+            lines += [_node_source(m, inner) for m in members]
+            outputs = calls[label][1]
+            v = _identifier(label)
+            lines.append(f"    {v} = keras.Model([{', '.join(inner[r] for r in outer)}], "
+                         f"[{', '.join(inner[r] for r in outputs)}], name={label!r})")
+            outs = [f"{v}_out" + (f"_{k}" if len(outputs) > 1 else "") for k in range(len(outputs))]
+            lines.append(f"    {', '.join(outs)}{',' if len(outs) == 1 else ''} = {v}([{', '.join(names[r] for r in outer)}])")
+            names.update(zip(outputs, outs))
+    ins = ", ".join(names[(i.name, 0)] for i in model.inputs)
+    outs = ", ".join(names[ref] for ref in model.output_refs)
     lines.append(f"    return keras.Model([{ins}], [{outs}], name={model.name!r})")
     lines += ["", "", f"model = build_{_identifier(model.name).lower()}()", ""]
     return "\n".join(lines)
+
+
+def _node_source(node, names: dict) -> str:
+    """One layer's (or operation's) line, its outputs' variables added to `names`."""
+    outs = [_identifier(node.name) + (f"_{k}" if len(node.output_shapes) > 1 else "")
+            for k in range(len(node.output_shapes))]
+    given = [names[ref] for ref in node.input_refs]
+    for k, v in enumerate(outs):
+        names[(node.name, k)] = v
+    if isinstance(node.layer, Operation):
+        return f"    {', '.join(outs)} = {_operation_text(node.layer, node.values, given)}"
+    args, kwargs = call_arguments(node.layer, given)
+    applied = ", ".join([f"[{', '.join(a)}]" if isinstance(a, list) else a for a in args] +
+                        [f"{k}={_source(v)}" for k, v in kwargs.items()])
+    return f"    {', '.join(outs)} = {_call_text(node.layer.call, node.values, node.name)}({applied})"
 
 
 def _source(value) -> str:

@@ -12,8 +12,9 @@ Inputs understood:
 - a legacy full-model `.h5` (its `model_config` attribute).
 
 Note: what is written. One model; Sequential chains as a chain of statements, Functional graphs as
-named values (`h = Dense(8, name="d")(x)`, merges with lists, several inputs and outputs); nested
-Sequential and Functional models are flattened into the outer one. A layer keeps its Keras name
+named values (`h = Dense(8, name="d")(x)`, merges with lists, several inputs and outputs); a nested
+Sequential or Functional model as a block (named after it, `block Encoder(x):`) called where Keras calls
+it, so the report shows it as one row, as Keras's summary does. A layer keeps its Keras name
 (`name=` is left out only where the analyzer would give the same name by itself); an argument is
 written only when it differs from the registry's default (compared after each argument kind's
 conversion, so `kernel_size=[3]` is `3` and `activation="linear"` is the default None).
@@ -135,10 +136,23 @@ class GNode:
 
 
 @dataclass
+class Group:
+    """A nested model's call: graph.nodes[first:end] are its layers (its own nested models' too)."""
+
+    name: str  # the nested model's Keras name
+    params: list  # its input names (a Sequential's: ["x"])
+    inputs: list  # the refs it is applied to
+    outputs: list  # its output refs
+    first: int
+    end: int
+
+
+@dataclass
 class Graph:
     name: str
     inputs: list[InputDef] = field(default_factory=list)
     nodes: list[GNode] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)  # nested models, each after those it holds
     outputs: list = field(default_factory=list)
     notes: list = field(default_factory=list)  # header comments (renamed layers)
     seen: set = field(default_factory=set)  # layer and input names so far
@@ -478,7 +492,13 @@ class Converter:
         """Add one layer (or a nested model) applied to `refs`; returns its output refs. `signature_call`:
         (call argument of each ref, call options) for a layer with a call signature."""
         if layer["class_name"] in MODEL_CLASSES:
-            return self.model(layer, f"{where} > ", refs, frozen)
+            first = len(self.graph.nodes)
+            outs = self.model(layer, f"{where} > ", refs, frozen)
+            cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+            params = [k[0] for k in _keys(cfg.get("input_layers"))] if layer["class_name"] != "Sequential" else ["x"]
+            self.graph.groups.append(Group(cfg.get("name") or layer.get("name") or "nested", params, refs, outs,
+                                           first, len(self.graph.nodes)))
+            return outs
         spec = self.convert(layer, where, frozen)
         if spec is not None and signature_call is not None:
             spec.call_inputs, spec.call_options = signature_call
@@ -1072,39 +1092,142 @@ def _auto_input_name(name: str) -> bool:
 
 
 def emit(graph: Graph, symbolic: dict, header: list[str], model_name: str | None = None) -> str:
-    """The .nn text of one imported model."""
+    """The .nn text of one imported model (its nested models as blocks before it)."""
     dims_of, params, notes = _input_dims(graph, symbolic)
     name = identifier(model_name or graph.name, set())
-    out = [f"# {line}" if line else "#" for line in header]
-    out += [f"# {n}" for n in graph.notes + notes]
-    out.append(f"model {name}({', '.join(params)}):")
     reserved = {i.name for i in graph.inputs} | {n.spec.name for n in graph.nodes if n.spec and n.spec.name}
-    names = Names()
-    chain = _is_chain(graph)
+    writer = _Writer(graph, Names(), reserved, params, name)
+    units = writer.units(0, len(graph.nodes), None)
+    chain = len(graph.inputs) == 1 and writer.is_chain(units, ("input", 0, 0), graph.outputs)
+    body = []
     taken = set(params)
     values: dict = {}
     for i, (inp, dims) in enumerate(zip(graph.inputs, dims_of, strict=True)):
         shape = "(" + ", ".join(dims) + ")"
         dtype = "" if inp.dtype == "float32" else f" {inp.dtype}"
         if chain and _auto_input_name(inp.name) and "input" not in reserved:
-            names.claim("input")
-            out.append(f"    input {shape}{dtype}")
+            writer.names.claim("input")
+            body.append(f"input {shape}{dtype}")
         else:
             inp.value = identifier(inp.name, taken)
-            names.claim(inp.value, explicit=True)
+            writer.names.claim(inp.value, explicit=True)
             values[("input", i, 0)] = inp.value
-            out.append(f"    {inp.value} = input {shape}{dtype}")
-    for k, node in enumerate(graph.nodes):
+            body.append(f"{inp.value} = input {shape}{dtype}")
+    body += writer.body(units, values, taken, chain, top=True)
+    if not chain and (not units or writer.outputs(units[-1]) != graph.outputs or len(graph.outputs) != 1):
+        body.append("output " + ", ".join(values[r] for r in graph.outputs))
+    out = [f"# {line}" if line else "#" for line in header]
+    out += [f"# {n}" for n in graph.notes + notes]
+    for block in writer.blocks:
+        out += [*block, ""]
+    out.append(f"model {name}({', '.join(params)}):")
+    out += ["    " + line for line in body]
+    return "\n".join(out) + "\n"
+
+
+class _Writer:
+    """Writes graph nodes as .nn statements, a nested model's as a block called where Keras calls it,
+    claiming layer names in the order the analyzer will (a block's call, then its layers)."""
+
+    def __init__(self, graph: Graph, names: Names, reserved: set, sizes: list, model_name: str):
+        self.graph, self.names, self.reserved, self.sizes = graph, names, reserved, sizes
+        self.blocks: list[list[str]] = []  # block definitions' lines, each after the blocks it calls
+        self.taken_blocks = {model_name}
+
+    def units(self, first: int, end: int, inside: Group | None) -> list:
+        """graph.nodes[first:end] as node indices and the outermost nested models among them (Groups)."""
+        groups = [g for g in self.graph.groups if first <= g.first < g.end <= end and g is not inside]
+        outermost = {g.first: g for g in groups  # groups come after those they hold: the last one holds
+                     if not any(h is not g and h.first <= g.first and g.end <= h.end and
+                                self.graph.groups.index(h) > self.graph.groups.index(g) for h in groups)}
+        units, k = [], first
+        while k < end:
+            if k in outermost:
+                units.append(outermost[k])
+                k = outermost[k].end
+            else:
+                units.append(k)
+                k += 1
+        return units
+
+    def outputs(self, unit) -> list:
+        if isinstance(unit, Group):
+            return unit.outputs
+        return [("node", unit, t) for t in range(self.graph.nodes[unit].spec.outputs)]
+
+    def is_chain(self, units: list, start, outputs: list) -> bool:
+        """Each unit applied to the one before, from `start`, the last one's value the only output: written
+        as a plain chain (an operation names its operands: never)."""
+        previous = start
+        for unit in units:
+            if isinstance(unit, Group):
+                if unit.inputs != [previous] or len(unit.outputs) != 1:
+                    return False
+            else:
+                node = self.graph.nodes[unit]
+                if node.spec.operands is not None or node.many or node.inputs != [previous] or \
+                        node.spec.outputs != 1 or node.spec.call_inputs:
+                    return False
+            previous = self.outputs(unit)[0]
+        return bool(units) and outputs == [previous]
+
+    def body(self, units: list, values: dict, taken: set, chain: bool, top: bool) -> list[str]:
+        lines = []
+        for unit in units:
+            if isinstance(unit, Group):
+                name = self.block(unit, top)
+                if chain:
+                    lines.append(f"{name}()")
+                    continue
+                suffixes = [""] if len(unit.outputs) == 1 else [f"_{i}" for i in range(len(unit.outputs))]
+                targets = [identifier(to_snake_case(name) + s, taken) for s in suffixes]
+                for ref, target in zip(unit.outputs, targets, strict=True):
+                    values[ref] = target
+                lines.append(f"{', '.join(targets)} = {name}()({', '.join(values[r] for r in unit.inputs)})")
+            else:
+                lines.append(self.node(unit, values, taken, chain))
+        return lines
+
+    def block(self, group: Group, top: bool) -> str:
+        """Write a nested model's block definition; returns its name."""
+        name = self.block_name(group.name)
+        if top:  # the analyzer names a call's row (nested calls share their outermost row)
+            self.names.claim(to_snake_case(name))
+        taken = set(self.sizes)
+        wanted = group.params if len(group.params) == len(group.inputs) else ["x"] * len(group.inputs)
+        params = [identifier(p, taken) for p in wanted]
+        values: dict = {}
+        for ref, param in zip(group.inputs, params, strict=True):
+            values.setdefault(ref, param)
+        units = self.units(group.first, group.end, group)
+        chain = len(params) == 1 and self.is_chain(units, group.inputs[0], group.outputs)
+        lines = self.body(units, values, taken, chain, top=False)
+        if not chain:
+            lines.append("output " + ", ".join(values[r] for r in group.outputs))
+        self.blocks.append([f"block {name}({', '.join(params)}):", *("    " + line for line in lines)])
+        return name
+
+    def block_name(self, keras_name: str) -> str:
+        """A CamelCase name for a nested model (`mlp_head` -> MlpHead) that no layer, block or model has."""
+        base = "".join(p[:1].upper() + p[1:] for p in re.split(r"[\W_]+", keras_name) if p) or "Nested"
+        base = "M" + base if base[0].isdigit() else base
+        name, k = base, 1
+        while name in self.taken_blocks or name in REGISTRY or name in RESERVED or to_snake_case(name) in self.reserved:
+            k += 1
+            name = f"{base}{k}"
+        self.taken_blocks.add(name)
+        return name
+
+    def node(self, k: int, values: dict, taken: set, chain: bool) -> str:
+        node = self.graph.nodes[k]
         if node.spec.operands is not None:
             target = identifier(node.spec.name or node.spec.kind, taken)
             values[("node", k, 0)] = target
-            out.append(f"    {target} = {operation_text(node.spec, [values[r] for r in node.inputs], names, reserved)}")
-            continue
-        text = call_text(node.spec, names, reserved)
+            return f"{target} = {operation_text(node.spec, [values[r] for r in node.inputs], self.names, self.reserved)}"
+        text = call_text(node.spec, self.names, self.reserved)
         comment = f"  # {node.spec.comment}" if node.spec.comment else ""
         if chain:
-            out.append(f"    {text}{comment}")
-            continue
+            return f"{text}{comment}"
         base = node.spec.name or to_snake_case(node.spec.kind)
         targets = [identifier(base + s, taken) for s in node.spec.output_suffixes()]
         for t, target in enumerate(targets):
@@ -1114,25 +1237,7 @@ def emit(graph: Graph, symbolic: dict, header: list[str], model_name: str | None
             arg = call_arguments_text(node.spec, given)
         else:
             arg = "[" + ", ".join(given) + "]" if node.many else given[0]
-        out.append(f"    {', '.join(targets)} = {text}({arg}){comment}")
-    if not chain:
-        last = ("node", len(graph.nodes) - 1, 0)
-        if graph.outputs != [last] or graph.nodes[-1].spec.outputs != 1:
-            out.append("    output " + ", ".join(values[r] for r in graph.outputs))
-    return "\n".join(out) + "\n"
-
-
-def _is_chain(graph: Graph) -> bool:
-    """One input, each layer applied to the one before, one output at the end: written as a plain chain
-    (an operation names its operands: never)."""
-    if len(graph.inputs) != 1 or not graph.nodes or any(n.spec.operands is not None for n in graph.nodes):
-        return False
-    previous = ("input", 0, 0)
-    for k, node in enumerate(graph.nodes):
-        if node.many or node.inputs != [previous] or node.spec.outputs != 1 or node.spec.call_inputs:
-            return False
-        previous = ("node", k, 0)
-    return graph.outputs == [previous]
+        return f"{', '.join(targets)} = {text}({arg}){comment}"
 
 
 # --- the whole import -----------------------------------------------------------------------------
@@ -1210,6 +1315,7 @@ def _cut(graph: Graph, k: int, problems: Problems) -> list[str]:
     header's lines naming where it stopped and every problem."""
     stop = graph.nodes[k].where
     graph.nodes = graph.nodes[:k]
+    graph.groups = [g for g in graph.groups if g.end <= k]
     read = {r for n in graph.nodes for r in n.inputs}
     graph.outputs = [("node", j, t) for j, n in enumerate(graph.nodes) for t in range(n.spec.outputs)
                      if ("node", j, t) not in read]
