@@ -105,7 +105,25 @@ def unravel(flat, dims):
 
 def same_size(a, b) -> bool:
     """Whether sizes `a` and `b` are equal for every value of their symbols."""
-    return sympy.expand(sympy.sympify(a) - sympy.sympify(b)) == 0
+    a, b = sympy.sympify(a), sympy.sympify(b)
+    if sympy.expand(a - b) == 0:
+        return True
+    return (a.has(sympy.floor) or b.has(sympy.floor)) and sympy.expand(_unnested(a) - _unnested(b)) == 0
+
+
+def _unnested(size):
+    """`size` with floor((floor(y) + n)/d) written floor((y + n)/d), for n integer-valued and d a positive
+    integer (floor(y) + n = floor(y + n), and ⌊⌊z⌋/d⌋ = ⌊z/d⌋): two pooling layers of 2 give
+    floor(floor(T/2)/2) elements, one of 4 floor(T/4)."""
+    def unnest(f):
+        numer, denom = f.args[0].as_numer_denom()
+        inner = [t for t in sympy.Add.make_args(numer) if isinstance(t, sympy.floor)]
+        rest = numer - inner[0] if len(inner) == 1 else None
+        if not (denom.is_Integer and denom > 0 and rest is not None and rest.is_integer):
+            return f
+        return sympy.floor((inner[0].args[0] + rest) / denom)
+
+    return size.replace(lambda e: isinstance(e, sympy.floor), unnest)
 
 
 def reshape_groups(source, target):

@@ -173,7 +173,9 @@ def test_version_and_layer_catalogue(capsys):
     assert main(["layers", "MaxPool1D"]) == 0
     out = capsys.readouterr().out
     assert 'MaxPooling1D(pool_size=2, strides=None, padding="valid"' in out and "also called: MaxPool1D" in out
-    assert "no element formula" in out
+    assert "has its element formula" in out
+    assert main(["layers", "GlobalMaxPool1D"]) == 0
+    assert "no element formula" in capsys.readouterr().out
     assert main(["layers", "Conv1d"]) == 2
     assert "did you mean 'Conv1D'" in capsys.readouterr().err
 

@@ -142,14 +142,14 @@ def test_unknown_names_the_kind_without_element_formula():
     program = analyzer.loads("""
 model A(batch, T):
     input (batch, T, 2)
-    MaxPooling1D(2)
+    GlobalMaxPooling1D()
 model B(batch, T):
     input (batch, T, 2)
-    MaxPooling1D(2)
+    GlobalMaxPooling1D()
 """)
     result = decide(program.models["A"], program.models["B"])
     assert result.verdict == "unknown" and result.holds is None
-    assert "MaxPooling1D" in result.reason
+    assert "GlobalMaxPooling1D" in result.reason
 
 
 def test_no_bijection_and_no_counterexample_is_unknown():
@@ -212,8 +212,8 @@ def test_cli_exit_codes(a, b, code, capsys):
 
 def test_cli_unknown_and_input_errors(tmp_path, capsys):
     path = tmp_path / "pool.nn"
-    path.write_text("model A(batch):\n    input (batch, 4, 1)\n    MaxPooling1D(2)\n"
-                    "model B(batch):\n    input (batch, 4, 1)\n    MaxPooling1D(2)\n")
+    path.write_text("model A(batch):\n    input (batch, 4, 1)\n    GlobalMaxPooling1D()\n"
+                    "model B(batch):\n    input (batch, 4, 1)\n    GlobalMaxPooling1D()\n")
     assert main(["equiv", str(path), "A", "B"]) == 3
     assert main(["equiv", str(path), "A", "Nope"]) == 2
     assert "no model named 'Nope'" in capsys.readouterr().err
@@ -263,7 +263,7 @@ def test_json_of_a_refutation(capsys):
 def test_check_uses_the_prover(capsys):
     assert main(["check", EXAMPLES]) == 0
     out = capsys.readouterr().out
-    assert out.count("holds (proved") == 14 and out.count("holds (refuted") == 4
+    assert out.count("holds (proved") == 19 and out.count("holds (refuted") == 4
 
 
 def test_assertion_verdicts_come_from_decide(monkeypatch):
@@ -497,10 +497,10 @@ model PointTanh(batch, T):
 
 
 @pytest.mark.parametrize("a, b, verdict", [
-    ("MaxP", "AvgP", "refuted"),                  # no element formula for max: one random input refutes
+    ("MaxP", "AvgP", "refuted"),                  # the formulas differ, no counterexample: one random input refutes
     ("FlatDense", "PoolDense", "refuted"),        # PoolDense is affine in its weights: no fit of FlatDense
     ("PoolDense", "FlatDense", "refuted"),        # and the other way round (either inclusion fails)
-    ("MaxP", "MaxP2", "unknown"),                 # the same function: never refuted
+    ("MaxP", "MaxP2", "proved"),                  # the same function: never refuted (max has its formula)
     ("TransposedPoint", "PointDense", "unknown"),  # the same family (a 1-tap transposed conv is a Dense): fits exactly
     ("TransposedWide", "PointDense", "refuted"),  # wider taps: PointDense cannot fit them
     ("PointRelu", "TransposedPoint", "refuted"),  # TransposedPoint is affine: relu's kink does not fit

@@ -1,7 +1,16 @@
-"""Unit tests of the pooling layers: shapes, receptive fields, constraints and errors."""
+"""Unit tests of the pooling layers: shapes, receptive fields, constraints and errors; max pooling's
+element formula against its reference, and the proofs its normal form (flat Max) makes possible."""
+import numpy as np
 import pytest
 import sympy
+from equivalence_harness import formula_outputs
 
+from shapeproof import analyzer
+from shapeproof.analyzer.equivalence import decide
+from shapeproof.analyzer.equivalence.ranges import Ranges, Sizes
+from shapeproof.analyzer.equivalence.rewrite import Normalizer
+from shapeproof.analyzer.indexing import same_size
+from shapeproof.analyzer.reference import forward
 from shapeproof.analyzer.values import symbol
 from test_layers_conv import B, fails, node, nodes, same_shape
 
@@ -70,3 +79,87 @@ def test_global_pooling_positional_args_and_errors():
     e = fails("input (batch, 5, 5, 6)\nGlobalAveragePooling1D()")
     assert "GlobalAveragePooling2D" in e.hint
     assert "True or False" in fails("input (batch, 5, 6)\nGlobalMaxPooling1D(keepdims=1)").message
+
+
+# --- max pooling's element formula, and what the prover does with it -----------------------------
+
+MAX_POOLS = {
+    "valid": ("(2, 7, 2)", "MaxPooling1D(2)"),
+    "strides_below_pool": ("(2, 7, 2)", "MaxPooling1D(3, strides=2)"),
+    "same_strided": ("(2, 7, 2)", 'MaxPooling1D(3, strides=2, padding="same")'),
+    "same_uneven": ("(2, 7, 2)", 'MaxPooling1D(4, strides=3, padding="same")'),
+    "same_stride1": ("(2, 6, 2)", 'MaxPooling1D(2, strides=1, padding="same")'),
+    "2d_same": ("(1, 5, 6, 2)", 'MaxPooling2D((3, 2), strides=(2, 3), padding="same")'),
+    "3d_same": ("(1, 5, 4, 3, 2)", 'MaxPooling3D((2, 1, 3), strides=(1, 2, 2), padding="same")'),
+    "3d_valid": ("(1, 5, 4, 3, 2)", "MaxPooling3D()"),
+}
+
+
+@pytest.mark.parametrize("name", MAX_POOLS)
+def test_max_pooling_formula_matches_reference(name):
+    """The formula reads -inf in the padding, as the reference (and Keras) do: zeros would win over
+    negative inputs at the border."""
+    shape, layer = MAX_POOLS[name]
+    model = analyzer.loads(f"model M():\n    input {shape}\n    {layer}\n").models["M"]
+    x = np.random.default_rng(1).normal(size=tuple(int(d) for d in model.inputs[0].shape)) - 1.0
+    np.testing.assert_array_equal(formula_outputs(model, [], x), forward(model, [], x, dtype=np.float64))
+
+
+def decide_pair(a: str, b: str, inputs: str = "(batch, T, 3)"):
+    source = "".join(f"model {name}(batch, T):\n    input {inputs}\n" + "".join(f"    {l}\n" for l in layers.split("; "))
+                     for name, layers in (("A", a), ("B", b)))
+    models = analyzer.loads(source).models
+    return decide(models["A"], models["B"])
+
+
+@pytest.mark.parametrize("a, b, inputs, rules", [
+    ("MaxPooling1D(2); MaxPooling1D(2)", "MaxPooling1D(4)", "(batch, T, 3)",  # floor(floor(T/2)/2) = floor(T/4)
+     {"max-flatten"}),
+    ("MaxPooling1D(2, strides=1); MaxPooling1D(2)", "MaxPooling1D(3, strides=2)", "(batch, T, 3)", {"max-flatten"}),
+    ("MaxPooling2D((2, 1)); MaxPooling2D((1, 2))", "MaxPooling2D((2, 2))", "(batch, T, T, 2)", {"max-flatten"}),
+    ('MaxPooling1D(3, strides=1, padding="same"); MaxPooling1D(3, strides=1, padding="same")',
+     'MaxPooling1D(5, strides=1, padding="same")', "(batch, T, 2)",  # -inf padding: the border windows shrink
+     {"max-flatten", "max-padding"}),
+    ("Dense(4); MaxPooling1D(2)", "Conv1D(4, 1); MaxPooling1D(2)", "(batch, T, 3)", set()),
+    ("UpSampling1D(2); MaxPooling1D(2)", "Dropout(0.5)", "(batch, T, 3)", set()),  # max(x, x) = x
+])
+def test_max_pooling_stacks_are_proved(a, b, inputs, rules):
+    result = decide_pair(a, b, inputs)
+    assert result.verdict == "proved", result.reason
+    assert result.witness.passed
+    assert rules == {s.rule for _, s in result.steps} & {"max-flatten", "max-padding"}
+
+
+def test_max_pooling_is_not_average_pooling():
+    result = decide_pair("MaxPooling1D(2)", "AveragePooling1D(2)")
+    assert result.verdict == "refuted" and result.level == "numeric"
+
+
+def test_average_pooling_stack_has_the_shape_of_one_pool():
+    """Two pools of 2 give floor(floor(T/2)/2) positions, one of 4 floor(T/4): the same for every T,
+    so no refutation on shapes (the sums' normal forms do not meet yet: unknown)."""
+    result = decide_pair("AveragePooling1D(2); AveragePooling1D(2)", "AveragePooling1D(4)")
+    assert result.verdict == "unknown" and result.level is None, result.reason
+    assert same_size(sympy.floor(sympy.floor(T / 2) / 2), sympy.floor(T / 4))
+    assert same_size(sympy.floor((sympy.floor((T - 2) / 2) - 1) / 2) + 1, sympy.floor(T / 4))
+    assert not same_size(sympy.floor(sympy.floor(T / 2) / 2), sympy.floor(T / 3))
+
+
+def test_max_normal_form():
+    """Max is flattened, sorted, -inf dropped, and a padded read covered by a weaker one dropped."""
+    i = sympy.Symbol("i", integer=True)
+    x = sympy.IndexedBase("x")
+    norm = Normalizer(lambda base: sympy.Symbol(base, integer=True))
+    R = Ranges(Sizes(), {i: (0, T - 1)})
+    nested = sympy.Max(sympy.Max(x[i + 1], x[i], evaluate=False), -sympy.oo, x[i], evaluate=False)
+    assert norm.norm(nested, R) == sympy.Max(x[i], x[i + 1], evaluate=False)
+
+    def padded(e, condition):
+        return sympy.Piecewise((e, condition), (-sympy.oo, True))
+
+    edge = padded(sympy.Max(padded(x[i + 2], i + 2 <= T - 1), x[i + 1], evaluate=False), i + 1 <= T - 1)
+    again = padded(x[i + 1], i + 1 <= T - 1)
+    flat = norm.norm(sympy.Max(x[i], edge, again, padded(x[i], i >= 1), evaluate=False), R)
+    assert flat == sympy.Max(x[i], padded(x[i + 1], T - i - 2 >= 0), padded(x[i + 2], T - i - 3 >= 0), evaluate=False)
+    assert {"max-flatten", "max-padding"} <= {s.rule for s in norm.steps}
+    assert norm.norm(sympy.Min(sympy.Min(x[i], sympy.oo, evaluate=False), x[i], evaluate=False), R) == x[i]

@@ -114,9 +114,9 @@ def test_check_exit_codes(tmp_path):
     equivalent = tmp_path / "equivalent.nn"
     equivalent.write_text(ok.read_text().replace("assert params(A) == params(B)", "assert A == B"))
     assert main(["check", str(equivalent)]) == 0
-    undecided = tmp_path / "undecided.nn"  # MaxPooling has no element formula: neither proof nor counterexample
-    undecided.write_text("model A(batch):\n    input (batch, 4, 1)\n    MaxPooling1D(2)\nmodel B(batch):\n"
-                         "    input (batch, 4, 1)\n    MaxPooling1D(2)\nassert A == B\n")
+    undecided = tmp_path / "undecided.nn"  # GlobalMaxPooling has no element formula: neither proof nor counterexample
+    undecided.write_text("model A(batch):\n    input (batch, 4, 1)\n    GlobalMaxPooling1D()\nmodel B(batch):\n"
+                         "    input (batch, 4, 1)\n    GlobalMaxPooling1D()\nassert A == B\n")
     assert main(["check", str(undecided)]) == 3
 
 

@@ -51,6 +51,8 @@ def canonical(e, counter: int = 0, prefix: str = CANONICAL):
             if best_key is None or (len(key), key) < (len(best_key), best_key):
                 best, best_key = candidate, key
         return best
+    if isinstance(e, (sympy.Max, sympy.Min)):  # unevaluated: its arguments sorted anew after renaming
+        return e.func(*(canonical(a, counter, prefix) for a in e.args), evaluate=False)
     if isinstance(e, (sympy.Indexed, AppliedUndef)) or e.args:
         return e.func(*(canonical(a, counter, prefix) for a in e.args))
     return e

@@ -6,7 +6,7 @@ exactly, anything else is left alone: B has no weights (its outputs are fixed: a
 refutes), or B's outputs are affine in its weights (checked along random directions, to rounding);
 then the best weights of B are a least-squares fit, and a residual far above rounding shows that no
 weights of B fit, so A's function is not one of B's. That refutes `A <= B`, and with it `A == B`.
-The layers need no element formula: the NumPy reference runs them (max pooling, transposed
+The layers need no element formula: the NumPy reference runs them (global max pooling, transposed
 convolutions). Inputs are shared, so the models must take inputs of the same shapes.
 """
 from __future__ import annotations
@@ -101,8 +101,9 @@ def _refute_at(a, b, sizes: dict, seed: int) -> NumericRefutation | None:
     u, v = rng.normal(size=count), rng.normal(size=count)
     fu, fv = f(u), f(v)
     affine_scale = max(1.0, float(np.max(np.abs(fu))), float(np.max(np.abs(fv))))
-    if np.max(np.abs(f(u + v) - fu - fv + zero)) > 1e-9 * affine_scale or \
-            np.max(np.abs(f(2 * u) - 2 * fu + zero)) > 1e-9 * affine_scale:
+    # Written as `not <=` so that NaN (BatchNormalization at a negative variance) counts as not affine.
+    if not (np.max(np.abs(f(u + v) - fu - fv + zero)) <= 1e-9 * affine_scale and
+            np.max(np.abs(f(2 * u) - 2 * fu + zero)) <= 1e-9 * affine_scale):
         return None  # not affine in its weights: no exact fit to try
     columns = np.stack([f(np.eye(count)[j]) - zero for j in range(count)], axis=1)
     fit, *_ = np.linalg.lstsq(columns, target - zero, rcond=None)

@@ -9,8 +9,10 @@ normal form agrees is a proof, cross-checked by the numeric witness (a disagreei
 into unknown: it would mean a layer's formula and its NumPy reference differ). (4) Otherwise look
 for a counterexample (refute.py: an output that one model, with random weights, makes depend on an
 input element the other's formula never reads); with one, refuted, and the inclusion that may still
-hold the other way is tried (tied or zeroed weights: maps.zero_padded, embed.dense_embeddings).
-(5) Otherwise unknown. A parameter count is never evidence either way.
+hold the other way is tried (B's weights tied, zeroed or solved for: maps.pairings, then
+embed.affine_embeddings). (5) Otherwise a numeric refutation of an inclusion (numeric.py), the other
+inclusion then tried as in (4). (6) Otherwise unknown, both inclusions tried and shown. A parameter
+count is never evidence either way.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import sympy
 from ..indexing import NoElement
 from ..symbolic import strongest
 from . import witness as witnesses
-from .embed import dense_embeddings
+from .embed import affine_embeddings
 from .maps import pairings
 from .refute import compare_shapes, separate
 from .setup import Setup, Unsupported
@@ -197,7 +199,24 @@ def _refute_numerically(result: Result, a_model, b_model, relation: str, seed: i
             why = result.reason
             result.verdict, result.level = "refuted", "numeric"
             result.reason = found.text(src.name, dst.name) + (f" (the formulas: {why})" if why else "")
+            if relation != "<=":  # one inclusion refuted: the other may still hold
+                refuted = Inclusion("A <= B" if src is a_model else "B <= A", "refuted",
+                                    reason=found.text(src.name, dst.name))
+                other = "B <= A" if refuted.direction == "A <= B" else "A <= B"
+                result.inclusions = sorted([refuted, _try_inclusion(other, a_model, b_model, seed)],
+                                           key=lambda i: i.direction)
             return
+    if relation != "<=":  # undecided: either inclusion may still be proved
+        result.inclusions = [_try_inclusion(d, a_model, b_model, seed) for d in ("A <= B", "B <= A")]
+
+
+def _try_inclusion(direction: str, a_model, b_model, seed: int) -> Inclusion:
+    """`_inclusion` for "A <= B" or "B <= A", set up anew."""
+    models = (a_model, b_model, "A", "B") if direction == "A <= B" else (b_model, a_model, "B", "A")
+    try:
+        return _inclusion(Setup(*models), direction, seed)
+    except (NoElement, Unsupported, NotImplementedError) as e:
+        return Inclusion(direction, reason=str(e))
 
 
 def symbol_order(*models) -> list:
@@ -216,12 +235,9 @@ def symbol_order(*models) -> list:
 def _inclusion(setup: Setup, direction: str, seed: int) -> Inclusion:
     """Try to prove `source <= target`: the target's weights tied or zeroed from the source's."""
     inclusion = Inclusion(direction)
-    candidates = list(pairings(setup.source.weight_list(), setup.target.weight_list(), inclusion=True))
-    try:
-        candidates += dense_embeddings(setup)
-    except (NoElement, NotImplementedError):
-        pass
-    for candidate in candidates:
+    tried = 0
+    for candidate in _inclusion_candidates(setup):
+        tried += 1
         outcome = setup.check(candidate)
         if not outcome.proved:
             continue
@@ -239,8 +255,19 @@ def _inclusion(setup: Setup, direction: str, seed: int) -> Inclusion:
         inclusion.reason = (f"{src} is a special case of {dst}: {dst} with its weights set from {src}'s "
                             f"({'; '.join(kinds) or 'copied'}) computes the same function")
         return inclusion
-    inclusion.reason = f"none of the {len(candidates)} candidate maps proves {direction}"
+    inclusion.reason = f"none of the {tried} candidate maps proves {direction}"
     return inclusion
+
+
+def _inclusion_candidates(setup: Setup):
+    """The weight maps tried for `source <= target`: paired weights (reindexed, dilated, zero-padded or
+    zero), then the first weighted layer of the target solved for (embed.py), only if none of those holds."""
+    yield from pairings(setup.source.weight_list(), setup.target.weight_list(), inclusion=True)
+    try:
+        solved = affine_embeddings(setup)
+    except (NoElement, NotImplementedError):
+        return
+    yield from solved
 
 
 def _refuted_by(inclusion: Inclusion, separations: list, src: str, dst: str, names: dict | None = None) -> Inclusion | None:

@@ -80,15 +80,22 @@ def summary(result: Result) -> str:
         names = {"A": result.a, "B": result.b}
         text = (f"{head}: at {_sizes(s.sizes)}, {names[s.dependent]}'s output {s.output} depends on input "
                 f"{s.position}, which {names[s.blind]}'s never reads")
-        for i in result.inclusions:
-            if i.verdict == "proved":
-                kinds = "; ".join(sorted({m.kind for m in i.weight_map} - {"identity"}))
-                text += f"; {named(i.direction, result)} ({kinds})"
+        text += _proved_inclusions(result)
         refuted = [named(i.direction, result) for i in result.inclusions if i.verdict == "refuted"]
         if refuted:
             text += f", not {' nor '.join(refuted)}"
         return text
-    return f"{head}: {result.reason}"
+    return f"{head}: {result.reason}" + _proved_inclusions(result)
+
+
+def _proved_inclusions(result: Result) -> str:
+    """"; A <= B (how B's weights are set)" for each inclusion proved along a refutation."""
+    text = ""
+    for i in result.inclusions:
+        if i.verdict == "proved":
+            kinds = "; ".join(sorted({m.kind for m in i.weight_map} - {"identity"}))
+            text += f"; {named(i.direction, result)} ({kinds})"
+    return text
 
 
 def named(direction: str, result: Result) -> str:

@@ -6,7 +6,9 @@ from 0; a sum over P·Q whose index is only read as ⌊m/Q⌋ and m mod Q become
 reshape bijection); floor and mod of index expressions are evaluated where the index ranges allow
 (`⌊(C·k + c)/C⌋ = k` when 0 <= c < C); padding conditions that the ranges decide are dropped, and a
 sum over a variable pinned by a condition (`Eq(p, e)`) or clipped by one (`k >= 1`) is collapsed or
-narrowed. Bound indices are renamed canonically last (canonical.py). Nothing here calls SymPy's
+narrowed. A max (max pooling) is one flat Max of sorted arguments, built unevaluated; max pooling's
+padding reads -∞, which drops, as does a padded read that another argument reads under a weaker
+condition. Bound indices are renamed canonically last (canonical.py). Nothing here calls SymPy's
 `simplify`: each rule is a targeted rewrite, and a rule that cannot decide its side condition does
 not fire (which can only turn a proof into "unknown").
 
@@ -42,6 +44,9 @@ RULES = {
     "piecewise-absorb": "x·[c]·f = [c]·(x·f): a factor moves inside a zero-padded branch",
     "piecewise-merge": "[c]·([d]·f) = [c and d]·f",
     "distribute": "products distribute over sums of terms",
+    "max-flatten": "nested maxima (minima) are one over all their arguments, sorted, repeats dropped",
+    "max-padding": "max ignores -∞ (max pooling's padding): -∞ drops, max(a, [c]·max(b, d) else -∞) = "
+                   "max(a, [c]·b else -∞, [c]·d else -∞)",
     "rename-bound": "bound indices are renamed canonically (α-equivalence)",
 }
 
@@ -81,6 +86,8 @@ class Normalizer:
             return self.mod(self.index(e.args[0], R), self.norm(e.args[1], R), R)
         if isinstance(e, sympy.Piecewise):
             return self.piecewise(e, R)
+        if isinstance(e, (sympy.Max, sympy.Min)):
+            return self.extremum(e, R)
         if isinstance(e, (sympy.logic.boolalg.Boolean)) and not isinstance(e, sympy.Symbol):
             return self.condition(e, R)
         if isinstance(e, sympy.Add):
@@ -283,6 +290,36 @@ class Normalizer:
                 return self.sum(result, R)
         return None
 
+    # --- maxima and minima -------------------------------------------------------------------
+
+    def extremum(self, e, R: Ranges):
+        """Max (Min) with its arguments normalised, nested ones flattened into it, -∞ (+∞) dropped and a
+        padded argument's max distributed over its branch; built unevaluated (sorted, no repeats)."""
+        kind = type(e)
+        identity = -sympy.oo if kind is sympy.Max else sympy.oo
+        args, rules = [], set()
+        pending = [self.norm(a, R) for a in e.args]
+        while pending:
+            a = pending.pop(0)
+            if isinstance(a, kind):
+                pending[:0], rule = a.args, "max-flatten"
+            elif a == identity:
+                rule = "max-padding"
+            elif (inner := _padded_arguments(a, kind, identity)) is not None:
+                pending[:0], rule = inner, "max-padding"
+            else:
+                args.append(a)
+                continue
+            rules.add(rule)
+        args = list(dict.fromkeys(args))  # a repeat (overlapping windows) is max-flatten's
+        kept = _without_covered(args, identity)
+        if len(kept) < len(args):
+            args, rules = kept, rules | {"max-padding"}
+        result = kind(*args, evaluate=False) if args else identity
+        for rule in sorted(rules):
+            self.log(rule, e, result)
+        return result
+
     # --- floor, mod, conditions --------------------------------------------------------------
 
     def floor(self, arg, R: Ranges):
@@ -390,6 +427,77 @@ class Normalizer:
 def _zero_default(p: sympy.Piecewise) -> bool:
     last_expr, last_cond = p.args[-1]
     return last_expr == 0 and last_cond is sympy.true
+
+
+def _padded_arguments(p, kind, identity):
+    """For `[c]·kind(a, b, ...) else identity` (max pooling's -∞ padding around a max), the arguments
+    `[c]·a else identity`, `[c]·b else identity`, ... (a max over none of them is the identity too),
+    nested conditions joined; None for anything else."""
+    if not (isinstance(p, sympy.Piecewise) and len(p.args) == 2):
+        return None
+    (value, condition), (default, otherwise) = p.args
+    if default != identity or otherwise is not sympy.true or not isinstance(value, kind):
+        return None
+    guarded = []
+    for a in value.args:
+        a, inner = _guard(a, identity)
+        joined = _without_implied(sympy.And(condition, inner))  # both normal already: decided one by one
+        guarded.append(sympy.Piecewise((a, joined), (identity, True)))
+    return guarded
+
+
+def _guard(a, identity) -> tuple:
+    """(value, condition) of `[condition]·value else identity`; (a, true) for anything else."""
+    if isinstance(a, sympy.Piecewise) and len(a.args) == 2 and a.args[1].expr == identity and a.args[1].cond is sympy.true:
+        return tuple(a.args[0])
+    return a, sympy.true
+
+
+def _slack(c, e):
+    """e - d when condition `c` is `d >= 0` and that difference is a number (then c implies e >= 0 if it
+    is >= 0); None otherwise."""
+    if not isinstance(c, sympy.Ge):
+        return None
+    gap = sympy.expand(e - (c.lhs - c.rhs))
+    return gap if gap.is_number else None
+
+
+def _implies(c, d) -> bool:
+    """Whether condition `c` implies `d`, conjunct by conjunct: each of d's is one of c's or follows from one."""
+    mine = sympy.And.make_args(c)
+
+    def follows(x) -> bool:
+        if x is sympy.true or x in mine:
+            return True
+        return isinstance(x, sympy.Ge) and any((g := _slack(y, x.lhs - x.rhs)) is not None and g >= 0 for y in mine)
+
+    return all(follows(x) for x in sympy.And.make_args(d))
+
+
+def _without_implied(condition):
+    """`condition` without the conjuncts that another of its conjuncts implies (`d + 1 >= 0` next to `d >= 0`)."""
+    conjuncts = list(dict.fromkeys(sympy.And.make_args(condition)))
+
+    def implied(k, x) -> bool:
+        gaps = ((j, _slack(y, x.lhs - x.rhs)) for j, y in enumerate(conjuncts) if j != k and isinstance(x, sympy.Ge))
+        return any(g is not None and (g > 0 or (g == 0 and j < k)) for j, g in gaps)
+
+    return sympy.And(*(x for k, x in enumerate(conjuncts) if not implied(k, x)))
+
+
+def _without_covered(args: list, identity) -> list:
+    """A max's arguments less each `[c]·a else -∞` that another argument covers: it reads a too, under a
+    condition that c implies (a itself: none), so where c holds it gives a already. Nested "same" pools
+    read a position from several taps, each under its own padding condition. Of two arguments with
+    equivalent conditions the first stays."""
+    guards = [_guard(a, identity) for a in args]
+
+    def covered(k) -> bool:
+        value, condition = guards[k]
+        return any(j != k and other == value and _implies(condition, weaker)
+                   and (j < k or not _implies(weaker, condition)) for j, (other, weaker) in enumerate(guards))
+
+    return [a for k, a in enumerate(args) if not covered(k)]
 
 
 def _divide(n, m):

@@ -113,6 +113,13 @@ def random_weights(model, rng) -> list:
     return [rng.normal(0.0, 0.5, size=tuple(int(d) for d in w.shape)) for node in model.nodes for w in node.weights]
 
 
+def valid_weights(model, rng) -> list:
+    """random_weights with every variance positive (BatchNormalization's moving_variance sits under a
+    square root: a negative one would make both models NaN and the witness fail for no fault)."""
+    names = [w.name for node in model.nodes for w in node.weights]
+    return [np.abs(w) + 0.5 if "variance" in name else w for w, name in zip(random_weights(model, rng), names)]
+
+
 def random_input(spec, rng):
     shape = tuple(int(d) for d in spec.shape)
     if spec.dtype.startswith(("int", "uint", "bool")):
@@ -209,7 +216,7 @@ def run(a_model, b_model, a_comp, b_comp, maps: dict, symbols: list, seed: int =
             witness.skipped = (f"{total:,} weights at these sizes: too many to run; "
                                "give the sizes symbols with --set to check a small case")
             return witness
-        a_weights = random_weights(a, rng)
+        a_weights = valid_weights(a, rng)
         a_arrays = {base: arr for (_, _, base), arr in zip(a_comp.weight_list(), a_weights)}
         b_weights = mapped_weights(b, b_comp.weight_list(), maps, a_arrays, sizes)
         xs = [random_input(spec, rng) for spec in a.inputs]

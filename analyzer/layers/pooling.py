@@ -5,6 +5,8 @@ dilation 1 (valid: floor((L - p) / s) + 1; same: floor((L - 1) / s) + 1), stride
 """
 from __future__ import annotations
 
+import itertools
+
 import sympy
 
 from .. import indexing as ix
@@ -18,6 +20,7 @@ from .conv import (
     conv_length,
     ints,
     pad_input,
+    padding_before,
     window_element,
     window_taps,
 )
@@ -68,7 +71,23 @@ class Pooling(Spatial):
 class MaxPooling(Pooling):
     """Shared by max pooling: the maximum over the window; padded positions never win (-inf)."""
 
-    no_element_formula = "a maximum over a window: index notation has sums over a bound index, no max"
+    def element(self, x, w, idx, output=0):
+        """Max over the window's taps, one argument per tap (the pool size is a number, so they can
+        be listed). With padding="same", a tap in the padding reads -∞: Keras (TF) ignores padded
+        positions in a max, it does not read zeros there. Built unevaluated: SymPy's Max compares
+        its arguments pairwise, and the prover flattens and sorts them itself."""
+        b, *pos, c = idx
+        lengths = x.shape[1:-1]
+        before = [padding_before(L, k, s, 1, self.padding) for L, k, s in zip(lengths, self.pool_size, self.strides)]
+        reads = []
+        for taps in itertools.product(*(range(int(k)) for k in self.pool_size)):
+            at = [p * s + t - pad for p, t, s, pad in zip(pos, taps, self.strides, before)]
+            inside = sympy.true if self.padding == "valid" else sympy.And(*(ix.inside(a, L) for a, L in zip(at, lengths)))
+            if inside is sympy.false:  # a tap in the padding at a concrete size: never read
+                continue
+            read = x(b, *at, c)
+            reads.append(read if inside is sympy.true else sympy.Piecewise((read, inside), (-sympy.oo, True)))
+        return sympy.Max(*reads, evaluate=False)
 
     def reference(self, x, w):
         views = self.pool_views(x, -np.inf)
@@ -170,7 +189,10 @@ class GlobalPooling(Spatial):
 class GlobalMaxPooling(GlobalPooling):
     """Shared by global max pooling: the maximum over every spatial position."""
 
-    no_element_formula = "a maximum over every position: index notation has sums over a bound index, no max"
+    # A window's max lists its taps; this one would need a max over a bound index (the length is a
+    # symbol), with rules of its own: none of the sums' rules (linearity, absorbing factors) hold for max.
+    no_element_formula = ("a maximum over every position of an axis of any length: index notation has sums over "
+                          "a bound index, no max over one")
 
     def reference(self, x, w):
         return x.max(axis=self.spatial_axes(), keepdims=self.keepdims)
