@@ -4,8 +4,9 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 BASE      := $(VENV)/.base-stamp
 TEST      := $(VENV)/.test-stamp
-TEST_ENV  := KERAS_BACKEND=torch
-# pytest-xdist workers: one per core, at most 4 (each holds Keras, PyTorch and Numba: ~1.5 GB)
+TEST_ENV  := KERAS_BACKEND=torch SHAPEPROOF_COMPILE_PROCESSES=1
+# pytest-xdist workers: one per core, at most 4 (each holds Keras, PyTorch and Numba: ~1.5 GB); they keep
+# the cores busy, so a build compiles in its own process only (tests/test_cache.py checks several)
 JOBS      ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 PYTEST    := $(PY) -m pytest -q -n $(JOBS)
 

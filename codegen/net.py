@@ -4,6 +4,12 @@ Note: caching. The source is written to `<cache>/shapeproof_<hash>.py` (the hash
 imported under that name, registered in `sys.modules` before it runs, so Numba's `cache=True`
 finds its file and reuses compiled kernels from an earlier process. `SHAPEPROOF_CACHE` sets the
 folder (default: ~/.cache/shapeproof); codegen/cache.py owns its files and repairs damaged entries.
+
+Note: a cold build in several processes. Numba compiles one function at a time, and LLVM's work is
+most of a cold build. The generated module lists each kernel's argument types (KERNEL_ARGS), so
+`compile_ahead` can hand shares of the kernels to child processes that import the same file and
+write Numba's cache, while this process compiles its own share; compiling `forward` then loads
+theirs from the cache. SHAPEPROOF_COMPILE_PROCESSES sets how many (default: the cores, at most 4).
 """
 from __future__ import annotations
 
@@ -103,8 +109,82 @@ def compile_kernels(module, progress=None) -> int:
              for _, dims, dtype in module.INPUTS]
     types += [numba.typeof(np.empty((0,) * len(shape), dtype=dt)) for _, _, shape in module.WEIGHT_SHAPES]
     with event.install_listener("numba:compile", Listener()):
-        module.forward.compile(tuple(types))
+        elsewhere = compile_ahead(module, [d.py_func.__name__ for d in missing])
+        for name in elsewhere:
+            report(name)
+        module.forward.compile(tuple(types))  # what the other processes compiled loads from the cache
     return count[0]
+
+
+# Processes compiling a cold build's kernels at once, this one included (SHAPEPROOF_COMPILE_PROCESSES):
+# Numba compiles one function at a time on one core, and LLVM's work is most of a cold build.
+COMPILE_PROCESSES = max(1, int(os.environ.get("SHAPEPROOF_COMPILE_PROCESSES") or min(os.cpu_count() or 1, 4)))
+MIN_SHARE = 3  # kernels per extra process at least: starting one (NumPy, Numba, the module) costs ~1 s
+
+WORKER = "import sys; from shapeproof.codegen.net import compile_share; compile_share(*sys.argv[1:])"
+
+
+def compile_ahead(module, names: list[str]) -> list[str]:
+    """Compile the kernels among `names` that forward calls (module.KERNEL_ARGS) in parallel: this
+    process takes one share, each other share a child process that writes Numba's cache, which
+    forward's compilation then loads. Returns the kernels the children compiled (a child that fails
+    leaves its kernels to forward: slower, never wrong)."""
+    import subprocess
+
+    table = dict(getattr(module, "KERNEL_ARGS", ()))
+    kernels = [n for n in names if n in table]
+    processes = min(COMPILE_PROCESSES, len(kernels) // MIN_SHARE)
+    if processes < 2:
+        return []
+    shares: list[list[str]] = [[] for _ in range(processes)]
+    loads = [0] * processes
+    sizes = {n: len(getattr(module, n).py_func.__code__.co_code) for n in kernels}
+    for n in sorted(kernels, key=sizes.get, reverse=True):  # largest first, each to the lightest share
+        k = loads.index(min(loads))
+        shares[k].append(n)
+        loads[k] += sizes[n]
+    children = [subprocess.Popen([sys.executable, "-c", WORKER, module.__name__, module.__file__, *share],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for share in shares[1:]]
+    for n in shares[0]:
+        getattr(module, n).compile(kernel_signature(module, table[n]))
+    done = []
+    for child, share in zip(children, shares[1:]):
+        _, err = child.communicate()
+        if child.returncode == 0:
+            done += share
+        elif os.environ.get("SHAPEPROOF_DEBUG"):
+            print(f"shapeproof: a compile process failed ({child.returncode}): {err.decode()[-2000:]}",
+                  file=sys.stderr)
+    return done
+
+
+def kernel_signature(module, spec: str):
+    """Numba argument types from a KERNEL_ARGS entry (`4float 1float 0bool`)."""
+    import re
+
+    import numba
+
+    types = []
+    for item in spec.split():
+        rank, dtype = re.fullmatch(r"(\d+)(\w+)", item).groups()
+        if dtype == "bool":
+            types.append(numba.types.boolean)
+        else:
+            dt = np.dtype(module.DT if dtype == "float" else dtype)
+            types.append(numba.types.Array(numba.from_dtype(dt), int(rank), "C"))
+    return tuple(types)
+
+
+def compile_share(name: str, path: str, *kernels: str):
+    """A child process of compile_ahead: import the generated module from its file and compile
+    `kernels`, which writes them to Numba's cache."""
+    spec = importlib.util.spec_from_file_location(name, path, loader=SourceOnlyLoader(name, path))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    table = dict(module.KERNEL_ARGS)
+    for n in kernels:
+        getattr(module, n).compile(kernel_signature(module, table[n]))
 
 
 def _cached(dispatcher) -> bool:

@@ -192,3 +192,41 @@ def test_progress_bar_on_a_terminal():
         assert (progress.bar.tasks[0].completed, progress.bar.tasks[0].total) == (0, 2)
         progress.kernel("forward", 2, 2)
     assert "built Tiny (cpu): 2 kernels compiled in" in screen.getvalue()
+
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "softplus", "selu")
+MANY = "model Many(batch):\n    input (batch, 4)\n" + "".join(f'    Activation("{a}")\n' for a in ACTIVATIONS)
+
+
+def test_a_cold_build_compiles_kernels_in_several_processes(cache, monkeypatch):
+    """Six kernels, two processes: a child compiles its share into Numba's cache, and this process's
+    forward loads them from there instead of compiling them again; the outputs are right."""
+    from numba.core import event
+
+    from shapeproof.analyzer.reference import forward
+    from shapeproof.codegen import net as nets
+
+    monkeypatch.setattr(nets, "COMPILE_PROCESSES", 2)
+    children, original = [], nets.compile_ahead
+
+    def spy(module, names):
+        children.extend(original(module, names))
+        return children
+
+    monkeypatch.setattr(nets, "compile_ahead", spy)
+    model = analyzer.loads(MANY).models["Many"]
+    net = codegen.build(model, parallel=False)
+    here = []
+
+    class Seen(event.Listener):
+        def on_start(self, ev):
+            here.append(ev.data["dispatcher"].py_func.__name__)
+
+        def on_end(self, ev):
+            pass
+
+    with event.install_listener("numba:compile", Seen()):
+        assert net.compile() >= len(ACTIVATIONS)
+    assert len(children) >= 2 and not set(children) & set(here)  # compiled there, loaded here
+    net.set_weights([])
+    assert np.allclose(net(X), forward(model, [], X), atol=1e-6)

@@ -117,6 +117,9 @@ def _without_name(lines: list[str], fn: str) -> str:
 def _forward(w: Writer, model: Model, sites: list[Site]):
     inputs = {i.name: "x_" + identifier(i.name) for i in model.inputs}
     params = list(inputs.values())
+    # each array's (rank, dtype) as forward holds it, for KERNEL_ARGS ("float": DT; all C-contiguous)
+    kinds = {inputs[i.name]: (len(i.shape), "float" if i.dtype.startswith("float") else i.dtype)
+             for i in model.inputs}
     weight_names: list[list[str]] = []
     taken = set(params)
     for node in model.nodes:
@@ -128,8 +131,10 @@ def _forward(w: Writer, model: Model, sites: list[Site]):
                 name, k = f"w_{identifier(node.name)}_{weight.name}_{k}", k + 1
             taken.add(name)
             names.append(name)
+            kinds[name] = (len(weight.shape), "float")
         weight_names.append(names)
         params += names
+    calls: dict = {}  # kernel function -> its argument types
     w.line("@njit(cache=True)")
     head = wrap_call(f"def forward({', '.join(params)}):")
     w.lines.extend(head[:-1])
@@ -145,6 +150,7 @@ def _forward(w: Writer, model: Model, sites: list[Site]):
                 copy = ".copy()" if (node.name, 0) in outputs else ""  # the caller's array is its own
                 w.line(f"{var} = {values[node.input_refs[0]]}.reshape({shape(node.output_shapes[0])}){copy}")
                 values[(node.name, 0)] = var
+                kinds[var] = (len(node.output_shapes[0]), kinds[values[node.input_refs[0]]][1])
                 continue
             outs = []
             for k, out_shape in enumerate(node.output_shapes):
@@ -153,11 +159,21 @@ def _forward(w: Writer, model: Model, sites: list[Site]):
                 w.line(f"{var} = np.empty({shape(out_shape)}, dtype=DT)")
                 values[(node.name, k)] = var
                 outs.append(var)
+                kinds[var] = (len(out_shape), "float")
             given = [values[ref] for ref in node.input_refs]
             serial = [serial_test(node)] if getattr(site, "schedule", None) == BRANCH else []
+            calls.setdefault(site.fn, tuple(kinds[v] for v in given + names + outs) + ((0, "bool"),) * len(serial))
             for line in wrap_call(f"{site.fn}({', '.join(given + names + outs + serial)})", 120 - 4 * w.level):
                 w.line(line)
         results = [values[ref] for ref in model.output_refs]
         w.line("return " + (results[0] if len(results) == 1 else "(" + ", ".join(results) + ")"))
+    w.line()
+    w.line()
+    w.line("# each kernel's argument types as forward calls it, `<rank><dtype>` (float: DT; every array")
+    w.line("# C-contiguous; 0bool a flag): codegen/net.py may compile kernels ahead of forward, in several processes")
+    w.line("KERNEL_ARGS = (")
+    for fn, args in calls.items():
+        w.line(f"    ({fn!r}, {' '.join(f'{rank}{dtype}' for rank, dtype in args)!r}),")
+    w.line(")")
 
 
