@@ -107,7 +107,10 @@ def compile_kernels(module, progress=None) -> int:
     dt = module.DT
     types = [numba.typeof(np.empty((0,) * len(dims), dtype=dt if dtype.startswith("float") else dtype))
              for _, dims, dtype in module.INPUTS]
-    types += [numba.typeof(np.empty((0,) * len(shape), dtype=dt)) for _, _, shape in module.WEIGHT_SHAPES]
+    ranks = [len(shape) for _, _, shape in module.WEIGHT_SHAPES]
+    for i, _, rank in module.PACKED:  # forward takes these re-laid out (pack_weights)
+        ranks[i] = rank
+    types += [numba.typeof(np.empty((0,) * rank, dtype=dt)) for rank in ranks]
     with event.install_listener("numba:compile", Listener()):
         elsewhere = compile_ahead(module, [d.py_func.__name__ for d in missing])
         for name in elsewhere:
@@ -202,6 +205,7 @@ class Net:
         self.source = source
         self.module = module
         self.weights: list[np.ndarray] | None = None
+        self.packed: list[np.ndarray] | None = None  # the weights as forward takes them (pack_weights)
         self.threads = threads
         self.compiled = False
 
@@ -243,11 +247,13 @@ class Net:
     def set_weights(self, weights: list):
         """Weights in Keras's get_weights() order and layouts (shapes checked)."""
         self.weights = self.module.check_weights(list(weights))
+        self.packed = None
 
     def load_weights(self, path):
         """From an .npz written by save_weights, a Keras .weights.h5, or a .keras archive (a ValueError
         naming the file, the layer and both shapes when they do not fit)."""
         self.weights = self.module.load_weights(str(path))
+        self.packed = None
 
     def save_weights(self, path):
         np.savez(str(path), *self._weights())
@@ -266,11 +272,13 @@ class Net:
         """Forward pass on NumPy arrays; a tuple when the model has several outputs."""
         arrays = self.module.check_inputs(*inputs)
         weights = self._weights()
+        if self.packed is None:  # once per set_weights: kernels that read a weight re-laid out get it so
+            self.packed = self.module.pack_weights(weights)
         if not self.compiled:
             self.compile()
         if self.threads:
             set_threads(self.threads)
-        return self.module.forward(*arrays, *weights)
+        return self.module.forward(*arrays, *self.packed)
 
     def _weights(self):
         if self.weights is None:

@@ -56,8 +56,18 @@ def load_weights(path):
     return check_weights(read_weights(path, WEIGHT_SHAPES, LAYERS))
 
 
+def pack_weights(weights):
+    """The arrays forward takes: checked weights, those a kernel reads re-laid out (PACKED: done once
+    when the weights are set, not in every call)."""
+    packed = list(weights)
+    for i, pack, _ in PACKED:
+        packed[i] = np.ascontiguousarray(pack(packed[i]))
+    return packed
+
+
 def run(*arrays, weights):
-    """forward() on checked inputs and weights (a list as returned by load_weights)."""
-    return forward(*check_inputs(*arrays), *weights)
+    """forward() on checked inputs and weights (a list as returned by load_weights; packing them
+    with pack_weights once saves that work in every call)."""
+    return forward(*check_inputs(*arrays), *pack_weights(weights))
 '''
 

@@ -27,6 +27,7 @@ class Site:
     weights: list  # analyzer Weight objects (names and shapes)
     text: str  # the DSL line, for the comment above the kernel
     helpers: list[str] = field(default_factory=list)  # extra @njit functions this kernel needs
+    packs: dict = field(default_factory=dict)  # weight -> (NumPy source lines making `packed` from `w`, its shape)
 
     @classmethod
     def of(cls, node: Node, fn: str) -> "Site":
@@ -50,6 +51,12 @@ class Site:
         ws = [w.name for w in self.weights]
         ys = ["out"] if len(self.outputs) == 1 else [f"out{i}" for i in range(len(self.outputs))]
         return xs + _unique(ws) + ys
+
+    def pack(self, weight: str, body: list[str], shape: tuple):
+        """Have the kernel's parameter `weight` hold a re-laid-out copy: `body` (NumPy source making
+        `packed` from `w`, the weight as Keras lays it out) runs once when the weights are set, not
+        per call. The CPU target only (codegen/cpu/module.py writes the packing functions)."""
+        self.packs[weight] = (body, tuple(shape))
 
     def dim(self, array: str, shape: tuple, axis: int) -> str:
         """Axis `axis` of `shape` as source: a literal when concrete, else `array.shape[axis]`."""

@@ -355,6 +355,13 @@ def conv_plan(site: Site, weight: str) -> DotPlan:
     row = k[-1] * channels
 
     def prep(w: Writer):
+        if weight == "kernel":  # re-laid out once, when the weights are set (a LoRA merge: every call)
+            site.pack(weight, [f"packed = np.zeros(({padded}, {n_outer}, {row}), dtype=w.dtype)",
+                               f"packed[:{filters}] = w.reshape({n_outer}, {row}, {filters}).transpose(2, 0, 1)",
+                               f"packed = packed.reshape({', '.join(map(str, (padded, *k[:-1], row)))})"],
+                      (padded, *k[:-1], row))
+            w.line(f"kt = {weight}")
+            return
         zeroed(w, "kt", (padded, *k[:-1], row))
         w.line(f"kt2 = kt.reshape({padded}, {n_outer}, {row})")
         w.line(f"wsrc = {weight}.reshape({n_outer}, {row}, {filters})")

@@ -70,6 +70,17 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "", par
         w.line()
         w.line()
         w.lines.extend(part.lines)
+    packs: dict = {}  # packing function -> its source (layers that share a kernel share its packing)
+    for site in sites:
+        for weight, (body, _) in site.packs.items():
+            fn = f"pack_{site.fn[2:] if site.fn.startswith('k_') else site.fn}_{weight}"
+            site.packs[weight] = (fn, site.packs[weight][1])
+            packs[fn] = [f"def {fn}(w):", '    """The weight as the kernel reads it (see PACKED)."""',
+                         *("    " + line for line in body), "    return packed"]
+    for lines in packs.values():
+        w.line()
+        w.line()
+        w.lines.extend(lines)
     w.line()
     w.line()
     _forward(w, model, sites)
@@ -122,7 +133,8 @@ def _forward(w: Writer, model: Model, sites: list[Site]):
              for i in model.inputs}
     weight_names: list[list[str]] = []
     taken = set(params)
-    for node in model.nodes:
+    packed = []  # (index among forward's weights, packing function, packed rank)
+    for node, site in zip(model.nodes, sites):
         names = []
         for weight in node.weights:
             name = f"w_{identifier(node.name)}_{weight.name}"
@@ -132,6 +144,10 @@ def _forward(w: Writer, model: Model, sites: list[Site]):
             taken.add(name)
             names.append(name)
             kinds[name] = (len(weight.shape), "float")
+            if weight.name in site.packs:  # forward takes it re-laid out (pack_weights)
+                fn, packed_shape = site.packs[weight.name]
+                kinds[name] = (len(packed_shape), "float")
+                packed.append((len(params) - len(inputs) + len(names) - 1, fn, len(packed_shape)))
         weight_names.append(names)
         params += names
     calls: dict = {}  # kernel function -> its argument types
@@ -171,6 +187,12 @@ def _forward(w: Writer, model: Model, sites: list[Site]):
     w.line()
     w.line("# each kernel's argument types as forward calls it, `<rank><dtype>` (float: DT; every array")
     w.line("# C-contiguous; 0bool a flag): codegen/net.py may compile kernels ahead of forward, in several processes")
+    w.line("# (index among forward's weight arguments, packing function, rank): weights forward takes re-laid")
+    w.line("# out, by pack_weights once when they are set")
+    w.line("PACKED = (")
+    for i, fn, rank in packed:
+        w.line(f"    ({i}, {fn}, {rank}),")
+    w.line(")")
     w.line("KERNEL_ARGS = (")
     for fn, args in calls.items():
         w.line(f"    ({fn!r}, {' '.join(f'{rank}{dtype}' for rank, dtype in args)!r}),")

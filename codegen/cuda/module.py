@@ -50,6 +50,7 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "") -> 
     w.lines_of(prelude)
     w.line()
     tables(w, model)
+    w.line("PACKED = ()  # the CUDA kernels read every weight as Keras lays it out")
     kernels, forward = Writer(), Writer()
     forward.level = 1
     symbols = [s.name for s in model.free_symbols]
