@@ -6,9 +6,10 @@
 For each keras.applications model at its side (random weights, imported with `shapeproof import`)
 and each model of benchmarks/models.nn: build + first call (batch 1) in a fresh process from an
 empty kernel cache, once per compile-process count (SHAPEPROOF_COMPILE_PROCESSES), then warm (a
-fresh process, the cache filled), with the peak memory of the building process and of its compile
-children (ru_maxrss). Prints a Markdown table (the README's). Run it on a quiet machine: the compile
-processes share its cores with anything else running.
+fresh process, the cache filled), with the peak memory of the building process (VmHWM: ru_maxrss
+would carry this script's own over the fork) and, when it started any, of its largest compile child
+(ru_maxrss, which starts from the builder's size at the fork: an upper bound). Prints a Markdown table
+(the README's). Run it on a quiet machine: the compile processes share its cores with anything else.
 """
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ net = codegen.build(model)
 net.random_weights()
 net(*[np.zeros([1] + [int(d) for d in i.shape[1:]], dtype=np.float32 if i.dtype.startswith("float") else i.dtype)
       for i in model.inputs])
-print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(time.perf_counter() - t, peak / 1024, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 """
 
 

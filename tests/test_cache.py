@@ -207,6 +207,7 @@ def test_a_cold_build_compiles_kernels_in_several_processes(cache, monkeypatch):
     from shapeproof.codegen import net as nets
 
     monkeypatch.setattr(nets, "COMPILE_PROCESSES", 2)
+    monkeypatch.setattr(nets, "MIN_SHARE", 3)
     children, original = [], nets.compile_ahead
 
     def spy(module, names):
