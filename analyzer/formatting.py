@@ -10,6 +10,8 @@ JSON prints those. The rewrites hold for integer sizes, which every free symbol 
 """
 from __future__ import annotations
 
+import functools
+
 import sympy
 from sympy.printing.str import StrPrinter
 
@@ -39,7 +41,18 @@ def pretty(expr, separators: bool = True) -> str:
     `1,000` would read as two axes)."""
     if isinstance(expr, str):
         return expr
-    text = _Pretty(separators).doprint(tidy(sympy.sympify(expr)))
+    expr = sympy.sympify(expr)
+    return _printed(expr, separators) if isinstance(expr, sympy.Basic) else _print(expr, separators)
+
+
+@functools.lru_cache(maxsize=4096)
+def _printed(expr, separators: bool) -> str:
+    # A report shows the same sizes and counts over and over (every shape's batch axis): printed once.
+    return _print(expr, separators)
+
+
+def _print(expr, separators: bool) -> str:
+    text = _Pretty(separators).doprint(tidy(expr))
     return text.replace("**", "^").replace("*", "·")
 
 

@@ -158,11 +158,11 @@ def least_values(condition, span: int = 256) -> dict:
     check = _compiled(condition)
     if check is None:
         return {}
-    values = [bool(check(v)) for v in range(1, 10000 + span)]
-    if True not in values:
+    end = 10000 + span
+    first = next((v for v in range(1, end) if check(v)), None)
+    if first is None or not all(check(v) for v in range(first, min(first + span, end))):
         return {}
-    first = values.index(True)
-    return {next(iter(condition.free_symbols)): first + 1} if all(values[first:first + span]) else {}
+    return {next(iter(condition.free_symbols)): first}
 
 
 def _compiled(condition):

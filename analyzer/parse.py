@@ -6,9 +6,14 @@ text is ever evaluated as Python: the tree is turned into the dataclasses of ana
 from __future__ import annotations
 
 import dataclasses
-
 import functools
+import hashlib
+import io
+import os
+import sys
+from pathlib import Path
 
+import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
@@ -89,11 +94,58 @@ def _unclosed(bracket: Token) -> ShapeproofError:
                            "add the matching ')'" if str(bracket) == "(" else "add the matching ']'")
 
 
+GRAMMAR = Path(__file__).parent.parent / "grammar" / "shapeproof.lark"
+
+
 @functools.lru_cache(maxsize=1)
 def parser() -> Lark:
-    return Lark.open("../grammar/shapeproof.lark", rel_to=__file__, parser="lalr",
-                     postlex=Indenter(), propagate_positions=True, maybe_placeholders=True,
-                     cache=True)  # the LALR tables, pickled in the temp folder: 0.15 s off every start
+    """The LALR parser. Building its tables takes 40 ms, so the first process pickles them into the
+    cache folder and later ones load them (3 ms)."""
+    grammar = GRAMMAR.read_text(encoding="utf-8")
+    path = _tables_file(grammar)
+    if path is not None:
+        try:
+            return _load_tables(path)
+        except Exception:  # no file yet, or a damaged one: build the tables and write them anew
+            pass
+    built = Lark(grammar, parser="lalr", postlex=Indenter(), propagate_positions=True, maybe_placeholders=True)
+    if path is not None:
+        _save_tables(built, path)
+    return built
+
+
+def _tables_file(grammar: str) -> Path | None:
+    """The tables' file in shapeproof's cache folder (SHAPEPROOF_CACHE, default ~/.cache/shapeproof,
+    as in codegen/cache.py), named by the grammar and the Lark and Python versions; None when there
+    is no folder to write to."""
+    try:
+        folder = Path(os.environ.get("SHAPEPROOF_CACHE") or Path.home() / ".cache" / "shapeproof")
+        folder.mkdir(parents=True, exist_ok=True)
+    except (OSError, RuntimeError):  # no home folder, or one we may not write to
+        return None
+    key = hashlib.sha256(f"{grammar}{lark.__version__}{sys.version_info[:2]}".encode()).hexdigest()[:16]
+    return folder / f"grammar-{key}.lark-tables"
+
+
+def _load_tables(path: Path) -> Lark:
+    # A SHA-256 of the pickle comes first: Lark's own cache file (Lark(cache=...)) has none, and a
+    # flipped bit in it can load a parser that rejects valid files.
+    data = path.read_bytes()
+    if hashlib.sha256(data[32:]).digest() != data[:32]:
+        raise ValueError(f"{path} is damaged")
+    return Lark.load(io.BytesIO(data[32:]))
+
+
+def _save_tables(built: Lark, path: Path):
+    buffer = io.BytesIO()
+    built.save(buffer)
+    payload = buffer.getvalue()
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_bytes(hashlib.sha256(payload).digest() + payload)
+        os.replace(temporary, path)  # a process reading it meanwhile never sees half a file
+    except OSError:  # a full disk, a read-only folder: build the tables again next time
+        temporary.unlink(missing_ok=True)
 
 
 def _span(meta) -> Span:

@@ -7,7 +7,11 @@ and leave the rest to SymPy or keep it symbolic.
 """
 from __future__ import annotations
 
+import math
+
 import sympy
+from sympy.polys.domains import QQ
+from sympy.polys.rings import PolyRing
 
 
 def nonnegative(expr) -> bool | None:
@@ -33,18 +37,66 @@ def max_of(terms: list, lower_bounds: dict | None = None) -> sympy.Expr:
     `lower_bounds` ({H: 3}) are known bounds of symbols (the model's constraints): comparing with
     H shifted to H + 2 (still >= 1) proves `12·H·W ≤ 12·H·W + 64·(H - 2)·(W - 2)` where H >= 3.
     """
-    shift = {s: s + (b - 1) for s, b in (lower_bounds or {}).items() if b > 1}
+    terms = [sympy.sympify(t) for t in terms]
+    symbols = sorted(set().union(*(t.free_symbols for t in terms)), key=str)
+    if not all(s.is_positive for s in symbols) or not all(t.is_polynomial(*symbols) for t in terms):
+        return sympy.Max(*terms)  # not from graph.py: its sizes are positive and floors stood in for
+    # As sparse polynomials, a comparison is a subtraction and a look at the signs of the
+    # coefficients: microseconds, where SymPy's expand and assumptions take a millisecond.
+    ring = PolyRing(symbols, QQ)
+    shift = [(x, x + (lower_bounds[s] - 1)) for s, x in zip(symbols, ring.gens)
+             if (lower_bounds or {}).get(s, 1) > 1]
+    polys = {}
+    for t in terms:
+        p = ring.from_expr(t)
+        polys[t] = p, p.compose(shift) if shift else p
 
-    def at_most(a, b):
-        return nonnegative((b - a).xreplace(shift) if shift else b - a)
+    def at_most(a, b):  # b - a >= 0 for every value at or above the bounds: no negative coefficient
+        return all(c >= 0 for c in (polys[b][1] - polys[a][1]).values())
 
     kept: list = []
     for t in terms:
-        t = sympy.sympify(t)
         if any(at_most(t, k) for k in kept):
             continue
         kept = [k for k in kept if not at_most(k, t)] + [t]
-    return kept[0] if len(kept) == 1 else sympy.Max(*kept, evaluate=len(kept) <= 4)
+    if len(kept) > 4:
+        return sympy.Max(*kept, evaluate=False)
+    return _evaluated_max(kept, lambda a, b: _crossing(polys[a][0] - polys[b][0]))
+
+
+def _evaluated_max(args: list, crossing) -> sympy.Expr:
+    """sympy.Max(*args), built faster: SymPy's own loop (Max._find_localzeros, as in SymPy 1.14) that
+    drops an argument another one dominates, asking SymPy (Max._is_connected: its assumption system,
+    milliseconds a pair) only about the pairs that are not `crossing`, i.e. not seen larger each way
+    at two sample points. Such a pair is one SymPy cannot order either, so the result is the same
+    (tests/test_symbolic.py checks it against sympy.Max)."""
+    zeros: set = set()
+    for v in sympy.ordered(frozenset(args)):
+        new = True
+        for z in list(zeros):
+            connected = not crossing(v, z) and sympy.Max._is_connected(v, z)
+            if connected:
+                new = False
+                if connected is True or connected == sympy.Max:
+                    zeros.remove(z)
+                    zeros.add(v)
+        if new:
+            zeros.add(v)
+    return sympy.Max(*zeros, evaluate=False)
+
+
+def _crossing(difference) -> bool:
+    """Whether a polynomial in positive sizes takes both signs: tried at all sizes 1, each size alone
+    at 2**20, all at 2**20."""
+    n = difference.ring.ngens
+    points = [[1] * n, *([1] * i + [2 ** 20] + [1] * (n - i - 1) for i in range(n)), [2 ** 20] * n]
+    signs = set()
+    for point in points:
+        value = sum(c * math.prod(v ** e for v, e in zip(point, m)) for m, c in difference.items())
+        signs.add((value > 0) - (value < 0))
+        if {1, -1} <= signs:
+            return True
+    return False
 
 
 def lower_bounds(conditions: list) -> dict:

@@ -5,10 +5,9 @@ The cache itself (where it is, what an entry holds, how a damaged one is repaire
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from shapeproof.options import add_command, model_of, parse_set
+from shapeproof.options import add_command, model_of, parse_set, print_json
 
 
 def cmd_build(args) -> int:
@@ -57,7 +56,7 @@ def cmd_cache(args) -> int:
         return 0
     info = cache.summary()
     if args.json:
-        print(json.dumps(info, indent=1))
+        print_json(info)
         return 0
     print(f"location: {info['location']}  (SHAPEPROOF_CACHE)")
     if info["numba_cache_dir"]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from shapeproof.keras.importer import import_to_file
 from shapeproof.options import add_command
 
 
 def cmd_import(args) -> int:
+    from shapeproof.keras.importer import import_to_file  # here: every other command builds this parser too
+
     result = import_to_file(args.file, args.output, args.symbolic, args.weights, args.name, args.partial)
     if args.output:
         model = next(iter(result.program.models.values()))

@@ -44,6 +44,13 @@ def unknown_model(name: str, program) -> ShapeproofError:
                            hint=did_you_mean(name, program.models) or f"models: {', '.join(program.models)}")
 
 
+def print_json(document):
+    """A command's --json output."""
+    import json  # on use: the commands' tables do not need it
+
+    print(json.dumps(document, indent=1))
+
+
 def add_command(sub, name: str, what: str, examples: list[str]) -> argparse.ArgumentParser:
     """A subcommand whose --help says what it does and ends with examples."""
     return sub.add_parser(name, help=what, description=what, formatter_class=argparse.RawDescriptionHelpFormatter,

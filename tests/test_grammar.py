@@ -72,3 +72,20 @@ def test_set_overrides_with_integers_and_new_symbols():
     assert analyzer.loads(source, set={"n": 5}).models["M"].outputs[0][1][1] == 5
     shape = analyzer.loads(source, set={"n": "N"}).models["M"].outputs[0][1]
     assert str(shape[1]) == "N"
+
+
+def test_parser_tables_are_cached_and_a_damaged_file_is_rebuilt(tmp_path, monkeypatch):
+    from shapeproof.analyzer import parse as module
+
+    monkeypatch.setenv("SHAPEPROOF_CACHE", str(tmp_path))
+    source = open("examples/seeds.nn", encoding="utf-8").read()
+    module.parser.cache_clear()
+    expected = repr(parse(source))
+    (tables,) = tmp_path.glob("grammar-*.lark-tables")
+    good = tables.read_bytes()
+    for damaged in (b"", good[:len(good) // 2], good[:100] + bytes([good[100] ^ 1]) + good[101:]):
+        tables.write_bytes(damaged)
+        module.parser.cache_clear()
+        assert repr(parse(source)) == expected
+        module._load_tables(tables)  # written anew, whole
+    module.parser.cache_clear()
