@@ -10,6 +10,7 @@ convolutions, pooling, Flatten, Dense and (nested) wrappers.
 Multi-output layers are named here: the generated forward calls the outputs of an unnamed `lstm`
 v_lstm_0.., and the output of the next one, `lstm_1`, is v_lstm_1 as well.
 """
+import pytest
 from codegen_harness import check_generated
 
 from shapeproof import analyzer
@@ -70,6 +71,7 @@ model M(batch, T):
 """
 
 
+@pytest.mark.full  # costly; Keras cross-checks cover the merge modes
 def test_bidirectional_merge_modes_states_and_backward_layers():
     check_generated(BIDIRECTIONAL, sizes=[{"batch": 1, "T": 1}, {"T": 6}])
 
@@ -109,6 +111,7 @@ def test_float64_build():
     check_generated(source, sizes=[{"T": 5}], dtype="float64", tolerance=1e-10)
 
 
+@pytest.mark.full  # costly; tests/test_codegen_cpu.py builds in parallel too
 def test_parallel_build():
     # The harness builds serially by default: here the parallel loops run (sample blocks, both
     # directions as tasks of one loop, ConvLSTM's position blocks reading the previous step's h).

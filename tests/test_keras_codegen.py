@@ -23,7 +23,12 @@ for path in sorted(Path(__file__).parent.glob("test_keras_*.py")):
             MODELS[f"{path.stem[11:]}-{name}"] = (name, source)
 
 
-@pytest.mark.parametrize("case", MODELS)
+# Costly cases whose layers other cases here check too (bidirectional wrappers, ConvLSTM3D): `make test-all`.
+FULL = {"recurrent-bidirectional_return_state", "recurrent-bidirectional_backward_layer_and_frozen",
+        "recurrent-conv_lstm3d_and_bidirectional_conv_lstm"}
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.full) if c in FULL else c for c in MODELS])
 def test_generated_kernels_match_keras(case, keras_pooling_fixed, request):  # noqa: F811
     name, source = MODELS[case]
     if "mask_zero=True" in source:

@@ -5,7 +5,8 @@ bugs) as a .keras archive, or as model.to_json() + .weights.h5, or as a legacy f
 (b) imports it with the command; (c) checks that `shapeproof report --json` gives every layer
 Keras's output shape and trainable / non-trainable parameter counts; (d) builds the CPU kernels,
 loads the saved weights from the file and compares the outputs with `model.predict` (max error
-relative to the output's magnitude <= 1e-4). The bad-input tests check one clear error, exit 2.
+relative to the output's magnitude <= 1e-4; the recurrent models' kernels in `make test-all` only).
+The bad-input tests check one clear error, exit 2.
 """
 from __future__ import annotations
 
@@ -299,6 +300,9 @@ MODELS = {f.__name__: f for f in (mlp, cnn1d, cnn2d, cnn3d, transposed_three_inp
 # checked by the .keras round trips already); all of them in `make test-all`.
 JSON_H5 = ("mlp", "multi_io", *(pytest.param(n, marks=pytest.mark.full) for n in
                                   ("return_states", "bidirectional", "transposed_three_inputs")))
+# Their kernels compile longest and tests/test_keras_codegen.py checks the same layers against Keras: in
+# `make test` their round trip checks the import, the report and the weights; `make test-all` the kernels too.
+RECURRENT = {"recurrent_stack", "return_states", "bidirectional", "time_distributed", "conv_lstms"}
 LEGACY_H5 = ("mlp", pytest.param("bidirectional", marks=pytest.mark.full))
 
 
@@ -400,7 +404,8 @@ def test_keras_archive_round_trip(name, tmp_path, capsys):
     assert code == 0, err
     assert "weights checked" in err
     check_report(model, nn, capsys)
-    check_outputs(model, nn, path)
+    if name not in RECURRENT or os.environ.get("SHAPEPROOF_TEST_ALL") == "1":
+        check_outputs(model, nn, path)
 
 
 def test_nested_models_import_as_blocks(tmp_path, capsys):
