@@ -10,7 +10,8 @@ LANGUAGE_TOUR = "examples/language.nn"
 
 def test_language_tour_parses_into_models_and_assertions():
     program = parse(open(LANGUAGE_TOUR).read(), LANGUAGE_TOUR)
-    assert [m.name for m in program.models] == ["ConvModel", "FCModel", "CNNLSTM", "Residual", "TextCNN"]
+    assert [m.name for m in program.models] == ["ConvModel", "FCModel", "CNNLSTM", "Residual", "ResidualEncoder",
+                                                "TextCNN"]
     assert [a.text for a in program.assertions] == [
         "params(ConvModel) == params(FCModel)", "shape(ConvModel) == shape(FCModel)", "ConvModel == FCModel"]
     conv = program.models[0]

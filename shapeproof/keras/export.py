@@ -143,7 +143,8 @@ def build_keras(model: analyzer.Model, free_as_none: bool = False):
             for member in members:
                 _build_node(member, inner, layers)
             outputs = calls[node.block][1]
-            nested = keras.Model([inner[r] for r in outer], [inner[r] for r in outputs], name=node.block)
+            results = inner[outputs[0]] if len(outputs) == 1 else [inner[r] for r in outputs]
+            nested = keras.Model([inner[r] for r in outer], results, name=node.block)
             outs = nested([tensors[r] for r in outer])
             for ref, t in zip(outputs, outs if isinstance(outs, (list, tuple)) else [outs], strict=True):
                 tensors[ref] = t
@@ -204,10 +205,10 @@ def python_source(model: analyzer.Model, source_file: str = "") -> str:
             lines += [_node_source(m, inner) for m in members]
             outputs = calls[label][1]
             v = _identifier(label)
-            lines.append(f"    {v} = keras.Model([{', '.join(inner[r] for r in outer)}], "
-                         f"[{', '.join(inner[r] for r in outputs)}], name={label!r})")
+            results = inner[outputs[0]] if len(outputs) == 1 else f"[{', '.join(inner[r] for r in outputs)}]"
+            lines.append(f"    {v} = keras.Model([{', '.join(inner[r] for r in outer)}], {results}, name={label!r})")
             outs = [f"{v}_out" + (f"_{k}" if len(outputs) > 1 else "") for k in range(len(outputs))]
-            lines.append(f"    {', '.join(outs)}{',' if len(outs) == 1 else ''} = {v}([{', '.join(names[r] for r in outer)}])")
+            lines.append(f"    {', '.join(outs)} = {v}([{', '.join(names[r] for r in outer)}])")
             names.update(zip(outputs, outs))
     ins = ", ".join(names[(i.name, 0)] for i in model.inputs)
     outs = ", ".join(names[ref] for ref in model.output_refs)
