@@ -603,17 +603,26 @@ def _expand(block: ir.Block, stmt: ir.LayerStmt, given, scope: _Scope, ctx: _Con
         else:
             raise ShapeproofError(f"block {block.name} needs its argument {p.name!r}", call.span,
                                   f"e.g. {block.name}({', '.join(p.name + '=...' for p in numbers)})")
-    label = scope.block or ctx.names.claim(to_snake_case(block.name))  # nested blocks: one row
-    inner = _Scope(values, {p.name: t for p, t in zip(inputs, tensors)}, label, scope.depth + 1)
+    return _call_body(block, _Scope(values, {p.name: t for p, t in zip(inputs, tensors)}), scope, ctx,
+                      f"(in block {block.name}, called at line {call.span.line})", ("(in block ",),
+                      previous=tensors[0] if len(tensors) == 1 else None)
+
+
+def _call_body(callee, inner: _Scope, scope: _Scope, ctx: _Context, where: str, marks: tuple, previous=None) -> list:
+    """A block's or a called model's body at one call site, run in `inner` (its names; the row label and
+    depth are set here): its output values. Its layers are one report row, the outermost call's (nested
+    calls share it); an error inside gets `where` unless it carries one of `marks` already."""
+    inner.block = scope.block or ctx.names.claim(to_snake_case(callee.name))
+    inner.depth = scope.depth + 1
     try:
-        last, outputs = _run(block.body, inner, ctx, previous=tensors[0] if len(tensors) == 1 else None)
+        last, outputs = _run(callee.body, inner, ctx, previous=previous)
     except ShapeproofError as e:
-        if "(in block " not in e.message:
-            e.message += f" (in block {block.name}, called at line {call.span.line})"
+        if not any(mark in e.message for mark in marks):
+            e.message += f" {where}"
         raise
-    produced = outputs or [_single(last, block.span)]
+    produced = outputs or [_single(last, callee.span)]
     if scope.block is None:
-        ctx.block_calls[label] = (block.name, [(t.producer, t.index) for t in produced])
+        ctx.block_calls[inner.block] = (callee.name, [(t.producer, t.index) for t in produced])
     return produced
 
 
@@ -658,18 +667,8 @@ def _call_model(called: ir.Model, stmt: ir.LayerStmt, given, scope: _Scope, ctx:
                 raise ShapeproofError(f"model {called.name} needs its size {p.name!r}: no input axis is {p.name}",
                                       call.span, f"give it: {called.name}({p.name}=...)")
             values[p.name] = sympy.sympify(evaluate(p.default, values))
-    label = scope.block or ctx.names.claim(to_snake_case(called.name))
-    inner = _Scope(values, {}, label, scope.depth + 1, feeds=list(tensors))
-    try:
-        last, outputs = _run(called.body, inner, ctx)
-    except ShapeproofError as e:
-        if "(in model " not in e.message and "(in block " not in e.message:
-            e.message += f" (in model {called.name}, used at line {call.span.line})"
-        raise
-    produced = outputs or [_single(last, called.span)]
-    if scope.block is None:
-        ctx.block_calls[label] = (called.name, [(t.producer, t.index) for t in produced])
-    return produced
+    return _call_body(called, _Scope(values, {}, feeds=list(tensors)), scope, ctx,
+                      f"(in model {called.name}, used at line {call.span.line})", ("(in model ", "(in block "))
 
 
 def _feed(stmt: ir.InputStmt, scope: _Scope) -> Tensor:
