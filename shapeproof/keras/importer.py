@@ -748,16 +748,25 @@ def _signature_inbound(node: dict, cls, where: str, problems: Problems):
         return (history[0], int(history[1]), int(history[2])) if history else None
 
     keys, names, options = [], [], {}
+
+    def take(t, name: str | None, problem: str) -> bool:
+        """Record tensor `t` (the call argument `name`, if any); False, with `problem` recorded, if it is none."""
+        found = key_of(t)
+        if found is None:
+            problems.add(where, f"{problem}: {_show_json(t)}")
+            return False
+        keys.append(found)
+        if name is not None:
+            names.append(name)
+        return True
+
     if not signature.tensors:  # a list-taking layer (Attention): [query, value(, key)] first
         if len(args) != 1 or not isinstance(args[0], list):
             problems.add(where, f"a {cls.kind} call that is not on one list of tensors: {_show_json(args)}")
             return None
         for t in args[0]:
-            found = key_of(t)
-            if found is None:
-                problems.add(where, f"a call argument that is not a tensor: {_show_json(t)}")
+            if not take(t, None, "a call argument that is not a tensor"):
                 return None
-            keys.append(found)
     elif len(args) > len(signature.tensors):
         problems.add(where, f"a {cls.kind} call with {len(args)} positional arguments: only "
                      f"{', '.join(signature.tensors)} are supported positionally")
@@ -774,21 +783,11 @@ def _signature_inbound(node: dict, cls, where: str, problems: Problems):
                 return None
             # Keras reads only these (Attention accepts a third mask, the key's, and ignores it)
             for item, v in zip(items, value):
-                if v is None:
-                    continue
-                found = key_of(v)
-                if found is None:
-                    problems.add(where, f"call argument {key}: {item} is not a tensor: {_show_json(v)}")
+                if v is not None and not take(v, item, f"call argument {key}: {item} is not a tensor"):
                     return None
-                keys.append(found)
-                names.append(item)
         elif key in signature.tensors or key in signature.keyword_tensors:
-            found = key_of(value)
-            if found is None:
-                problems.add(where, f"call argument {key} is not a tensor: {_show_json(value)}")
+            if not take(value, key, f"call argument {key} is not a tensor"):
                 return None
-            keys.append(found)
-            names.append(key)
         elif key in signature.options:
             kind = signature.options[key]
             try:
