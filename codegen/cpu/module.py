@@ -73,8 +73,7 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "", par
     packs: dict = {}  # packing function -> its source (layers that share a kernel share its packing)
     for site in sites:
         for weight, (body, _) in site.packs.items():
-            fn = f"pack_{site.fn[2:] if site.fn.startswith('k_') else site.fn}_{weight}"
-            site.packs[weight] = (fn, site.packs[weight][1])
+            fn = _pack_name(site, weight)
             packs[fn] = [f"def {fn}(w):", '    """The weight as the kernel reads it (see PACKED)."""',
                          *("    " + line for line in body), "    return packed"]
     for lines in packs.values():
@@ -118,6 +117,11 @@ def _kernel(w: Writer, node, site: Site, written: set, helpers: list[str], paral
         w.lines.extend(serial_body(body.lines, helpers) if mode == SERIAL else body.lines)
 
 
+def _pack_name(site: Site, weight: str) -> str:
+    """The function that packs `weight` for the site's kernel (one per kernel function: shared with it)."""
+    return f"pack_{site.fn[2:] if site.fn.startswith('k_') else site.fn}_{weight}"
+
+
 def _without_name(lines: list[str], fn: str) -> str:
     """A kernel's source without its comments and with its own name replaced: equal for two layers
     whose kernels compute the same thing on the same sizes."""
@@ -145,7 +149,7 @@ def _forward(w: Writer, model: Model, sites: list[Site]):
             names.append(name)
             kinds[name] = (len(weight.shape), "float")
             if weight.name in site.packs:  # forward takes it re-laid out (pack_weights)
-                fn, packed_shape = site.packs[weight.name]
+                fn, packed_shape = _pack_name(site, weight.name), site.packs[weight.name][1]
                 kinds[name] = (len(packed_shape), "float")
                 packed.append((len(params) - len(inputs) + len(names) - 1, fn, len(packed_shape)))
         weight_names.append(names)
