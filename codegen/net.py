@@ -8,8 +8,8 @@ folder (default: ~/.cache/shapeproof); codegen/cache.py owns its files and repai
 Note: a cold build in several processes. Numba compiles one function at a time, and LLVM's work is
 most of a cold build. The generated module lists each kernel's argument types (KERNEL_ARGS), so
 `compile_ahead` can hand shares of the kernels to child processes that import the same file and
-write Numba's cache, while this process compiles its own share; compiling `forward` then loads
-theirs from the cache. SHAPEPROOF_COMPILE_PROCESSES sets how many (default: the cores, at most 4).
+write Numba's cache, while this process compiles its own share; compiling `forward` (or binding a
+plain-Python forward to the kernels' entry points: bind_forward) then loads theirs from the cache. SHAPEPROOF_COMPILE_PROCESSES sets how many (default: the cores, at most 4).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import types
 
 import numpy as np
 
@@ -115,8 +116,24 @@ def compile_kernels(module, progress=None) -> int:
         elsewhere = compile_ahead(module, [d.py_func.__name__ for d in missing])
         for name in elsewhere:
             report(name)
-        module.forward.compile(tuple(types))  # what the other processes compiled loads from the cache
+        # what the other processes compiled loads from the cache
+        if getattr(module, "JIT_FORWARD", True):
+            module.forward.compile(tuple(types))
+        else:
+            bind_forward(module)
     return count[0]
+
+
+def bind_forward(module):
+    """forward as a Net calls it: the compiled one, or (JIT_FORWARD false) the plain-Python one with each
+    kernel's name bound to its compiled entry point, skipping the dispatcher's type resolution (about 2 us
+    a call; forward passes each kernel the types KERNEL_ARGS lists: its own C-contiguous arrays)."""
+    if getattr(module, "JIT_FORWARD", True):
+        return module.forward
+    names = dict(vars(module))
+    for fn, spec in module.KERNEL_ARGS:
+        names[fn] = getattr(module, fn).compile(kernel_signature(module, spec))
+    return types.FunctionType(module.forward.__code__, names, "forward")
 
 
 # Processes compiling a cold build's kernels at once, this one included (SHAPEPROOF_COMPILE_PROCESSES):
@@ -211,6 +228,7 @@ class Net:
         self.packed: list[np.ndarray] | None = None  # the weights as forward takes them (pack_weights)
         self.threads = threads
         self.compiled = False
+        self.forward = None  # the module's forward, bound by compile (bind_forward)
 
     @property
     def name(self) -> str:
@@ -240,7 +258,9 @@ class Net:
         self.module = import_source(self.source, fresh=True)
 
     def _compile(self, progress) -> int:
-        return compile_kernels(self.module, progress)
+        compiled = compile_kernels(self.module, progress)
+        self.forward = bind_forward(self.module)
+        return compiled
 
     @property
     def weight_shapes(self) -> list[tuple[str, str, tuple]]:
@@ -281,7 +301,7 @@ class Net:
             self.compile()
         if self.threads:
             set_threads(self.threads)
-        return self.module.forward(*arrays, *self.packed)
+        return self.forward(*arrays, *self.packed)
 
     def _weights(self):
         if self.weights is None:

@@ -28,6 +28,7 @@ class Site:
     text: str  # the DSL line, for the comment above the kernel
     helpers: list[str] = field(default_factory=list)  # extra @njit functions this kernel needs
     packs: dict = field(default_factory=dict)  # weight -> (NumPy source lines making `packed` from `w`, its shape)
+    epilogue: list = field(default_factory=list)  # CPU: layers computed in this kernel's stores (cpu/epilogue.py)
 
     @classmethod
     def of(cls, node: Node, fn: str) -> "Site":

@@ -115,3 +115,32 @@ def test_small_work_runs_without_a_parallel_region():
     check_generated(source, sizes=[{"batch": 2}, {"batch": 5}], parallel=True)
     static = codegen.generate(analyzer.loads("model M():\n    input (2, 4)\n    Dense(3)\n").models["M"])
     assert "@njit(cache=True, fastmath=FASTMATH)\ndef k_dense(x, kernel, bias, out):" in static
+
+
+def test_a_large_models_forward_is_plain_python_calling_compiled_kernels(monkeypatch):
+    # Above JIT_FORWARD_CALLS kernel calls, forward is not compiled (codegen/cpu/module.py): here every
+    # model is "large". Free sizes, a view, a shared kernel, a serial/parallel flag and two outputs
+    # pass through the plain-Python forward and the kernels' bound entry points.
+    from shapeproof.codegen.cpu import module
+
+    monkeypatch.setattr(module, "JIT_FORWARD_CALLS", 1)
+    net = check_generated("model M(batch, T):\n    x = input (batch, T, 8)\n"
+                          "    h = Dense(8, activation=\"relu\")(x)\n    g = Dense(8, activation=\"relu\")(h)\n"
+                          "    s = BatchNormalization()(Add()([h, g]))\n    f = Flatten()(Dense(2)(s))\n"
+                          "    p = GlobalAveragePooling1D()(s)\n    output f, p\n",
+                          sizes=[{"batch": 1, "T": 3}, {"batch": 5, "T": 7}], parallel=True)
+    assert net.module.JIT_FORWARD is False and not hasattr(net.module.forward, "py_func")
+    assert "def forward(" in net.source and "@njit(cache=True)\ndef forward(" not in net.source
+    assert net.source.count("def k_dense_1(") == 0, "the two Dense(8) layers share one kernel"
+
+
+def test_element_kernels_read_their_sizes_so_widths_share_one_kernel():
+    # BatchNormalization at widths 4 and 6 and zero padding at two sizes: one kernel each; the
+    # size-1 axes of a broadcast product stay literal (squeeze-and-excitation's x * gate).
+    source = ("model M(batch):\n    x = input (batch, 5, 6, 4)\n    a = BatchNormalization()(x)\n"
+              "    b = BatchNormalization()(Conv2D(6, 1)(a))\n"
+              "    c = ZeroPadding2D(1)(b)\n    d = ZeroPadding2D(1)(c)\n"
+              "    gate = GlobalAveragePooling2D(keepdims=True)(d)\n    output d * gate\n")
+    net = check_generated(source, sizes=[{"batch": 1}, {"batch": 3}])
+    kernels = {line.split("(")[0] for line in net.source.splitlines() if line.startswith("def k_")}
+    assert "def k_batch_normalization_1" not in kernels and "def k_zero_padding2d_1" not in kernels, kernels

@@ -227,3 +227,34 @@ def test_unknown_interpolation_is_refused():
     object.__setattr__(layer, "interpolation", "gaussian")
     with pytest.raises(CodegenError, match="interpolation='gaussian' has no CPU kernel"):
         codegen.generate(model.models["M"])
+
+
+# Epilogue fusion (codegen/cpu/epilogue.py): BatchNormalization and activations computed in the stores
+# of the convolution before them, in each form (blocked axpy, dot product over 200 filters with a
+# partial last filter block, depthwise, separable, grouped); not where another layer reads the value
+# in between (the residual branch) or where it is a model output.
+FUSED = """
+model M(batch, H):
+    x = input (batch, H, 6, 5)
+    a = BatchNormalization(name="bn_a")(Conv2D(8, 3, padding="same", name="blocked")(x))
+    a = Activation("swish", name="act_a")(a)
+    w = ReLU(max_value=6.0, name="relu_w")(BatchNormalization(name="bn_w")(Conv2D(201, 2, name="dot")(a)))
+    d = BatchNormalization(center=False, name="bn_d")(DepthwiseConv2D(3, depth_multiplier=2, name="depthwise")(a))
+    s = LeakyReLU(name="leaky_s")(SeparableConv2D(4, 3, name="separable")(d))
+    g = Conv2D(8, 1, groups=2, activation="relu", name="grouped")(a)
+    r = BatchNormalization(name="bn_r")(g)
+    y = Add(name="residual")([g, r])
+    c = Conv2D(3, 1, name="output_conv")(y)
+    z = Rescaling(2.0, name="scaled")(c)
+    output w, s, c, z
+"""
+
+
+def test_element_layers_fuse_into_the_convolution_before_them():
+    kernels = kernel_text(FUSED)
+    fused = ["bn_a", "act_a", "bn_w", "relu_w", "bn_d", "leaky_s"]
+    assert not set(fused) & set(kernels), "fused layers have no kernel of their own"
+    assert "then bn_a" in kernels["blocked"] and "then act_a" in kernels["blocked"]
+    assert "then relu_w" in kernels["dot"] and "then leaky_s" in kernels["separable"]
+    assert {"bn_r", "scaled"} <= set(kernels), "g is read twice and c is a model output: not fused"
+    check_generated(FUSED, sizes=[{"batch": 1, "H": 5}, {"batch": 2, "H": 7}])

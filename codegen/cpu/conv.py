@@ -19,15 +19,16 @@ cell after, "causal" pads before only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from math import prod
 
 
 from ..lowering import unravel
 from ..writer import Writer
-from .activations import element, last_axis_pass
+from .activations import last_axis_pass
 from .base import Site, kernel
+from .epilogue import stored
 
 POSITION_BLOCK = 16  # output positions per task: enough work to amortise the task, enough tasks for the cores
 
@@ -80,7 +81,8 @@ def finish(site: Site, w: Writer, out_idx: list[str], n: int):
     """out[b, o.., :] = activation(acc[:n]) (and the last-axis pass after every task, if any)."""
     with w.block(f"for f in range({n})"):
         w.line("v = acc[f]")
-        w.line(f"out[b, {', '.join(out_idx)}, f] = {element(site.layer.activation, 'v')}")
+        value = stored(site, w, "v", "f")
+        w.line(f"out[b, {', '.join(out_idx)}, f] = {value}")
 
 
 def last_pass(site: Site, w: Writer):
@@ -189,8 +191,8 @@ def conv_axpy_blocked(site: Site, w: Writer):
         with w.block("for p in range(count)"):
             with w.block(f"for f in range({filters})"):
                 w.line("v = acc[p, f]")
-                w.line(f"out[b, {', '.join(out_idx) + ', ' if out_idx else ''}q + p, f] = "
-                       f"{element(site.layer.activation, 'v')}")
+                value = stored(site, w, "v", "f")
+                w.line(f"out[b, {', '.join(out_idx) + ', ' if out_idx else ''}q + p, f] = {value}")
     w.close()
     last_pass(site, w)
 
@@ -618,12 +620,9 @@ def _dot_block(site: Site, w: Writer, plan: DotPlan, outer_idx: list[str], q_blo
         for p in positions:
             target = ", ".join(outer_idx + [f"pos{p}"])
             for q in filters_q:
-                store = f"out[b, {target}, f + {q}] = {element(site.layer.activation, f'a{p}_{q}')}"
-                if spare and q >= spare:
-                    with w.block(f"if f + {q} < {filters}"):
-                        w.line(store)
-                else:
-                    w.line(store)
+                with w.block(f"if f + {q} < {filters}") if spare and q >= spare else nullcontext():
+                    value = stored(site, w, f"a{p}_{q}", f"f + {q}")
+                    w.line(f"out[b, {target}, f + {q}] = {value}")
 
 
 def depthwise_weights(site: Site, w: Writer, weight: str) -> str:
@@ -695,7 +694,8 @@ def depthwise_conv(site: Site, w: Writer):
     depthwise_taps(site, w, out_idx, "acc")
     levels = _each_output_channel(site, w)
     w.line("v = acc[m, c]")
-    w.line(f"out[b, {', '.join(out_idx)}, j] = {element(layer.activation, 'v')}")
+    value = stored(site, w, "v", "j")
+    w.line(f"out[b, {', '.join(out_idx)}, j] = {value}")
     w.close(levels)
     w.close(2)
     last_pass(site, w)

@@ -19,17 +19,28 @@ from shapeproof.analyzer.graph import Model
 from shapeproof.analyzer.layers import format_shape
 
 from ..activations import CONSTANTS
+from ..elements import ELEMENT_KINDS
 from ..errors import CodegenError
 from shapeproof.analyzer.exprs import shape
 from ..lowering import axis_of, docstring, identifier, is_view, tables
 from ..runtime import RUNTIME
 from ..simplify import drop_unused, simplify, top_level_names
 from ..writer import Writer, wrap_call
+from . import epilogue
 from .base import EMITTERS, Site
 from .prelude import PRELUDE
 from .work import BRANCH, SERIAL, branch_body, schedule, serial_body, serial_helpers, serial_test
 
 RESERVED = {"math", "np", "njit", "prange", "DT", "forward"}
+
+# Forward is compiled (a pass is one native call) when it makes at most this many kernel calls; a
+# larger model's forward is plain Python calling the compiled kernels (codegen/net.py bind_forward).
+# Why: Numba links every kernel a compiled function calls into that function's module and optimises
+# it all again. ResNet50's compiled forward (176 calls, 38 kernels) took 10.7 s of its 45 s cold build,
+# while from Python each call costs about 2.3 us (0.4 ms of a 5.3 ms batch-1 64x64 pass); a
+# 32-call forward compiles in about 2 s and saves 0.07 ms per pass, which dispatch-bound small models
+# (the benchmark models, 0.06 ms passes) need.
+JIT_FORWARD_CALLS = 32
 
 
 def emit_module(model: Model, dtype: str = "float32", source_file: str = "", parallel: bool = True) -> str:
@@ -55,10 +66,11 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "", par
     w.line()
     tables(w, model)
     sites = [Site.of(node, "k_" + identifier(node.name)) for node in model.nodes]
+    fused = epilogue.plan(model, sites)  # layer -> the layer whose kernel computes it
     written: set = set()
     shared: dict[str, str] = {}  # a kernel's text, its own name left out -> the function that has it
     for node, site in zip(model.nodes, sites):
-        if is_view(node):
+        if is_view(node) or node.name in fused:
             continue
         part = Writer()
         _kernel(part, node, site, written, helpers, parallel)
@@ -82,7 +94,7 @@ def emit_module(model: Model, dtype: str = "float32", source_file: str = "", par
         w.lines.extend(lines)
     w.line()
     w.line()
-    _forward(w, model, sites)
+    _forward(w, model, sites, fused)
     w.line()
     w.line()
     w.lines_of(RUNTIME)
@@ -94,9 +106,14 @@ def _kernel(w: Writer, node, site: Site, written: set, helpers: list[str], paral
     shapes_in = " + ".join(format_shape(s) for s in site.inputs)
     shapes_out = ", ".join(format_shape(s) for s in site.outputs)
     w.lines.extend(wrap_call(f"# {node.name}: {node.text}"))
+    for stage in site.epilogue:
+        w.lines.extend(wrap_call(f"#   then {stage.name}: {stage.text}"))
     w.line(f"#   {shapes_in} -> {shapes_out}")
     body = Writer()
     body.level = 1
+    if node.type in ELEMENT_KINDS:
+        _read_sizes(site)
+    epilogue.tables(site, body)
     emitter(site, body)
     for helper in site.helpers:
         if helper in written:  # shared helpers (recurrent GEMMs, ...) are written once
@@ -117,6 +134,24 @@ def _kernel(w: Writer, node, site: Site, written: set, helpers: list[str], paral
         w.lines.extend(serial_body(body.lines, helpers) if mode == SERIAL else body.lines)
 
 
+def _read_sizes(site: Site):
+    """Make the site's sizes above 1 symbols, equal sizes one symbol, so that the kernel reads them off
+    its arrays: for kernels printed from element formulas, which gain nothing from literal sizes (a
+    division per row of the loop nest), layers of one kind and pattern then share one kernel whatever
+    their widths. DenseNet121's 65 BatchNormalization kernels became one. Sizes of 1 stay literal:
+    they say where an operand broadcasts."""
+    symbols: dict = {}
+
+    def generic(d):
+        d = sympy.sympify(d)
+        if not d.is_number or d == 1:
+            return d
+        return symbols.setdefault(d, sympy.Symbol(f"size{len(symbols)}", integer=True, positive=True))
+
+    site.inputs = [tuple(map(generic, s)) for s in site.inputs]
+    site.outputs = [tuple(map(generic, s)) for s in site.outputs]
+
+
 def _pack_name(site: Site, weight: str) -> str:
     """The function that packs `weight` for the site's kernel (one per kernel function: shared with it)."""
     return f"pack_{site.fn[2:] if site.fn.startswith('k_') else site.fn}_{weight}"
@@ -129,7 +164,7 @@ def _without_name(lines: list[str], fn: str) -> str:
     return re.sub(rf"\b{re.escape(fn)}\b", "KERNEL", code)
 
 
-def _forward(w: Writer, model: Model, sites: list[Site]):
+def _forward(w: Writer, model: Model, sites: list[Site], fused: dict[str, str]):
     inputs = {i.name: "x_" + identifier(i.name) for i in model.inputs}
     params = list(inputs.values())
     # each array's (rank, dtype) as forward holds it, for KERNEL_ARGS ("float": DT; all C-contiguous)
@@ -155,7 +190,15 @@ def _forward(w: Writer, model: Model, sites: list[Site]):
         weight_names.append(names)
         params += names
     calls: dict = {}  # kernel function -> its argument types
-    w.line("@njit(cache=True)")
+    jit = sum(not is_view(node) and node.name not in fused for node in model.nodes) <= JIT_FORWARD_CALLS
+    chains: dict[str, list] = {}  # a layer -> the layers fused into its kernel (their names, weights)
+    for node, names in zip(model.nodes, weight_names):
+        if node.name in fused:
+            chains.setdefault(fused[node.name], []).append((node.name, names))
+    if jit:
+        w.line("@njit(cache=True)")
+    else:
+        w.line("# plain Python: compiled, it would link every kernel into one module and take seconds to build")
     head = wrap_call(f"def forward({', '.join(params)}):")
     w.lines.extend(head[:-1])
     with w.block(head[-1][:-1]):
@@ -165,6 +208,8 @@ def _forward(w: Writer, model: Model, sites: list[Site]):
         values = {(i.name, 0): inputs[i.name] for i in model.inputs}
         outputs = set(model.output_refs)
         for node, site, names in zip(model.nodes, sites, weight_names):
+            if node.name in fused:  # its kernel's call wrote it
+                continue
             if is_view(node):
                 var = "v_" + identifier(node.name)
                 copy = ".copy()" if (node.name, 0) in outputs else ""  # the caller's array is its own
@@ -173,13 +218,19 @@ def _forward(w: Writer, model: Model, sites: list[Site]):
                 kinds[var] = (len(node.output_shapes[0]), kinds[values[node.input_refs[0]]][1])
                 continue
             outs = []
+            chain = chains.get(node.name, [])
             for k, out_shape in enumerate(node.output_shapes):
                 # `__k`: outputs of `lstm` must not collide with the next layer, `lstm_1`
                 var = "v_" + identifier(node.name) + (f"__{k}" if len(node.output_shapes) > 1 else "")
+                if chain:  # the array holds the last fused layer's output
+                    var = "v_" + identifier(chain[-1][0])
                 w.line(f"{var} = np.empty({shape(out_shape)}, dtype=DT)")
                 values[(node.name, k)] = var
                 outs.append(var)
                 kinds[var] = (len(out_shape), "float")
+            for name, weights in chain:
+                values[(name, 0)] = outs[0]
+                names = names + weights
             given = [values[ref] for ref in node.input_refs]
             serial = [serial_test(node)] if getattr(site, "schedule", None) == BRANCH else []
             calls.setdefault(site.fn, tuple(kinds[v] for v in given + names + outs) + ((0, "bool"),) * len(serial))
@@ -189,14 +240,16 @@ def _forward(w: Writer, model: Model, sites: list[Site]):
         w.line("return " + (results[0] if len(results) == 1 else "(" + ", ".join(results) + ")"))
     w.line()
     w.line()
-    w.line("# each kernel's argument types as forward calls it, `<rank><dtype>` (float: DT; every array")
-    w.line("# C-contiguous; 0bool a flag): codegen/net.py may compile kernels ahead of forward, in several processes")
+    w.line("# forward is compiled (else plain Python, calling each kernel's compiled entry point)")
+    w.line(f"JIT_FORWARD = {jit}")
     w.line("# (index among forward's weight arguments, packing function, rank): weights forward takes re-laid")
     w.line("# out, by pack_weights once when they are set")
     w.line("PACKED = (")
     for i, fn, rank in packed:
         w.line(f"    ({i}, {fn}, {rank}),")
     w.line(")")
+    w.line("# each kernel's argument types as forward calls it, `<rank><dtype>` (float: DT; every array")
+    w.line("# C-contiguous; 0bool a flag): codegen/net.py may compile kernels ahead of forward, in several processes")
     w.line("KERNEL_ARGS = (")
     for fn, args in calls.items():
         w.line(f"    ({fn!r}, {' '.join(f'{rank}{dtype}' for rank, dtype in args)!r}),")
