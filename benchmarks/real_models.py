@@ -14,9 +14,12 @@ analyzer's MACs at that batch over the generated kernels' time, also as a share 
 single-precision GEMM rate (torch.mm 1024³, best of 5). Every library runs on THREADS threads.
 Prints a Markdown table (the README's), headed by the command line.
 
-OpenMP threads wait passively (OMP_WAIT_POLICY=passive unless set): PyTorch and Numba's omp layer each
-load their own libgomp, and a pool spinning after its work steals the cores the other needs (on a
-busy 2-core machine ResNet50's PyTorch port ran 60× slower once Numba's pool existed).
+PyTorch and Numba's omp layer each load their own libgomp, whose threads spin a while after each
+parallel region before they sleep: a pool spinning after its work steals the cores the other needs (on
+a busy 2-core machine ResNet50's PyTorch port ran 60× slower once Numba's pool existed). Each timing
+therefore starts after a pause (SETTLE) in which the other pool goes to sleep. OpenMP's wait policy is
+left at its default: OMP_WAIT_POLICY=passive (sleep at once) made every parallel region wait for its
+threads to wake, MobileNetV2's batch-1 pass 0.6 -> 3.1 ms here and PyTorch's port slower too.
 """
 from __future__ import annotations
 
@@ -31,7 +34,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("KERAS_BACKEND", "torch")
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # read when each libgomp loads: before torch and Numba
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))  # first: benchmarks/analyzer.py must not hide the analyzer package
 
@@ -47,6 +49,7 @@ from test_keras_applications import CATALOGUE, build, inputs  # noqa: E402
 DEFAULT_MODELS = "ResNet50,MobileNetV2,EfficientNetB0,DenseNet121"
 PORTS = {"ResNet50": torch_resnet50.from_keras}  # PyTorch eager ports written so far
 TOLERANCE = 1e-3
+SETTLE = 0.5  # seconds of pause before each timing: the other library's OpenMP threads stop spinning
 
 
 def gemm_gflops(n: int = 1024, tries: int = 5) -> float:
@@ -61,6 +64,12 @@ def timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def settled_ms(fn, repeats: int) -> float:
+    """median_ms after a pause in which the other library's threads stop spinning (see SETTLE)."""
+    time.sleep(SETTLE)
+    return median_ms(fn, repeats)
 
 
 def build_at(name: str, side: int):
@@ -113,9 +122,9 @@ def measure(name: str, side: int, batches: list[int], repeats: int, threads: int
             if port is not None:
                 check(torch_eager().numpy(), expected, f"{name} PyTorch port")
             row = {"model": name, "batch": batch, "cold_s": cold, "warm_s": warm,
-                   "generated_ms": median_ms(lambda: net(x), repeats),
-                   "keras_ms": median_ms(keras_eager, repeats),
-                   "torch_ms": median_ms(torch_eager, repeats) if port is not None else None}
+                   "generated_ms": settled_ms(lambda: net(x), repeats),
+                   "keras_ms": settled_ms(keras_eager, repeats),
+                   "torch_ms": settled_ms(torch_eager, repeats) if port is not None else None}
         macs = float(ours.macs.subs({s: batch for s in ours.macs.free_symbols}))
         row["gflops"] = 2 * macs / (row["generated_ms"] * 1e-3) / 1e9
         rows.append(row)
@@ -143,7 +152,7 @@ def main():
 
     print(f"`{shlex.join(['KERAS_BACKEND=torch', '.venv/bin/python', 'benchmarks/real_models.py', *sys.argv[1:]])}`")
     print(f"threads: {args.threads} (Numba {numba.__version__}, threading layer {numba.config.THREADING_LAYER}, "
-          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}); PyTorch {torch.__version__}; "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}); PyTorch {torch.__version__}; "
           f"single-precision GEMM (torch.mm 1024³, best of 5): {gemm:.1f} GFLOP/s")
     print()
     print("| model | input | batch | cold build | warm build | generated (ms) | Keras eager (ms) | "

@@ -139,10 +139,10 @@ def bind_forward(module):
 # Processes compiling a cold build's kernels at once, this one included (SHAPEPROOF_COMPILE_PROCESSES):
 # Numba compiles one function at a time on one core, and LLVM's work is most of a cold build.
 COMPILE_PROCESSES = max(1, int(os.environ.get("SHAPEPROOF_COMPILE_PROCESSES") or min(os.cpu_count() or 1, 4)))
-# Kernels per process at least. Measured on 2 cores (benchmarks/cold_build.py), two compiling processes
-# gain little, each compile slowing down by half: DenseNet121's 120 kernels build in 82 s instead of
-# 119 s, ResNet50's 38 and Xception's ~40 in 5-8% more time than in one process.
-MIN_SHARE = 32
+# Kernels per process at least (a child costs about a second to start: imports, the module). Measured
+# on 2 cores (benchmarks/cold_build.py) once forward no longer compiled serially after the kernels, two
+# processes nearly halve a large build: DenseNet121 66 -> 36 s, EfficientNetB0 104 -> 54 s.
+MIN_SHARE = 8
 
 WORKER = "import sys; from shapeproof.codegen.net import compile_share; compile_share(*sys.argv[1:])"
 
