@@ -10,9 +10,11 @@ with `i` a name or an integer expression), so float results are unchanged bit fo
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import re
 import tokenize
+from collections import Counter
 
 LOOP_OF_ONE = re.compile(r"^(\s*)for (\w+) in range\(1\):\s*$")
 
@@ -28,6 +30,7 @@ def simplify(text: str) -> str:
 
 
 PURE_CALLS = ("max", "min", "int")
+WORD = re.compile(r"\w+")  # a name is read on a line when it is one of the line's words
 
 
 def _drop_dead_stores(lines: list[str]) -> list[str]:
@@ -36,23 +39,25 @@ def _drop_dead_stores(lines: list[str]) -> list[str]:
     starts = [i for i, line in enumerate(lines) if line.startswith("def ")] + [len(lines)]
     dead = set()
     for start, end in zip(starts, starts[1:]):
-        body = range(start + 1, end)
+        stores = {}  # line -> the name it assigns, for the pure assignments
+        for i in range(start + 1, end):
+            match = None if strings[i] else re.match(r"^\s+(\w+) = (.+)$", lines[i])
+            if match and _pure(match.group(2)):
+                stores[i] = match.group(1)
+        words = {i: WORD.findall(lines[i]) for i in range(start + 1, end)}
+        uses = Counter(word for line_words in words.values() for word in line_words)  # the body's, live lines
         changed = True
         while changed:
             changed = False
-            for i in body:
-                if i in dead or strings[i]:
-                    continue
-                match = re.match(r"^\s+(\w+) = (.+)$", lines[i])
-                if not match or not _pure(match.group(2)):
-                    continue
-                name = match.group(1)
-                if not any(re.search(rf"\b{name}\b", lines[j]) for j in body if j != i and j not in dead):
+            for i, name in stores.items():
+                if i not in dead and uses[name] == words[i].count(name):  # read nowhere else
                     dead.add(i)
+                    uses.subtract(words[i])
                     changed = True
     return [line for i, line in enumerate(lines) if i not in dead]
 
 
+@functools.lru_cache(maxsize=4096)  # kernels repeat their statements
 def _pure(expression: str) -> bool:
     """An expression with no effect but its value: names, numbers, arithmetic, .shape, max/min/int."""
     try:
@@ -83,9 +88,11 @@ def drop_unused(text: str, candidates: set[str]) -> str:
             if name in candidates:
                 first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
                 spans[name] = (first - 1, node.end_lineno)
-        unused = [name for name, (a, b) in spans.items()
-                  if not any(re.search(rf"\b{name}\b", line) for line in lines[:a] + lines[b:])]
-        imports = _unused_imports(text, candidates)
+        words = [WORD.findall(line) for line in lines]
+        uses = Counter(word for line_words in words for word in line_words)
+        unused = [name for name, (a, b) in spans.items()  # read nowhere outside its own definition
+                  if uses[name] == sum(line_words.count(name) for line_words in words[a:b])]
+        imports = _unused_imports(text, candidates, words, uses)
         if not unused and not imports:
             return text
         for index, replacement in imports.items():
@@ -101,23 +108,27 @@ def drop_unused(text: str, candidates: set[str]) -> str:
         text = "\n".join(lines)
 
 
-def _unused_imports(text: str, candidates: set[str]) -> dict:
-    """{line index: the import line without its unused candidate names, or None to drop it}."""
-    lines = text.split("\n")
+def _unused_imports(text: str, candidates: set[str], words: list[list[str]], uses: Counter) -> dict:
+    """{line index: the import line without its unused candidate names, or None to drop it}; `words`
+    are the words of each line, `uses` their counts in the whole text."""
     changes = {}
-    for node in ast.parse(text).body:
-        if not isinstance(node, (ast.Import, ast.ImportFrom)) or node.lineno != node.end_lineno:
+    for index, line in enumerate(text.split("\n")):
+        if not line.startswith(("import ", "from ")):  # top-level, one line each (wrapped ones are kept)
             continue
-        others = lines[:node.lineno - 1] + lines[node.lineno:]
+        try:
+            node = ast.parse(line).body[0]
+        except SyntaxError:
+            continue
+        own = words[index]
         kept = [a for a in node.names if (a.asname or a.name) not in candidates or
-                any(re.search(rf"\b{a.asname or a.name}\b", line) for line in others)]
+                uses[a.asname or a.name] > own.count(a.asname or a.name)]
         if len(kept) == len(node.names):
             continue
         if not kept:
-            changes[node.lineno - 1] = None
+            changes[index] = None
         else:
             node.names = kept
-            changes[node.lineno - 1] = ast.unparse(node)
+            changes[index] = ast.unparse(node)
     return changes
 
 
@@ -227,7 +238,17 @@ def _substitute(line: str, var: str) -> str:
     return _unparse(line, new, header)
 
 
+# An integer 0 or 1 beside an operator: a line without one has nothing to fold (most lines; parsing
+# each one took a third of a warm ResNet50 build's code generation).
+FOLDABLE = re.compile(r"[*+/-]\s*\(*\s*[01]\b|\b[01]\s*\)*\s*[*+-]")  # see _Fold: * + - and //
+
+
+@functools.lru_cache(maxsize=4096)
 def _fold_line(line: str) -> str:
+    return _fold_parsed(line) if FOLDABLE.search(line) else line
+
+
+def _fold_parsed(line: str) -> str:
     parsed = _parse(line)
     if parsed is None:
         return line
@@ -254,7 +275,8 @@ def _comment(line: str) -> str:
 
 
 class _Fold(ast.NodeTransformer):
-    """Integer identities: x * 1, 1 * x, x + 0, 0 + x, x - 0, 0 * i; `var` (if given) read as 0."""
+    """Integer identities: x * 1, 1 * x, x + 0, 0 + x, x - 0, 0 * i, x // 1; `var` (if given) read as 0.
+    FOLDABLE must match every line a new rule can change (tests/test_codegen_simplify.py checks it)."""
 
     def __init__(self, var: str | None):
         self.var = var

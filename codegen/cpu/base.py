@@ -21,14 +21,18 @@ from ..writer import Writer
 EMITTERS: dict[str, Callable[["Site", Writer], None]] = {}
 
 
-def kernel(*kinds: str, parallel: bool = True):
-    """Register an emitter for layer kinds. `parallel=False` for kernels without prange loops."""
+def kernel(*kinds: str, parallel: bool = True, reads_sizes: str | None = None):
+    """Register an emitter for layer kinds. `parallel=False` for kernels without prange loops.
+    `reads_sizes`: which sizes the kernel reads off its arrays instead of having them as literals, so
+    that layers differing only in those sizes share one compiled kernel: "all" (above 1) or "spatial"
+    (the input's axes between batch and channels); see codegen/cpu/module.py `_read_sizes`."""
 
     def register(fn):
         for kind in kinds:
             assert kind not in EMITTERS, f"two CPU emitters for {kind}"
             EMITTERS[kind] = fn
         fn.parallel = parallel
+        fn.reads_sizes = reads_sizes
         return fn
 
     return register

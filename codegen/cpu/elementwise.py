@@ -12,7 +12,7 @@ from .activations import last_axis_pass
 from .base import Site, kernel
 
 
-@kernel(*ELEMENT_KINDS)
+@kernel(*ELEMENT_KINDS, reads_sizes="all")  # literal sizes gain nothing here: a division per row
 def elementwise(site: Site, w: Writer):
     """out[i0, ..., in] = the layer's element formula at that index."""
     layer, activation = without_last_axis_activation(site.layer)

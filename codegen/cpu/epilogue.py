@@ -41,6 +41,7 @@ class Stage:
     text: str  # its DSL line
     form: ElementForm
     prefix: str  # its tables' names start with this
+    lines: list[str] | None = None  # its statements in a store (see _statements)
 
 
 def plan(model, sites: list[Site]) -> dict[str, str]:
@@ -62,12 +63,16 @@ def plan(model, sites: list[Site]) -> dict[str, str]:
                 or last_axis_pass(producer.layer.activation, "out")
                 or tuple(node.output_shapes[0]) != tuple(target.y)):
             continue
-        if _form(node, [w.name for w in node.weights]) is None:
+        form = _form(node, [w.name for w in node.weights])
+        if form is None:
             continue
         first = len(target.args()) - 1  # where the layer's weights go: after the kernel's own, before `out`
         target.weights = list(target.weights) + list(node.weights)
-        names = target.args()[first:first + len(node.weights)]
-        target.epilogue.append(Stage(node.name, node.text, _form(node, names), f"z{len(target.epilogue)}_"))
+        names = target.args()[first:first + len(node.weights)]  # renamed where the kernel's own clash
+        renamed = {sympy.IndexedBase(w.name): sympy.IndexedBase(n) for w, n in zip(node.weights, names)}
+        form = ElementForm(form.index, form.value.xreplace(renamed),
+                           [(name, e.xreplace(renamed), axis) for name, e, axis in form.bindings])
+        target.epilogue.append(Stage(node.name, node.text, form, f"z{len(target.epilogue)}_"))
         owner_of[node.name] = owner
     return owner_of
 
@@ -119,14 +124,25 @@ def stored(site: Site, w: Writer, value: str, channel: str) -> str:
     result = element(site.layer.activation, value)
     if not site.epilogue:
         return result
-    p = ValuePrinter(w)
     w.line(f"{VALUE} = {result}")
     for stage in site.epilogue:
-        form = stage.form
-        last = form.index[-1]
+        for line in _statements(stage):  # printed once per layer: a kernel stores in up to 16 places
+            w.line(line.replace(CHANNEL.name, channel))
+    return str(VALUE)
+
+
+CHANNEL = sympy.Symbol("CHANNEL_")  # stands for the channel index in a stage's printed statements
+
+
+def _statements(stage: Stage) -> list[str]:
+    """The statements that apply a fused layer to `ev`, the channel index written as CHANNEL_."""
+    if stage.lines is None:
+        form, last = stage.form, stage.form.index[-1]
         at = {sympy.IndexedBase("v")[tuple(form.index)]: VALUE}
         at.update({name: sympy.IndexedBase(stage.prefix + name.name)[last] if axis is not None
                    else sympy.Symbol(stage.prefix + name.name) for name, _, axis in form.bindings})
-        expr = form.value.xreplace(at).xreplace({last: sympy.Symbol(channel)})
-        w.line(f"{VALUE} = {p.value(expr)}")
-    return str(VALUE)
+        scratch = Writer()
+        expr = form.value.xreplace(at).xreplace({last: CHANNEL})
+        scratch.line(f"{VALUE} = {ValuePrinter(scratch).value(expr)}")
+        stage.lines = scratch.lines
+    return stage.lines

@@ -19,7 +19,6 @@ from shapeproof.analyzer.graph import Model
 from shapeproof.analyzer.layers import format_shape
 
 from ..activations import CONSTANTS
-from ..elements import ELEMENT_KINDS
 from ..errors import CodegenError
 from shapeproof.analyzer.exprs import shape
 from ..lowering import axis_of, docstring, identifier, is_view, tables
@@ -111,8 +110,8 @@ def _kernel(w: Writer, node, site: Site, written: set, helpers: list[str], paral
     w.line(f"#   {shapes_in} -> {shapes_out}")
     body = Writer()
     body.level = 1
-    if node.type in ELEMENT_KINDS:
-        _read_sizes(site)
+    if emitter.reads_sizes:
+        _read_sizes(site, emitter.reads_sizes)
     epilogue.tables(site, body)
     emitter(site, body)
     for helper in site.helpers:
@@ -134,11 +133,11 @@ def _kernel(w: Writer, node, site: Site, written: set, helpers: list[str], paral
         w.lines.extend(serial_body(body.lines, helpers) if mode == SERIAL else body.lines)
 
 
-def _read_sizes(site: Site):
-    """Make the site's sizes above 1 symbols, equal sizes one symbol, so that the kernel reads them off
-    its arrays: for kernels printed from element formulas, which gain nothing from literal sizes (a
-    division per row of the loop nest), layers of one kind and pattern then share one kernel whatever
-    their widths. DenseNet121's 65 BatchNormalization kernels became one. Sizes of 1 stay literal:
+def _read_sizes(site: Site, which: str):
+    """Make sizes of the site above 1 symbols (equal sizes one symbol), so that its kernel reads them off
+    its arrays and layers of one kind that differ only in them share one kernel: `which` is "all" (the
+    kernels printed from element formulas: DenseNet121's 65 BatchNormalization kernels became one) or
+    "spatial" (the input's axes between batch and channels: global pooling). Sizes of 1 stay literal:
     they say where an operand broadcasts."""
     symbols: dict = {}
 
@@ -148,6 +147,9 @@ def _read_sizes(site: Site):
             return d
         return symbols.setdefault(d, sympy.Symbol(f"size{len(symbols)}", integer=True, positive=True))
 
+    if which == "spatial":
+        site.inputs = [(s[0], *map(generic, s[1:-1]), s[-1]) for s in site.inputs]
+        return
     site.inputs = [tuple(map(generic, s)) for s in site.inputs]
     site.outputs = [tuple(map(generic, s)) for s in site.outputs]
 

@@ -90,7 +90,7 @@ def _unrolled_window(site: Site, w: Writer, sizes: list[str], pool, strides, cha
 
 
 @kernel("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
-        "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D")
+        "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", reads_sizes="spatial")
 def global_pooling(site: Site, w: Writer):
     rank = len(site.x) - 2
     average = "Average" in site.layer.kind
@@ -128,7 +128,8 @@ def global_pooling(site: Site, w: Writer):
                 with w.block(f"for k in range(1, {run})"):
                     w.line(combine("v", f"acc[k * {channels} + c]"))
             w.line("part[task, c] = v")
-    with w.block(f"for b in prange({batch})"):
+    # Serial: a few partial sums per sample (compiling a second parallel loop cost about 0.5 s).
+    with w.block(f"for b in range({batch})"):
         w.line(f"acc = np.empty({channels}, dtype=DT)")
         with w.block(f"for c in range({channels})"):
             w.line("acc[c] = part[b * n_chunks, c]")
