@@ -9,7 +9,10 @@ built from an empty kernel cache (cold: build + load_weights + first call, this 
 filled cache (warm, a fresh process). Then at each batch, outputs checked against `model.predict` (max
 error relative to the output's magnitude <= 1e-3), and the median forward time of REPEATS calls after
 one warm-up: the generated kernels, Keras's eager `model(x, training=False)` (torch backend, no_grad),
-and, for ResNet50, a plain PyTorch eager port (benchmarks/torch_resnet50.py). GFLOP/s are 2 × the
+and a plain PyTorch eager port: hand-written for ResNet50 (benchmarks/torch_resnet50.py), for every
+other model (MobileNetV2, EfficientNetB0, DenseNet121, ...) one built by walking the Keras graph layer by
+layer into torch.nn.functional calls (benchmarks/torch_keras_port.py; "—" if the model has a layer kind
+it lacks). Neither folds BatchNormalization or compiles: what a PyTorch user writes. GFLOP/s are 2 × the
 analyzer's MACs at that batch over the generated kernels' time, also as a share of this machine's
 single-precision GEMM rate (torch.mm 1024³, best of 5). Every library runs on THREADS threads.
 Prints a Markdown table (the README's), headed by the command line.
@@ -40,6 +43,7 @@ sys.path.insert(0, str(ROOT))  # first: benchmarks/analyzer.py must not hide the
 import numba  # noqa: E402
 import torch  # noqa: E402
 
+import torch_keras_port  # noqa: E402
 import torch_resnet50  # noqa: E402
 from applications import WARM  # noqa: E402  (also puts tests/ on the path)
 from arrays import relative_error  # noqa: E402
@@ -47,7 +51,7 @@ from forward_cpu import median_ms  # noqa: E402
 from test_keras_applications import CATALOGUE, build, inputs  # noqa: E402
 
 DEFAULT_MODELS = "ResNet50,MobileNetV2,EfficientNetB0,DenseNet121"
-PORTS = {"ResNet50": torch_resnet50.from_keras}  # PyTorch eager ports written so far
+PORTS = {"ResNet50": torch_resnet50.from_keras}  # hand-written PyTorch eager ports; the others: torch_keras_port
 TOLERANCE = 1e-3
 SETTLE = 0.5  # seconds of pause before each timing: the other library's OpenMP threads stop spinning
 
@@ -78,6 +82,17 @@ def build_at(name: str, side: int):
     return build(name)
 
 
+def pytorch_port(name: str, model):
+    """The PyTorch eager port: hand-written where PORTS has one, else torch_keras_port's (None if the model
+    has a layer kind that port lacks)."""
+    if name in PORTS:
+        return PORTS[name](model)
+    try:
+        return torch_keras_port.from_keras(model)
+    except torch_keras_port.UnsupportedLayer:
+        return None
+
+
 def check(got, expected, what: str):
     error = relative_error(got, expected)
     if not error <= TOLERANCE:  # also catches NaN: timing wrong numbers would mean nothing
@@ -104,7 +119,7 @@ def measure(name: str, side: int, batches: list[int], repeats: int, threads: int
                            env={**os.environ}, check=True)  # the same cache, now filled
     warm = float(fresh.stdout.strip().splitlines()[-1])
 
-    port = PORTS[name](model) if name in PORTS else None
+    port = pytorch_port(name, model)
     rows = []
     for batch in batches:
         x = inputs(model, batch)
