@@ -78,7 +78,8 @@ def compile_kernels(module, progress=None) -> int:
     import numpy as np
     from numba.core import event
 
-    jitted = [v for k, v in vars(module).items() if hasattr(v, "py_func") and hasattr(v, "stats")]
+    # each dispatcher once (forward may call a kernel by a second name: module.py _name_for)
+    jitted = list({id(v): v for v in vars(module).values() if hasattr(v, "py_func") and hasattr(v, "stats")}.values())
     missing = [d for d in jitted if not _cached(d)]
     count = [0, False]  # kernels reported, forward waiting to be reported
 

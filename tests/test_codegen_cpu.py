@@ -119,19 +119,22 @@ def test_small_work_runs_without_a_parallel_region():
 
 def test_a_large_models_forward_is_plain_python_calling_compiled_kernels(monkeypatch):
     # Above JIT_FORWARD_CALLS kernel calls, forward is not compiled (codegen/cpu/module.py): here every
-    # model is "large". Free sizes, a view, a shared kernel, a serial/parallel flag and two outputs
-    # pass through the plain-Python forward and the kernels' bound entry points.
+    # model is "large". A free batch, a view, a shared kernel, one kernel called on arrays of two ranks
+    # (LayerNormalization's), a serial/parallel flag and two outputs pass through the plain-Python
+    # forward and the kernels' bound entry points.
     from shapeproof.codegen.cpu import module
 
     monkeypatch.setattr(module, "JIT_FORWARD_CALLS", 1)
-    net = check_generated("model M(batch, T):\n    x = input (batch, T, 8)\n"
+    net = check_generated("model M(batch):\n    x = input (batch, 1, 1, 8)\n"
                           "    h = Dense(8, activation=\"relu\")(x)\n    g = Dense(8, activation=\"relu\")(h)\n"
-                          "    s = BatchNormalization()(Add()([h, g]))\n    f = Flatten()(Dense(2)(s))\n"
-                          "    p = GlobalAveragePooling1D()(s)\n    output f, p\n",
-                          sizes=[{"batch": 1, "T": 3}, {"batch": 5, "T": 7}], parallel=True)
+                          "    s = LayerNormalization()(BatchNormalization()(Add()([h, g])))\n"
+                          "    f = Flatten()(Dense(2)(s))\n"
+                          "    p = LayerNormalization()(GlobalAveragePooling2D()(s))\n    output f, p\n",
+                          sizes=[{"batch": 1}, {"batch": 5}], parallel=True)
     assert net.module.JIT_FORWARD is False and not hasattr(net.module.forward, "py_func")
     assert "def forward(" in net.source and "@njit(cache=True)\ndef forward(" not in net.source
     assert net.source.count("def k_dense_1(") == 0, "the two Dense(8) layers share one kernel"
+    assert "\nk_layer_normalization_as_0 = k_layer_normalization\n" in net.source, "rank 4, then rank 2"
 
 
 def test_element_kernels_read_their_sizes_so_widths_share_one_kernel():

@@ -154,6 +154,18 @@ def _read_sizes(site: Site, which: str):
     site.outputs = [tuple(map(generic, s)) for s in site.outputs]
 
 
+def _name_for(fn: str, types: tuple, calls: dict, aliases: dict) -> str:
+    """The name forward calls kernel `fn` by with argument `types`: `fn` itself, or an alias where `fn`
+    was called with other types (a plain-Python forward binds each name to one compiled version)."""
+    for name in [fn] + [a for a, f in aliases.items() if f == fn]:
+        if calls.setdefault(name, types) == types:
+            return name
+    alias = f"{fn}_as_{len(aliases)}"
+    aliases[alias] = fn
+    calls[alias] = types
+    return alias
+
+
 def _pack_name(site: Site, weight: str) -> str:
     """The function that packs `weight` for the site's kernel (one per kernel function: shared with it)."""
     return f"pack_{site.fn[2:] if site.fn.startswith('k_') else site.fn}_{weight}"
@@ -191,7 +203,8 @@ def _forward(w: Writer, model: Model, sites: list[Site], fused: dict[str, str]):
                 packed.append((len(params) - len(inputs) + len(names) - 1, fn, len(packed_shape)))
         weight_names.append(names)
         params += names
-    calls: dict = {}  # kernel function -> its argument types
+    calls: dict = {}  # name forward calls a kernel by -> its argument types
+    aliases: dict = {}  # another name of a kernel, called on arrays of other ranks or dtypes -> the kernel
     jit = sum(not is_view(node) and node.name not in fused for node in model.nodes) <= JIT_FORWARD_CALLS
     chains: dict[str, list] = {}  # a layer -> the layers fused into its kernel (their names, weights)
     for node, names in zip(model.nodes, weight_names):
@@ -235,13 +248,19 @@ def _forward(w: Writer, model: Model, sites: list[Site], fused: dict[str, str]):
                 names = names + weights
             given = [values[ref] for ref in node.input_refs]
             serial = [serial_test(node)] if getattr(site, "schedule", None) == BRANCH else []
-            calls.setdefault(site.fn, tuple(kinds[v] for v in given + names + outs) + ((0, "bool"),) * len(serial))
-            for line in wrap_call(f"{site.fn}({', '.join(given + names + outs + serial)})", 120 - 4 * w.level):
+            types = tuple(kinds[v] for v in given + names + outs) + ((0, "bool"),) * len(serial)
+            fn = _name_for(site.fn, types, calls, aliases)
+            for line in wrap_call(f"{fn}({', '.join(given + names + outs + serial)})", 120 - 4 * w.level):
                 w.line(line)
         results = [values[ref] for ref in model.output_refs]
         w.line("return " + (results[0] if len(results) == 1 else "(" + ", ".join(results) + ")"))
     w.line()
     w.line()
+    if aliases:
+        w.line("# kernels forward also calls on arrays of other ranks or dtypes (one text, as LayerNormalization")
+        w.line("# reads a (batch, 1, 1, C) and a (batch, C) array): each such call gets its own compiled version")
+        for alias, fn in aliases.items():
+            w.line(f"{alias} = {fn}")
     w.line("# forward is compiled (else plain Python, calling each kernel's compiled entry point)")
     w.line(f"JIT_FORWARD = {jit}")
     w.line("# (index among forward's weight arguments, packing function, rank): weights forward takes re-laid")
