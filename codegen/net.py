@@ -8,8 +8,9 @@ folder (default: ~/.cache/shapeproof); codegen/cache.py owns its files and repai
 Note: a cold build in several processes. Numba compiles one function at a time, and LLVM's work is
 most of a cold build. The generated module lists each kernel's argument types (KERNEL_ARGS), so
 `compile_ahead` can hand shares of the kernels to child processes that import the same file and
-write Numba's cache, while this process compiles its own share; compiling `forward` (or binding a
-plain-Python forward to the kernels' entry points: bind_forward) then loads theirs from the cache. SHAPEPROOF_COMPILE_PROCESSES sets how many (default: the cores, at most 4).
+write Numba's cache, while this process compiles its own share; compiling `forward` (or, for a
+plain-Python forward, each kernel for the types it passes) then loads theirs from the cache.
+SHAPEPROOF_COMPILE_PROCESSES sets how many (default: the cores, at most 4).
 """
 from __future__ import annotations
 
@@ -120,8 +121,9 @@ def compile_kernels(module, progress=None) -> int:
         # what the other processes compiled loads from the cache
         if getattr(module, "JIT_FORWARD", True):
             module.forward.compile(tuple(types))
-        else:
-            bind_forward(module)
+        else:  # a plain-Python forward: each kernel for the types forward passes it
+            for fn, spec in module.KERNEL_ARGS:
+                getattr(module, fn).compile(kernel_signature(module, spec))
     return count[0]
 
 
