@@ -36,9 +36,10 @@ RESERVED = {"math", "np", "njit", "prange", "DT", "forward"}
 # larger model's forward is plain Python calling the compiled kernels (codegen/net.py bind_forward).
 # Why: Numba links every kernel a compiled function calls into that function's module and optimises
 # it all again: ResNet50's compiled forward (176 calls, 38 kernels, before epilogue fusion) took 10.7 s
-# of its 45 s cold build. From Python a call costs about 1 us more (MobileNetV2, 68 calls: 0.63
-# ms a pass against 0.57 compiled). A small model's compiled forward builds in 1.5-1.7 s (ConvPoolLSTM,
-# TextCNN), and its passes are short enough (ConvPoolLSTM: 0.02 ms at batch 1) for that to matter.
+# of its 45 s cold build. From Python a call costs 1-2 us more (MobileNetV2, 68 calls: 0.63 ms a
+# pass against 0.57 compiled; ResNet50 before fusion, 176 calls: 5.7 against 5.3). A small model's
+# compiled forward builds in 1.5-1.7 s (ConvPoolLSTM, TextCNN), and its passes are short enough
+# (ConvPoolLSTM: 0.02 ms at batch 1) for that to matter.
 JIT_FORWARD_CALLS = 32
 
 
