@@ -48,3 +48,14 @@ def test_exported_python_builds_the_same_model(path, name):
     # layers and operations alike; Keras lists them in topological order, a spec in statement order
     assert sorted(op.name for op in model.operations if not isinstance(op, keras.layers.InputLayer)) == \
         sorted(n.name for n in ours.nodes)
+
+
+def test_a_layer_named_in_the_spec_is_named_once_in_the_python():
+    # `name=` was written twice (the spec's keyword and the analyzer's name): a SyntaxError.
+    ours = analyzer.loads('model M(batch):\n    input (batch, 4)\n    Dense(3, name="head")\n').models["M"]
+    source = python_source(ours)
+    assert source.count("name='head'") == 1, source
+    namespace: dict = {}
+    keras.backend.clear_session()
+    exec(compile(source, "<exported>", "exec"), namespace)  # our own generated code
+    assert namespace["model"].layers[-1].name == "head"

@@ -247,7 +247,7 @@ def _call_text(call: ir.Call, values: dict, name: str | None) -> str:
     for kw in call.keywords:
         v = evaluate(kw.value, values)
         parts.append(f"{kw.name}=" + (_call_text(v, values, None) if isinstance(v, ir.Call) else repr(_python(v))))
-    if name is not None:
+    if name is not None and all(kw.name != "name" for kw in call.keywords):  # a `name=` written is kept
         parts.append(f"name={name!r}")
     return f"{'' if call.name in OUTSIDE_LAYERS else 'layers.'}{call.name}({', '.join(parts)})"
 
