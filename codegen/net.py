@@ -122,21 +122,25 @@ def compile_kernels(module, progress=None) -> int:
         if getattr(module, "JIT_FORWARD", True):
             module.forward.compile(tuple(types))
         else:  # a plain-Python forward: each kernel for the types forward passes it
-            for fn, spec in module.KERNEL_ARGS:
-                getattr(module, fn).compile(kernel_signature(module, spec))
+            compile_each(module)
     return count[0]
 
 
 def bind_forward(module):
     """forward as a Net calls it: the compiled one, or (JIT_FORWARD false) the plain-Python one with each
-    kernel's name bound to its compiled entry point, skipping the dispatcher's type resolution (about 2 us
-    a call; forward passes each kernel the types KERNEL_ARGS lists: its own C-contiguous arrays)."""
+    kernel's name bound to its compiled entry point, skipping the dispatcher's type resolution (1-2 us a
+    call; forward passes each kernel the types KERNEL_ARGS lists: its own C-contiguous arrays)."""
     if getattr(module, "JIT_FORWARD", True):
         return module.forward
-    names = dict(vars(module))
-    for fn, spec in module.KERNEL_ARGS:
-        names[fn] = getattr(module, fn).compile(kernel_signature(module, spec))
-    return types.FunctionType(module.forward.__code__, names, "forward")
+    return types.FunctionType(module.forward.__code__, {**vars(module), **compile_each(module)}, "forward")
+
+
+def compile_each(module, names=None) -> dict:
+    """Compile (or load from Numba's cache) the kernels `names` (default: every name forward calls them
+    by) for the argument types KERNEL_ARGS lists: {name: compiled entry point}."""
+    table = dict(module.KERNEL_ARGS)
+    return {n: getattr(module, n).compile(kernel_signature(module, table[n]))
+            for n in (table if names is None else names)}
 
 
 # Processes compiling a cold build's kernels at once, this one included (SHAPEPROOF_COMPILE_PROCESSES):
@@ -171,8 +175,7 @@ def compile_ahead(module, names: list[str]) -> list[str]:
         loads[k] += sizes[n]
     children = [subprocess.Popen([sys.executable, "-c", WORKER, module.__name__, module.__file__, *share],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for share in shares[1:]]
-    for n in shares[0]:
-        getattr(module, n).compile(kernel_signature(module, table[n]))
+    compile_each(module, shares[0])
     done = []
     for child, share in zip(children, shares[1:]):
         _, err = child.communicate()
@@ -208,9 +211,7 @@ def compile_share(name: str, path: str, *kernels: str):
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    table = dict(module.KERNEL_ARGS)
-    for n in kernels:
-        getattr(module, n).compile(kernel_signature(module, table[n]))
+    compile_each(module, kernels)
 
 
 def _cached(dispatcher) -> bool:

@@ -45,7 +45,7 @@ def _drop_dead_stores(lines: list[str]) -> list[str]:
             if match and _pure(match.group(2)):
                 stores[i] = match.group(1)
         words = {i: WORD.findall(lines[i]) for i in range(start + 1, end)}
-        uses = Counter(word for line_words in words.values() for word in line_words)  # the body's, live lines
+        uses = Counter(word for line_words in words.values() for word in line_words)  # of the lines still kept
         changed = True
         while changed:
             changed = False
@@ -92,7 +92,7 @@ def drop_unused(text: str, candidates: set[str]) -> str:
         uses = Counter(word for line_words in words for word in line_words)
         unused = [name for name, (a, b) in spans.items()  # read nowhere outside its own definition
                   if uses[name] == sum(line_words.count(name) for line_words in words[a:b])]
-        imports = _unused_imports(text, candidates, words, uses)
+        imports = _unused_imports(lines, candidates, words, uses)
         if not unused and not imports:
             return text
         for index, replacement in imports.items():
@@ -108,11 +108,11 @@ def drop_unused(text: str, candidates: set[str]) -> str:
         text = "\n".join(lines)
 
 
-def _unused_imports(text: str, candidates: set[str], words: list[list[str]], uses: Counter) -> dict:
+def _unused_imports(lines: list[str], candidates: set[str], words: list[list[str]], uses: Counter) -> dict:
     """{line index: the import line without its unused candidate names, or None to drop it}; `words`
     are the words of each line, `uses` their counts in the whole text."""
     changes = {}
-    for index, line in enumerate(text.split("\n")):
+    for index, line in enumerate(lines):
         if not line.startswith(("import ", "from ")):  # top-level, one line each (wrapped ones are kept)
             continue
         try:

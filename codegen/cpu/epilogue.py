@@ -31,6 +31,7 @@ FUSE_INTO = {"Conv1D", "Conv2D", "Conv3D", "DepthwiseConv1D", "DepthwiseConv2D",
              "SeparableConv2D"}
 
 VALUE = sympy.Symbol("ev")  # the value being stored, as the fused formulas read it
+CHANNEL = sympy.Symbol("CHANNEL_")  # stands for the channel index in a stage's printed statements
 
 
 @dataclass
@@ -129,9 +130,6 @@ def stored(site: Site, w: Writer, value: str, channel: str) -> str:
         for line in _statements(stage):  # printed once per layer: a kernel stores in up to 16 places
             w.line(line.replace(CHANNEL.name, channel))
     return str(VALUE)
-
-
-CHANNEL = sympy.Symbol("CHANNEL_")  # stands for the channel index in a stage's printed statements
 
 
 def _statements(stage: Stage) -> list[str]:
